@@ -1,0 +1,547 @@
+/*
+ * conn - client connections over libevent bufferevents, plain or TLS.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "tls/tls.h"
+#include "xmalloc.h"
+
+#define READ_HIGH_MARK	(256 * 1024)
+#define IPCOUNT_BUCKETS	4096
+
+struct ipcount {
+	char		 ip[INET6_ADDRSTRLEN];
+	unsigned	 n;
+	struct ipcount	*next;
+};
+
+static pthread_mutex_t ip_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct ipcount *ip_buckets[IPCOUNT_BUCKETS];
+static uint64_t max_per_ip = 50;
+
+/* Each thread's live connections, for the shutdown broadcast. */
+static __thread struct conn *thread_conns;
+
+static void conn_setup_bev(struct conn *);
+static void conn_schedule_reap(struct conn *);
+
+void
+conn_set_limits(uint64_t per_ip)
+{
+	max_per_ip = per_ip;
+}
+
+static unsigned
+ip_hash(const char *ip)
+{
+	unsigned h = 5381;
+
+	for (; *ip != '\0'; ip++)
+		h = h * 33 + (unsigned char)*ip;
+	return h % IPCOUNT_BUCKETS;
+}
+
+static unsigned
+ipcount_add(const char *ip, int delta)
+{
+	struct ipcount **pp, *e;
+	unsigned h = ip_hash(ip), n = 0;
+
+	pthread_mutex_lock(&ip_mtx);
+	for (pp = &ip_buckets[h]; (e = *pp) != NULL; pp = &e->next)
+		if (strcmp(e->ip, ip) == 0)
+			break;
+	if (e == NULL && delta > 0) {
+		e = xcalloc(1, sizeof(*e));
+		snprintf(e->ip, sizeof(e->ip), "%s", ip);
+		e->next = ip_buckets[h];
+		ip_buckets[h] = e;
+		pp = &ip_buckets[h];
+	}
+	if (e != NULL) {
+		if (delta < 0 && e->n > 0)
+			e->n--;
+		else if (delta > 0)
+			e->n++;
+		n = e->n;
+		if (n == 0) {
+			*pp = e->next;
+			free(e);
+		}
+	}
+	pthread_mutex_unlock(&ip_mtx);
+	return n;
+}
+
+static void
+conn_log_tls(struct conn *c)
+{
+	tls_describe(c->ssl, c->tls_version, sizeof(c->tls_version),
+	    c->tls_cipher, sizeof(c->tls_cipher));
+	log_info("s=%s %s tls version=%s cipher=%s", c->sid, c->ops->proto,
+	    c->tls_version, c->tls_cipher);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing) {
+		evbuffer_drain(c->in, evbuffer_get_length(c->in));
+		return;
+	}
+	c->ops->on_read(c);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->starttls_pending) {
+		if (evbuffer_get_length(c->out) == 0) {
+			struct bufferevent *old = c->bev;
+
+			/*
+			 * The reply has gone out.  Anything the client sent
+			 * in plaintext after STARTTLS is thrown away; bytes
+			 * still in the kernel are read by the TLS layer,
+			 * where injected plaintext fails the handshake.
+			 */
+			evbuffer_drain(c->in, evbuffer_get_length(c->in));
+			c->starttls_pending = false;
+			bufferevent_disable(old, EV_READ | EV_WRITE);
+			bufferevent_setcb(old, NULL, NULL, NULL, NULL);
+			bufferevent_free(old);
+			c->bev = NULL;
+			c->tls = true;
+			conn_setup_bev(c);
+			if (c->bev == NULL)
+				conn_close(c, "tls setup failed");
+		}
+		return;
+	}
+	if (c->closing) {
+		if (evbuffer_get_length(c->out) == 0)
+			conn_schedule_reap(c);
+		return;
+	}
+	if (c->ops->on_drain != NULL)
+		c->ops->on_drain(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->ssl != NULL && !c->tls_done) {
+			c->tls_done = true;
+			conn_log_tls(c);
+			if (c->ops->on_tls != NULL && !c->closing)
+				c->ops->on_tls(c);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->closing) {
+			conn_schedule_reap(c);
+			return;
+		}
+		if (c->ops->on_timeout != NULL) {
+			c->ops->on_timeout(c);
+			/* The session says goodbye; give it a moment. */
+			bufferevent_set_timeouts(c->bev, NULL,
+			    &(struct timeval){ 10, 0 });
+		}
+		conn_close(c, "timeout");
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		c->close_reason = c->close_reason ? c->close_reason :
+		    "client closed";
+	} else if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+
+		if (e != 0) {
+			char ebuf[200];
+
+			ERR_error_string_n(e, ebuf, sizeof(ebuf));
+			log_info("s=%s %s tls error=\"%s\"", c->sid,
+			    c->ops->proto, ebuf);
+			c->close_reason = c->close_reason ? c->close_reason :
+			    (c->tls_done ? "tls error" :
+			    "tls handshake failed");
+		} else
+			c->close_reason = c->close_reason ? c->close_reason :
+			    (errno == ECONNRESET ? "connection reset" :
+			    "network error");
+	}
+	/*
+	 * After an error nothing more can be sent.  After EOF the client may
+	 * only have shut down its sending side (QUIT, then close): what we
+	 * still owe it is flushed by conn_close.
+	 */
+	if (what & BEV_EVENT_ERROR)
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	if (c->closing && evbuffer_get_length(c->out) == 0)
+		conn_schedule_reap(c);
+	conn_close(c, c->close_reason);
+}
+
+static void
+conn_setup_bev(struct conn *c)
+{
+	struct event_base *base = iothread_base(c->thr);
+
+	if (c->tls) {
+		c->ssl = tls_server_new();
+		if (c->ssl == NULL)
+			return;
+		c->bev = bufferevent_openssl_socket_new(base, c->fd, c->ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, 0);
+		if (c->bev == NULL) {
+			SSL_free(c->ssl);
+			c->ssl = NULL;
+			return;
+		}
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else {
+		c->bev = bufferevent_socket_new(base, c->fd, 0);
+		if (c->bev == NULL)
+			return;
+	}
+	c->in = bufferevent_get_input(c->bev);
+	c->out = bufferevent_get_output(c->bev);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_MARK);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+struct conn *
+conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
+    enum listen_kind kind, bool implicit_tls, const struct conn_ops *ops,
+    void *session)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	int one = 1;
+
+	random_id(c->sid);
+	c->fd = fd;
+	c->thr = iothread_self();
+	c->kind = kind;
+	c->ops = ops;
+	c->session = session;
+	c->started_ms = mono_ms();
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, c->peer_ip,
+		    sizeof(c->peer_ip));
+		c->peer_port = ntohs(sin->sin_port);
+		c->loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			struct in_addr a4;
+
+			memcpy(&a4, &sin6->sin6_addr.s6_addr[12], 4);
+			inet_ntop(AF_INET, &a4, c->peer_ip,
+			    sizeof(c->peer_ip));
+			c->loopback = (ntohl(a4.s_addr) >> 24) == 127;
+		} else {
+			inet_ntop(AF_INET6, &sin6->sin6_addr, c->peer_ip,
+			    sizeof(c->peer_ip));
+			c->loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+		}
+		c->peer_port = ntohs(sin6->sin6_port);
+	} else
+		snprintf(c->peer_ip, sizeof(c->peer_ip), "unknown");
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+		c->local_port = ntohs(local.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&local)->sin6_port :
+		    ((struct sockaddr_in *)&local)->sin_port);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	evutil_make_socket_nonblocking(fd);
+	c->tls = implicit_tls;
+	conn_setup_bev(c);
+	if (c->bev == NULL) {
+		log_warnx("s=%s %s cannot set up connection from %s", c->sid,
+		    ops->proto, c->peer_ip);
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	ipcount_add(c->peer_ip, 1);
+	iothread_conn_add(c->thr, 1);
+	c->next = thread_conns;
+	if (thread_conns != NULL)
+		thread_conns->prev = c;
+	thread_conns = c;
+	log_info("s=%s %s connect from=%s port=%d local_port=%d%s", c->sid,
+	    ops->proto, c->peer_ip, c->peer_port, c->local_port,
+	    implicit_tls ? " tls=implicit" : "");
+	return c;
+}
+
+bool
+conn_over_limit(const struct conn *c)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&ip_mtx);
+	n = 0;
+	for (struct ipcount *e = ip_buckets[ip_hash(c->peer_ip)]; e != NULL;
+	    e = e->next)
+		if (strcmp(e->ip, c->peer_ip) == 0)
+			n = e->n;
+	pthread_mutex_unlock(&ip_mtx);
+	return n > max_per_ip;
+}
+
+void
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->closing && c->reap_scheduled)
+		return;
+	if (c->bev == NULL)
+		return;
+	evbuffer_add(c->out, p, n);
+	c->bytes_out += n;
+}
+
+void
+conn_puts(struct conn *c, const char *s)
+{
+	conn_write(c, s, strlen(s));
+}
+
+void
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	char small[512];
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof(small)) {
+		conn_write(c, small, (size_t)n);
+		return;
+	}
+	{
+		char *big;
+
+		va_start(ap, fmt);
+		big = xvasprintf(fmt, ap);
+		va_end(ap);
+		conn_write(c, big, strlen(big));
+		free(big);
+	}
+}
+
+size_t
+conn_outq(const struct conn *c)
+{
+	return c->out != NULL ? evbuffer_get_length(c->out) : 0;
+}
+
+void
+conn_set_drain_mark(struct conn *c, size_t mark)
+{
+	if (c->bev != NULL)
+		bufferevent_setwatermark(c->bev, EV_WRITE, mark, 0);
+}
+
+void
+conn_set_timeout(struct conn *c, unsigned seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	if (c->bev != NULL && !c->closing)
+		bufferevent_set_timeouts(c->bev, seconds ? &tv : NULL, NULL);
+}
+
+void
+conn_pause_read(struct conn *c)
+{
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+conn_resume_read(struct conn *c)
+{
+	if (c->bev != NULL && !c->closing && !c->starttls_pending)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+static void
+kick_cb(void *arg)
+{
+	struct conn *c = arg;
+
+	if (!c->closing && c->bev != NULL)
+		c->ops->on_read(c);
+	conn_release(c);
+}
+
+void
+conn_kick(struct conn *c)
+{
+	conn_hold(c);
+	iothread_post(c->thr, kick_cb, c);
+}
+
+int
+conn_starttls(struct conn *c)
+{
+	if (c->tls || c->closing)
+		return -1;
+	c->starttls_pending = true;
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	log_info("s=%s %s starttls", c->sid, c->ops->proto);
+	if (evbuffer_get_length(c->out) == 0)
+		write_cb(c->bev, c);
+	return 0;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else if (thread_conns == c)
+		thread_conns = c->next;
+	if (c->ops->on_close != NULL)
+		c->ops->on_close(c);
+	if (c->bev != NULL) {
+		if (c->ssl != NULL && c->tls_done)
+			SSL_shutdown(c->ssl);
+		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+		bufferevent_free(c->bev);
+	}
+	/* bufferevent_openssl without BEV_OPT_CLOSE_ON_FREE: SSL is ours. */
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	close(c->fd);
+	log_info("s=%s %s disconnect reason=\"%s\" duration_ms=%llu",
+	    c->sid, c->ops->proto, c->close_reason ? c->close_reason : "closed",
+	    (unsigned long long)(mono_ms() - c->started_ms));
+	ipcount_add(c->peer_ip, -1);
+	iothread_conn_add(c->thr, -1);
+	free(c);
+}
+
+static void
+reap_cb(void *arg)
+{
+	struct conn *c = arg;
+
+	conn_free(c);
+}
+
+static void
+conn_schedule_reap(struct conn *c)
+{
+	if (c->reap_scheduled || c->holds > 0)
+		return;
+	c->reap_scheduled = true;
+	iothread_post(c->thr, reap_cb, c);
+}
+
+void
+conn_close(struct conn *c, const char *reason)
+{
+	if (c->closing) {
+		if (c->holds == 0 && conn_outq(c) == 0)
+			conn_schedule_reap(c);
+		return;
+	}
+	c->closing = true;
+	c->close_reason = reason;
+	if (c->bev == NULL) {
+		conn_schedule_reap(c);
+		return;
+	}
+	bufferevent_disable(c->bev, EV_READ);
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	/* Give a slow reader a bounded time to take the last words. */
+	bufferevent_set_timeouts(c->bev, NULL, &(struct timeval){ 30, 0 });
+	if (evbuffer_get_length(c->out) == 0 || c->starttls_pending)
+		conn_schedule_reap(c);
+}
+
+void
+conn_hold(struct conn *c)
+{
+	c->holds++;
+}
+
+void
+conn_release(struct conn *c)
+{
+	PH_ASSERT(c->holds > 0);
+	c->holds--;
+	if (c->holds > 0)
+		return;
+	if (c->closing) {
+		if (c->bev == NULL || evbuffer_get_length(c->out) == 0)
+			conn_schedule_reap(c);
+		return;
+	}
+	if (c->shutdown_requested) {
+		if (c->ops->on_shutdown != NULL)
+			c->ops->on_shutdown(c);
+		conn_close(c, "server shutdown");
+	}
+}
+
+void
+conn_shutdown_thread(struct iothread *t)
+{
+	struct conn *c, *next;
+
+	for (c = thread_conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->closing)
+			continue;
+		c->shutdown_requested = true;
+		if (c->holds == 0) {
+			if (c->ops->on_shutdown != NULL)
+				c->ops->on_shutdown(c);
+			conn_close(c, "server shutdown");
+		}
+	}
+}

@@ -1,0 +1,243 @@
+/*
+ * util - small helpers shared by every module.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+void
+random_bytes(void *p, size_t n)
+{
+	unsigned char *c = p;
+
+	while (n > 0) {
+		ssize_t r = getrandom(c, n, 0);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("getrandom");
+		}
+		c += r;
+		n -= (size_t)r;
+	}
+}
+
+uint32_t
+random_u32(void)
+{
+	uint32_t v;
+
+	random_bytes(&v, sizeof(v));
+	return v;
+}
+
+void
+random_id(char out[ID_HEX_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[ID_HEX_LEN / 2];
+
+	random_bytes(raw, sizeof(raw));
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[ID_HEX_LEN] = '\0';
+}
+
+void
+rfc5322_date(time_t t, char *out, size_t outlen)
+{
+	static const char *days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat" };
+	static const char *mons[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	long off;
+	char sign;
+
+	localtime_r(&t, &tm);
+	off = tm.tm_gmtoff / 60;
+	sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	snprintf(out, outlen, "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld",
+	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
+}
+
+int
+parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = (unsigned)(s[i] - '0');
+		if (d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_suffixed(const char *s, const char *suffixes, const uint64_t *mult,
+    uint64_t *out)
+{
+	size_t len = strlen(s);
+	uint64_t m = 1, v;
+	const char *p;
+
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	while (len > 0 && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	if (len == 0)
+		return -1;
+	if ((p = strchr(suffixes, tolower((unsigned char)s[len - 1]))) != NULL &&
+	    s[len - 1] != '\0') {
+		m = mult[p - suffixes];
+		len--;
+	}
+	if (parse_u64(s, len, UINT64_MAX / m, &v) < 0)
+		return -1;
+	*out = v * m;
+	return 0;
+}
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	static const uint64_t mult[] = { 1024ULL, 1024ULL * 1024,
+	    1024ULL * 1024 * 1024, 1024ULL * 1024 * 1024 * 1024 };
+
+	return parse_suffixed(s, "kmgt", mult, out);
+}
+
+int
+parse_duration(const char *s, uint64_t *out)
+{
+	static const uint64_t mult[] = { 1, 60, 3600, 86400, 7 * 86400 };
+
+	return parse_suffixed(s, "smhdw", mult, out);
+}
+
+int
+parse_bool(const char *s, bool *out)
+{
+	static const char *yes[] = { "yes", "on", "true", "1" };
+	static const char *no[] = { "no", "off", "false", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+ascii_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+bool
+ascii_strcaseeq_n(const char *s, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return n == len && strncasecmp(s, lit, n) == 0;
+}
+
+bool
+domain_valid(const char *s, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > 253)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (isalnum(c)) {
+			/* ok */
+		} else if (c == '-') {
+			if (label == 0)
+				return false;
+		} else if (c >= 0x80) {
+			/* U-labels (RFC 6531 SMTPUTF8) are passed through. */
+		} else
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label != 0 && s[len - 1] != '-';
+}
+
+bool
+addr_literal_valid(const char *s, size_t len)
+{
+	char tmp[64];
+	unsigned char bin[16];
+
+	if (len < 3 || s[0] != '[' || s[len - 1] != ']' || len - 2 >= sizeof(tmp))
+		return false;
+	if (len > 7 && strncasecmp(s + 1, "IPv6:", 5) == 0) {
+		memcpy(tmp, s + 6, len - 7);
+		tmp[len - 7] = '\0';
+		return inet_pton(AF_INET6, tmp, bin) == 1;
+	}
+	memcpy(tmp, s + 1, len - 2);
+	tmp[len - 2] = '\0';
+	return inet_pton(AF_INET, tmp, bin) == 1;
+}
+
+bool
+timingsafe_eq(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,22 @@
+/*
+ * worker - a small pool of threads for work that blocks: password hashing,
+ * durable commits, big scans (DESIGN.md).  A job's done function runs back
+ * on the I/O thread that submitted it, so it may touch its connection.
+ */
+#ifndef POSTHORN_WORKER_H
+#define POSTHORN_WORKER_H
+
+typedef void worker_fn(void *);
+
+void	 workers_start(unsigned n);
+/* Finishes every queued job, then joins the threads. */
+void	 workers_stop(void);
+/*
+ * work(arg) runs on a worker thread; then done(arg) runs on the calling I/O
+ * thread (or on the worker, when called from elsewhere).  done may be NULL.
+ */
+void	 worker_submit(worker_fn *work, worker_fn *done, void *arg);
+/* Called on each worker thread right before it exits. */
+void	 workers_set_exit_hook(void (*fn)(void));
+
+#endif

@@ -1,0 +1,453 @@
+/*
+ * cmd_search - SEARCH and UID SEARCH (RFC 3501 6.4.4), evaluated on a
+ * worker over the session's view.  Each message's data is loaded only as
+ * far as the keys need it: flags from the view, size and dates from the
+ * store's metadata, the header for address and subject keys, the body for
+ * BODY and TEXT.  Matching is case-insensitive on the raw text (ASCII
+ * folding); decoding RFC 2047 words and MIME bodies is a later step.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "imap_date.h"
+#include "imap_search_parse.h"
+#include "imap_seqset.h"
+#include "imap_session.h"
+#include "mime/mime.h"
+#include "server.h"
+#include "store/store.h"
+
+struct search_ctx {
+	struct imap_search_program prog;
+	uint32_t	*hits;		/* view indexes */
+	uint32_t	 nhits;
+	int		 rc;
+	const char	*error;
+	time_t		 now;
+};
+
+/* What has been loaded of the message being tested. */
+struct msgdata {
+	struct imap_session *s;
+	uint32_t	 idx;
+	bool		 meta_tried, meta_ok;
+	struct mail_meta m;
+	struct mime_part *root;
+	bool		 hdr_tried;
+	struct buf	 hdr;
+	bool		 body_tried;
+	struct buf	 body;
+};
+
+static void
+search_ctx_free(void *p)
+{
+	struct search_ctx *c = p;
+
+	imap_search_program_free(&c->prog);
+	free(c->hits);
+	free(c);
+}
+
+static bool
+ci_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+	if (nlen == 0)
+		return true;
+	if (hlen < nlen)
+		return false;
+	for (size_t i = 0; i + nlen <= hlen; i++) {
+		size_t k = 0;
+
+		while (k < nlen) {
+			unsigned char a = (unsigned char)hay[i + k];
+			unsigned char b = (unsigned char)needle[k];
+
+			if (a >= 'A' && a <= 'Z')
+				a = (unsigned char)(a + 32);
+			if (b >= 'A' && b <= 'Z')
+				b = (unsigned char)(b + 32);
+			if (a != b)
+				break;
+			k++;
+		}
+		if (k == nlen)
+			return true;
+	}
+	return false;
+}
+
+static bool
+load_meta(struct msgdata *d)
+{
+	struct imap_view *v = d->s->view;
+	const char *err;
+
+	if (d->meta_tried)
+		return d->meta_ok;
+	d->meta_tried = true;
+	d->meta_ok = store_mail_meta(srv->store, d->s->account, v->mailbox,
+	    v->uids[d->idx], true, &d->m) == 1;
+	if (d->meta_ok)
+		d->root = mime_deserialize(d->m.mime.data, d->m.mime.len, &err);
+	return d->meta_ok;
+}
+
+static bool
+load_header(struct msgdata *d)
+{
+	const char *err;
+
+	if (d->hdr_tried)
+		return d->hdr.data != NULL;
+	d->hdr_tried = true;
+	if (!load_meta(d))
+		return false;
+	return store_body_read(srv->store, d->s->account, d->m.message_id,
+	    d->root ? d->root->hdr_off : 0, d->root ? (size_t)
+	    d->root->hdr_len : (size_t)d->m.size, &d->hdr, &err) == 0 &&
+	    d->hdr.data != NULL;
+}
+
+static bool
+load_body(struct msgdata *d)
+{
+	const char *err;
+
+	if (d->body_tried)
+		return d->body.data != NULL;
+	d->body_tried = true;
+	if (!load_meta(d))
+		return false;
+	return store_body_read(srv->store, d->s->account, d->m.message_id, 0,
+	    (size_t)d->m.size, &d->body, &err) == 0 && d->body.data != NULL;
+}
+
+/* Does a header field named name contain str?  Values are unfolded. */
+static bool
+header_match(struct msgdata *d, const char *name, const char *str, size_t len)
+{
+	const char *h, *end;
+	size_t nl = strlen(name);
+
+	if (!load_header(d))
+		return false;
+	h = d->hdr.data;
+	end = h + d->hdr.len;
+	while (h < end) {
+		const char *eol = memchr(h, '\n', (size_t)(end - h));
+		const char *lend = eol ? eol + 1 : end;
+
+		if (lend - h <= 2 && (*h == '\r' || *h == '\n'))
+			break;
+		if ((size_t)(lend - h) > nl && strncasecmp(h, name, nl) == 0 &&
+		    h[nl] == ':') {
+			struct buf val = BUF_INIT;
+			const char *p = h + nl + 1;
+			bool hit;
+
+			/* Gather the value and its continuation lines. */
+			for (;;) {
+				const char *e = memchr(p, '\n',
+				    (size_t)(end - p));
+				const char *le = e ? e : end;
+
+				if (le > p && le[-1] == '\r')
+					le--;
+				buf_append(&val, p, (size_t)(le - p));
+				p = e ? e + 1 : end;
+				if (p >= end || (*p != ' ' && *p != '\t'))
+					break;
+			}
+			hit = ci_contains(val.data ? val.data : "", val.len,
+			    str, len);
+			buf_free(&val);
+			if (hit)
+				return true;
+			lend = p;
+		}
+		h = lend;
+	}
+	return false;
+}
+
+static time_t
+day_start(const struct imap_date *dt)
+{
+	return imap_date_to_time(dt);
+}
+
+static bool
+date_cmp(enum imap_search_key k, time_t t, const struct imap_date *dt)
+{
+	time_t d0 = day_start(dt);
+
+	switch (k) {
+	case IMAP_SEARCH_BEFORE:
+	case IMAP_SEARCH_SENTBEFORE:
+		return t < d0;
+	case IMAP_SEARCH_ON:
+	case IMAP_SEARCH_SENTON:
+		return t >= d0 && t < d0 + 86400;
+	default:
+		return t >= d0;
+	}
+}
+
+static bool eval(struct search_ctx *, struct msgdata *,
+    const struct imap_search_node *);
+
+static bool
+eval_and(struct search_ctx *c, struct msgdata *d,
+    const struct imap_search_node *n)
+{
+	for (; n != NULL; n = n->next)
+		if (!eval(c, d, n))
+			return false;
+	return true;
+}
+
+static bool
+eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
+{
+	struct imap_view *v = d->s->view;
+	uint8_t fl = v->flags[d->idx];
+	uint32_t uid = v->uids[d->idx];
+
+	switch (n->key) {
+	case IMAP_SEARCH_AND:
+		return eval_and(c, d, n->children);
+	case IMAP_SEARCH_OR:
+		return eval(c, d, n->children) ||
+		    (n->children->next != NULL &&
+		    eval(c, d, n->children->next));
+	case IMAP_SEARCH_NOT:
+		return !eval(c, d, n->children);
+	case IMAP_SEARCH_ALL:
+		return true;
+	case IMAP_SEARCH_ANSWERED:
+		return fl & MAIL_ANSWERED;
+	case IMAP_SEARCH_DELETED:
+		return fl & MAIL_DELETED;
+	case IMAP_SEARCH_DRAFT:
+		return fl & MAIL_DRAFT;
+	case IMAP_SEARCH_FLAGGED:
+		return fl & MAIL_FLAGGED;
+	case IMAP_SEARCH_SEEN:
+		return fl & MAIL_SEEN;
+	case IMAP_SEARCH_RECENT:
+		return fl & VIEW_RECENT;
+	case IMAP_SEARCH_NEW:
+		return (fl & VIEW_RECENT) && !(fl & MAIL_SEEN);
+	case IMAP_SEARCH_OLD:
+		return !(fl & VIEW_RECENT);
+	case IMAP_SEARCH_UNANSWERED:
+		return !(fl & MAIL_ANSWERED);
+	case IMAP_SEARCH_UNDELETED:
+		return !(fl & MAIL_DELETED);
+	case IMAP_SEARCH_UNDRAFT:
+		return !(fl & MAIL_DRAFT);
+	case IMAP_SEARCH_UNFLAGGED:
+		return !(fl & MAIL_FLAGGED);
+	case IMAP_SEARCH_UNSEEN:
+		return !(fl & MAIL_SEEN);
+	case IMAP_SEARCH_KEYWORD:
+	case IMAP_SEARCH_UNKEYWORD: {
+		bool has = false;
+
+		if (v->kwhash[d->idx] != 0 && load_meta(d)) {
+			const char *p = buf_cstr(&d->m.keywords);
+			size_t kl = strlen(n->str);
+
+			while (*p != '\0') {
+				const char *e = strchr(p, ' ');
+				size_t l = e ? (size_t)(e - p) : strlen(p);
+
+				if (l == kl && strncasecmp(p, n->str, l) == 0)
+					has = true;
+				p += l + (e ? 1 : 0);
+			}
+		}
+		return n->key == IMAP_SEARCH_KEYWORD ? has : !has;
+	}
+	case IMAP_SEARCH_LARGER:
+		return load_meta(d) && d->m.size > n->number;
+	case IMAP_SEARCH_SMALLER:
+		return load_meta(d) && d->m.size < n->number;
+	case IMAP_SEARCH_BEFORE:
+	case IMAP_SEARCH_ON:
+	case IMAP_SEARCH_SINCE:
+		return load_meta(d) && date_cmp(n->key, d->m.internaldate,
+		    &n->date);
+	case IMAP_SEARCH_SENTBEFORE:
+	case IMAP_SEARCH_SENTON:
+	case IMAP_SEARCH_SENTSINCE: {
+		time_t t;
+		int tz;
+		const char *date;
+
+		if (!load_meta(d) || d->root == NULL || d->root->env == NULL ||
+		    (date = d->root->env->date) == NULL ||
+		    imap_date_parse_rfc5322(date, strlen(date), &t, &tz) < 0)
+			return false;
+		/* The date as written, whatever its zone (RFC 3501). */
+		return date_cmp(n->key, t + (time_t)tz * 60, &n->date);
+	}
+	case IMAP_SEARCH_OLDER:
+		return load_meta(d) &&
+		    d->m.internaldate <= c->now - (time_t)n->number;
+	case IMAP_SEARCH_YOUNGER:
+		return load_meta(d) &&
+		    d->m.internaldate >= c->now - (time_t)n->number;
+	case IMAP_SEARCH_FROM:
+		return header_match(d, "From", n->str, n->str_len);
+	case IMAP_SEARCH_TO:
+		return header_match(d, "To", n->str, n->str_len);
+	case IMAP_SEARCH_CC:
+		return header_match(d, "Cc", n->str, n->str_len);
+	case IMAP_SEARCH_BCC:
+		return header_match(d, "Bcc", n->str, n->str_len);
+	case IMAP_SEARCH_SUBJECT:
+		return header_match(d, "Subject", n->str, n->str_len);
+	case IMAP_SEARCH_HEADER:
+		return header_match(d, n->field, n->str, n->str_len);
+	case IMAP_SEARCH_BODY:
+		if (!load_body(d))
+			return false;
+		{
+			uint64_t off = d->root ? d->root->body_off : 0;
+
+			if (off > d->body.len)
+				off = d->body.len;
+			return ci_contains(d->body.data + off,
+			    d->body.len - (size_t)off, n->str, n->str_len);
+		}
+	case IMAP_SEARCH_TEXT:
+		return load_body(d) && ci_contains(d->body.data, d->body.len,
+		    n->str, n->str_len);
+	case IMAP_SEARCH_UID:
+		return imap_seqset_contains(&n->seqset, uid,
+		    v->count ? v->uids[v->count - 1] : 0);
+	case IMAP_SEARCH_SEQSET:
+		return imap_seqset_contains(&n->seqset, d->idx + 1, v->count);
+	case IMAP_SEARCH_MODSEQ:
+		return load_meta(d) && d->m.modseq >= n->number;
+	}
+	return false;
+}
+
+static void
+search_work(struct imap_cmd *cmd)
+{
+	struct search_ctx *c = cmd->ctx;
+	struct imap_session *s = cmd->s;
+	struct imap_view *v = s->view;
+
+	c->hits = xcalloc(v->count + 1, sizeof(uint32_t));
+	c->now = time(NULL);
+	for (uint32_t i = 0; i < v->count; i++) {
+		struct msgdata d;
+
+		if (imap_view_is_gone(v, i))
+			continue;
+		memset(&d, 0, sizeof(d));
+		d.s = s;
+		d.idx = i;
+		mail_meta_init(&d.m);
+		buf_init(&d.hdr);
+		buf_init(&d.body);
+		if (eval(c, &d, c->prog.root))
+			c->hits[c->nhits++] = i;
+		mail_meta_free(&d.m);
+		mime_part_free(&d.root);
+		buf_free(&d.hdr);
+		buf_free(&d.body);
+	}
+	c->rc = 0;
+}
+
+static void
+search_done(struct imap_cmd *cmd)
+{
+	struct search_ctx *c = cmd->ctx;
+	struct imap_session *s = cmd->s;
+	struct imap_view *v = s->view;
+	struct buf out = BUF_INIT;
+
+	if (c->prog.has_return) {
+		unsigned o = c->prog.return_opts;
+
+		if (o == 0)
+			o = IMAP_SEARCH_RETURN_ALL;
+		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", cmd->a.tag,
+		    cmd->a.uid ? " UID" : "");
+		if (c->nhits > 0 && (o & IMAP_SEARCH_RETURN_MIN))
+			buf_printf(&out, " MIN %u", cmd->a.uid ?
+			    v->uids[c->hits[0]] : c->hits[0] + 1);
+		if (c->nhits > 0 && (o & IMAP_SEARCH_RETURN_MAX))
+			buf_printf(&out, " MAX %u", cmd->a.uid ?
+			    v->uids[c->hits[c->nhits - 1]] :
+			    c->hits[c->nhits - 1] + 1);
+		if (o & IMAP_SEARCH_RETURN_COUNT)
+			buf_printf(&out, " COUNT %u", c->nhits);
+		if (c->nhits > 0 && (o & IMAP_SEARCH_RETURN_ALL)) {
+			uint32_t *vals = xcalloc(c->nhits, sizeof(uint32_t));
+
+			for (uint32_t i = 0; i < c->nhits; i++)
+				vals[i] = cmd->a.uid ? v->uids[c->hits[i]] :
+				    c->hits[i] + 1;
+			buf_puts(&out, " ALL ");
+			imap_seqset_format_array(vals, c->nhits, &out);
+			free(vals);
+		}
+		buf_puts(&out, "\r\n");
+	} else {
+		buf_puts(&out, "* SEARCH");
+		for (uint32_t i = 0; i < c->nhits; i++) {
+			buf_printf(&out, " %u", cmd->a.uid ?
+			    v->uids[c->hits[i]] : c->hits[i] + 1);
+			if (out.len > 64 * 1024) {
+				imap_send_buf(s, &out);
+				buf_reset(&out);
+			}
+		}
+		buf_puts(&out, "\r\n");
+	}
+	imap_send_buf(s, &out);
+	buf_free(&out);
+	imap_cmd_done(cmd, "OK", "%s completed.", cmd->a.uid ? "UID SEARCH" :
+	    "Search");
+}
+
+void
+cmd_search(struct imap_cmd *cmd)
+{
+	struct search_ctx *c = xcalloc(1, sizeof(*c));
+	const char *err;
+
+	cmd->ctx = c;
+	cmd->ctx_free = search_ctx_free;
+	if (imap_search_parse(cmd->a.args, cmd->a.count, &c->prog,
+	    &err) < 0) {
+		imap_cmd_done(cmd, "BAD", "%s", err);
+		return;
+	}
+	if (c->prog.charset != NULL &&
+	    strcasecmp(c->prog.charset, "UTF-8") != 0 &&
+	    strcasecmp(c->prog.charset, "US-ASCII") != 0) {
+		imap_cmd_done(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+		    "Unsupported charset");
+		return;
+	}
+	if (c->prog.uses_searchres ||
+	    (c->prog.return_opts & IMAP_SEARCH_RETURN_SAVE)) {
+		imap_cmd_done(cmd, "BAD", "SEARCHRES is not supported");
+		return;
+	}
+	imap_cmd_async(cmd, search_work, search_done);
+}

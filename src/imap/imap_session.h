@@ -1,0 +1,221 @@
+/*
+ * imap_session - private to src/imap: the IMAP4rev1 (RFC 3501) session, its
+ * command framework and the selected-mailbox view.
+ *
+ * Framing (imap_session.c): a command is read line by line; a literal at a
+ * line end ({N}, {N+}) is read into the command buffer (bounded by
+ * imap_line_max, much smaller before login), except the message literal of
+ * APPEND, which streams into a spool.  The complete command is parsed by
+ * imap_parse_command() and dispatched by the command table below.
+ *
+ * Running: one command at a time.  A handler answers at once with
+ * imap_cmd_done(), or hands work to a worker with imap_cmd_async(), or
+ * streams (FETCH) by setting cmd->cont, which is called again whenever the
+ * output queue drains.  Input that arrives meanwhile waits in the
+ * connection buffer (pipelining).
+ *
+ * Untagged updates: other sessions' changes reach us through the hub as a
+ * "dirty" flag; imap_view_sync() reads the store's change feed and sends
+ * EXISTS / FETCH FLAGS / EXPUNGE before the tagged reply of a command, or at
+ * once while idling; EXPUNGE waits when the command forbids it (FETCH,
+ * STORE, SEARCH without UID: RFC 3501 7.4.1).
+ */
+#ifndef POSTHORN_IMAP_SESSION_H
+#define POSTHORN_IMAP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/spool.h"
+#include "imap_parse.h"
+#include "imap_seqset.h"
+
+struct conn;
+struct hub_sub;
+struct mailbox_info;
+struct sasl_server;
+
+enum imap_state {
+	IMAP_NOTAUTH,
+	IMAP_AUTH,
+	IMAP_SELECTED,
+	IMAP_LOGOUT,
+};
+
+/* Flags of a command table entry. */
+#define CMD_NOTAUTH	0x01	/* allowed before login */
+#define CMD_AUTH	0x02	/* allowed when authenticated */
+#define CMD_SEL		0x04	/* allowed with a mailbox selected */
+#define CMD_UID		0x08	/* may follow "UID" */
+#define CMD_NO_EXPUNGE	0x10	/* no untagged EXPUNGE (unless UID form) */
+
+struct imap_cmd;
+struct imap_session;
+
+struct imap_cmd_def {
+	const char	*name;
+	void		(*fn)(struct imap_cmd *);
+	unsigned	 flags;
+};
+
+struct imap_cmd {
+	struct imap_session *s;
+	const struct imap_cmd_def *def;
+	struct imap_cmd_args a;
+	/* Message literals of APPEND, in order (spools[i].size bytes). */
+	struct spool	*spools;
+	size_t		 nspools;
+	/* Command-specific state. */
+	void		*ctx;
+	void		(*ctx_free)(void *);
+	/* Streaming: called when the output queue drains. */
+	void		(*cont)(struct imap_cmd *);
+	/* Async: work runs on a worker, done back on the I/O thread. */
+	void		(*work)(struct imap_cmd *);
+	void		(*done)(struct imap_cmd *);
+};
+
+/* Per-message state in the selected mailbox. */
+#define VIEW_RECENT	0x80	/* \Recent for this session (not stored) */
+
+struct imap_view {
+	int64_t		 mailbox;
+	char		*name;		/* UTF-8 */
+	bool		 readonly;	/* EXAMINE */
+	uint32_t	 uidvalidity;
+	uint32_t	 uidnext;
+	uint64_t	 modseq;	/* change feed read up to here */
+	uint32_t	*uids;		/* ascending */
+	uint8_t		*flags;		/* MAIL_* | VIEW_RECENT */
+	uint32_t	*kwhash;	/* 0 = no keywords */
+	uint32_t	 count;
+	uint32_t	 cap;
+	uint32_t	 recent;
+	uint32_t	 first_recent;
+	/* Expunged in the store, still numbered here until announced. */
+	uint32_t	*gone;
+	uint32_t	 ngone;
+	struct buf	 keywords;	/* known keywords, space separated */
+	struct hub_sub	*sub;
+	bool		 dirty;
+};
+
+struct imap_session {
+	struct conn	*conn;
+	enum imap_state	 state;
+	int64_t		 account;
+	char		*user;
+	unsigned	 bad;
+
+	/* Framing of the next command. */
+	struct buf	 cmdbuf;
+	uint64_t	 literal_left;	/* bytes of literal still to read */
+	bool		 literal_spool;	/* ...into spools[nspools - 1] */
+	struct spool	*spools;
+	size_t		 nspools;
+	bool		 skip_line;	/* discarding an over-long line */
+	bool		 in_process;	/* imap_process() on the stack */
+
+	struct imap_cmd	*cmd;		/* running command */
+	struct imap_view *view;
+
+	/* IDLE and AUTHENTICATE continuations. */
+	bool		 idling;
+	char		*idle_tag;
+	struct sasl_server *sasl;
+	char		*auth_tag;
+};
+
+/* Responses. */
+void	 imap_send(struct imap_session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 imap_send_buf(struct imap_session *, const struct buf *);
+/*
+ * Ends the running command: sends pending untagged updates (EXPUNGE only
+ * when the command allows it), then "tag status text".
+ */
+void	 imap_cmd_done(struct imap_cmd *, const char *status,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Runs work(cmd) on a worker, then done(cmd) here; the conn is held. */
+void	 imap_cmd_async(struct imap_cmd *, void (*work)(struct imap_cmd *),
+	    void (*done)(struct imap_cmd *));
+/* The capability list for the current state (without "CAPABILITY"). */
+void	 imap_capabilities(struct imap_session *, struct buf *);
+
+/* Mailbox names on the wire (modified UTF-7) <-> stored (UTF-8). */
+int	 imap_mailbox_from_wire(const char *, struct buf *utf8,
+	    const char **error_r);
+void	 imap_mailbox_to_wire(const char *utf8, struct buf *out);
+
+/* Flags. */
+/* Parses a flag list (or single flag) into system flags + keywords. */
+int	 imap_parse_flags(const struct imap_arg *, uint32_t *flags,
+	    struct buf *keywords, bool allow_recent, const char **error_r);
+/* Writes "(\Seen \Answered ... kw)" for a message. */
+void	 imap_write_flags(struct buf *, uint32_t flags, bool recent,
+	    const char *keywords);
+uint32_t imap_keyword_hash(const char *);
+
+/*
+ * Resolves a sequence set (or UID set when uid) against the view: sets
+ * idx[i] for every existing message (ascending indexes into view arrays).
+ * Returns the count (0..view->count); -1 for a syntax error and -2 when a
+ * message number is out of range (RFC: BAD).
+ */
+int	 imap_view_resolve(struct imap_view *, const char *set, bool uid,
+	    uint32_t **idx_r);
+
+/* The view (imap_view.c). */
+struct imap_view *imap_view_new(const struct mailbox_info *, bool readonly);
+/* Loads every message row: worker thread. */
+int	 imap_view_load(struct imap_view *, int64_t account,
+	    const char **error_r);
+void	 imap_view_free(struct imap_view **);
+/* Starts watching for changes (I/O thread, after load). */
+void	 imap_view_watch(struct imap_session *);
+/*
+ * Sends untagged updates for changes since the last sync.  Expunges are
+ * announced only when allow_expunge; otherwise they stay pending.
+ */
+void	 imap_view_sync(struct imap_session *, bool allow_expunge);
+/* 1-based sequence number of uid, or 0. */
+uint32_t imap_view_seq(const struct imap_view *, uint32_t uid);
+/* Learns a keyword so FLAGS/PERMANENTFLAGS show it. */
+void	 imap_view_add_keywords(struct imap_view *, const char *);
+/* True when the message at idx was expunged but is still numbered. */
+bool	 imap_view_is_gone(const struct imap_view *, uint32_t idx);
+
+/* Commands (cmd_*.c). */
+void	 cmd_capability(struct imap_cmd *);
+void	 cmd_noop(struct imap_cmd *);
+void	 cmd_logout(struct imap_cmd *);
+void	 cmd_starttls(struct imap_cmd *);
+void	 cmd_login(struct imap_cmd *);
+void	 cmd_authenticate(struct imap_cmd *);
+void	 cmd_id(struct imap_cmd *);
+void	 cmd_namespace(struct imap_cmd *);
+void	 cmd_select(struct imap_cmd *);
+void	 cmd_create(struct imap_cmd *);
+void	 cmd_delete(struct imap_cmd *);
+void	 cmd_rename(struct imap_cmd *);
+void	 cmd_subscribe(struct imap_cmd *);
+void	 cmd_list(struct imap_cmd *);
+void	 cmd_status(struct imap_cmd *);
+void	 cmd_append(struct imap_cmd *);
+void	 cmd_check(struct imap_cmd *);
+void	 cmd_close(struct imap_cmd *);
+void	 cmd_expunge(struct imap_cmd *);
+void	 cmd_search(struct imap_cmd *);
+void	 cmd_fetch(struct imap_cmd *);
+void	 cmd_store(struct imap_cmd *);
+void	 cmd_copy(struct imap_cmd *);
+void	 cmd_idle(struct imap_cmd *);
+
+/* AUTHENTICATE continuation lines and IDLE's DONE (cmd_auth.c/cmd_idle). */
+void	 imap_auth_continue(struct imap_session *, const char *, size_t);
+void	 imap_idle_line(struct imap_session *, const char *, size_t);
+void	 imap_session_login_done(struct imap_session *, int64_t account,
+	    const char *user);
+
+#endif

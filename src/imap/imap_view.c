@@ -1,0 +1,433 @@
+/*
+ * imap_view - the selected mailbox as one session sees it: the uid of every
+ * message number, its flags, and how far the store's change feed has been
+ * read.  Message numbers change only when this session announces EXPUNGE.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/conn.h"
+#include "core/hub.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "imap_seqset.h"
+#include "imap_session.h"
+#include "server.h"
+#include "store/store.h"
+
+struct imap_view *
+imap_view_new(const struct mailbox_info *mi, bool readonly)
+{
+	struct imap_view *v = xcalloc(1, sizeof(*v));
+
+	v->mailbox = mi->id;
+	v->name = xstrdup(mi->name);
+	v->readonly = readonly;
+	v->uidvalidity = mi->uidvalidity;
+	v->uidnext = mi->uidnext;
+	v->modseq = mi->highestmodseq;
+	v->first_recent = mi->first_recent_uid;
+	buf_init(&v->keywords);
+	return v;
+}
+
+void
+imap_view_free(struct imap_view **vp)
+{
+	struct imap_view *v = *vp;
+
+	if (v == NULL)
+		return;
+	hub_unsubscribe(&v->sub);
+	free(v->name);
+	free(v->uids);
+	free(v->flags);
+	free(v->kwhash);
+	free(v->gone);
+	buf_free(&v->keywords);
+	free(v);
+	*vp = NULL;
+}
+
+static void
+view_grow(struct imap_view *v, uint32_t need)
+{
+	uint32_t ncap;
+
+	if (need <= v->cap)
+		return;
+	ncap = v->cap ? v->cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	v->uids = xreallocarray(v->uids, ncap, sizeof(*v->uids));
+	v->flags = xreallocarray(v->flags, ncap, sizeof(*v->flags));
+	v->kwhash = xreallocarray(v->kwhash, ncap, sizeof(*v->kwhash));
+	v->cap = ncap;
+}
+
+void
+imap_view_add_keywords(struct imap_view *v, const char *kws)
+{
+	const char *p = kws;
+
+	while (p != NULL && *p != '\0') {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		const char *q = v->keywords.data;
+		bool known = false;
+
+		while (q != NULL && *q != '\0') {
+			const char *qe = strchr(q, ' ');
+			size_t qn = qe ? (size_t)(qe - q) : strlen(q);
+
+			if (qn == n && strncasecmp(q, p, n) == 0) {
+				known = true;
+				break;
+			}
+			q = qe ? qe + 1 : NULL;
+		}
+		if (!known && n > 0 && v->keywords.len < 8192) {
+			if (v->keywords.len > 0)
+				buf_putc(&v->keywords, ' ');
+			buf_append(&v->keywords, p, n);
+		}
+		p = e ? e + 1 : NULL;
+	}
+}
+
+static void
+load_cb(void *ctx, const struct mail_row *r)
+{
+	struct imap_view *v = ctx;
+
+	view_grow(v, v->count + 1);
+	v->uids[v->count] = r->uid;
+	v->flags[v->count] = (uint8_t)(r->flags & MAIL_FLAGS_ALL);
+	v->kwhash[v->count] = imap_keyword_hash(r->keywords);
+	if (r->keywords != NULL && *r->keywords != '\0')
+		imap_view_add_keywords(v, r->keywords);
+	if (r->uid >= v->first_recent && !v->readonly) {
+		v->flags[v->count] |= VIEW_RECENT;
+		v->recent++;
+	}
+	v->count++;
+}
+
+int
+imap_view_load(struct imap_view *v, int64_t account, const char **error_r)
+{
+	struct mailbox_info mi;
+
+	/* Read the counter first: everything up to it is in the scan. */
+	if (store_mailbox_get_id(srv->store, account, v->mailbox, &mi) != 1) {
+		*error_r = "Mailbox doesn't exist";
+		return -1;
+	}
+	v->modseq = mi.highestmodseq;
+	v->uidnext = mi.uidnext;
+	v->count = 0;
+	v->recent = 0;
+	if (store_mails_scan(srv->store, account, v->mailbox, 0, load_cb, v,
+	    error_r) < 0)
+		return -1;
+	if (v->count > 0 && v->uids[v->count - 1] >= v->uidnext)
+		v->uidnext = v->uids[v->count - 1] + 1;
+	return 0;
+}
+
+static void
+changed_cb(void *ctx)
+{
+	struct imap_session *s = ctx;
+
+	if (s->view == NULL)
+		return;
+	s->view->dirty = true;
+	if (s->idling)
+		imap_view_sync(s, true);
+}
+
+void
+imap_view_watch(struct imap_session *s)
+{
+	s->view->sub = hub_subscribe(s->account, s->view->mailbox, changed_cb,
+	    s);
+}
+
+static uint32_t
+view_index(const struct imap_view *v, uint32_t uid, bool *found)
+{
+	uint32_t lo = 0, hi = v->count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (v->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < v->count && v->uids[lo] == uid;
+	return lo;
+}
+
+uint32_t
+imap_view_seq(const struct imap_view *v, uint32_t uid)
+{
+	bool found;
+	uint32_t i = view_index(v, uid, &found);
+
+	return found ? i + 1 : 0;
+}
+
+bool
+imap_view_is_gone(const struct imap_view *v, uint32_t idx)
+{
+	uint32_t uid = v->uids[idx];
+
+	for (uint32_t i = 0; i < v->ngone; i++)
+		if (v->gone[i] == uid)
+			return true;
+	return false;
+}
+
+struct sync_ctx {
+	struct imap_session *s;
+	struct buf	 out;
+	uint32_t	 added;
+	/* Rows with changes, collected then applied in order. */
+	struct mail_row	*rows;
+	char		**kws;
+	size_t		 nrows;
+	uint32_t	*expunged;
+	size_t		 nexpunged;
+};
+
+static void
+sync_row_cb(void *ctx, const struct mail_row *r)
+{
+	struct sync_ctx *sc = ctx;
+
+	sc->rows = xreallocarray(sc->rows, sc->nrows + 1, sizeof(*sc->rows));
+	sc->kws = xreallocarray(sc->kws, sc->nrows + 1, sizeof(*sc->kws));
+	sc->rows[sc->nrows] = *r;
+	sc->kws[sc->nrows] = r->keywords ? xstrdup(r->keywords) : NULL;
+	sc->rows[sc->nrows].keywords = sc->kws[sc->nrows];
+	sc->nrows++;
+}
+
+static void
+sync_expunge_cb(void *ctx, uint32_t uid)
+{
+	struct sync_ctx *sc = ctx;
+
+	sc->expunged = xreallocarray(sc->expunged, sc->nexpunged + 1,
+	    sizeof(*sc->expunged));
+	sc->expunged[sc->nexpunged++] = uid;
+}
+
+static void
+announce_expunges(struct imap_session *s)
+{
+	struct imap_view *v = s->view;
+	uint32_t w = 0;
+
+	if (v->ngone == 0)
+		return;
+	/* Remove from the highest number down so numbers stay valid. */
+	for (uint32_t i = v->count; i-- > 0;) {
+		bool gone = false;
+
+		for (uint32_t j = 0; j < v->ngone; j++)
+			if (v->gone[j] == v->uids[i]) {
+				gone = true;
+				break;
+			}
+		if (gone) {
+			imap_send(s, "* %u EXPUNGE", i + 1);
+			if (v->flags[i] & VIEW_RECENT)
+				v->recent--;
+			v->flags[i] = 0xff;	/* mark */
+		}
+	}
+	for (uint32_t i = 0; i < v->count; i++) {
+		if (v->flags[i] == 0xff)
+			continue;
+		v->uids[w] = v->uids[i];
+		v->flags[w] = v->flags[i];
+		v->kwhash[w] = v->kwhash[i];
+		w++;
+	}
+	v->count = w;
+	v->ngone = 0;
+}
+
+void
+imap_view_sync(struct imap_session *s, bool allow_expunge)
+{
+	struct imap_view *v = s->view;
+	struct mailbox_info mi;
+	struct sync_ctx sc;
+	const char *err;
+	uint32_t old_count, old_recent;
+	int r;
+
+	if (v == NULL)
+		return;
+	if (!v->dirty) {
+		if (allow_expunge && v->ngone > 0)
+			announce_expunges(s);
+		return;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.s = s;
+	r = store_mailbox_get_id(srv->store, s->account, v->mailbox, &mi);
+	if (r != 1) {
+		/* Deleted or renamed away under us. */
+		if (r == 0) {
+			imap_send(s, "* BYE Selected mailbox was deleted, have "
+			    "to disconnect.");
+			conn_close(s->conn, "mailbox deleted");
+		}
+		return;
+	}
+	v->dirty = false;
+	if (store_mails_scan(srv->store, s->account, v->mailbox, v->modseq,
+	    sync_row_cb, &sc, &err) < 0 ||
+	    store_expunged_scan(srv->store, s->account, v->mailbox, v->modseq,
+	    sync_expunge_cb, &sc, &err) < 0) {
+		log_warnx("s=%s imap sync failed: %s", s->conn->sid, err);
+		v->dirty = true;
+		goto out;
+	}
+	old_count = v->count;
+	old_recent = v->recent;
+	for (size_t i = 0; i < sc.nrows; i++) {
+		const struct mail_row *row = &sc.rows[i];
+		uint32_t kh = imap_keyword_hash(row->keywords);
+		bool found;
+		uint32_t idx = view_index(v, row->uid, &found);
+
+		if (row->keywords != NULL && *row->keywords != '\0')
+			imap_view_add_keywords(v, row->keywords);
+		if (found) {
+			uint8_t nf = (uint8_t)((v->flags[idx] & VIEW_RECENT) |
+			    (row->flags & MAIL_FLAGS_ALL));
+
+			if (nf != v->flags[idx] || kh != v->kwhash[idx]) {
+				struct buf b = BUF_INIT;
+
+				v->flags[idx] = nf;
+				v->kwhash[idx] = kh;
+				buf_printf(&b, "* %u FETCH (FLAGS ", idx + 1);
+				imap_write_flags(&b, nf & MAIL_FLAGS_ALL,
+				    (nf & VIEW_RECENT) != 0, row->keywords);
+				buf_puts(&b, ")\r\n");
+				imap_send_buf(s, &b);
+				buf_free(&b);
+			}
+			continue;
+		}
+		if (row->uid < v->uidnext && (v->count == 0 ||
+		    row->uid <= v->uids[v->count - 1]))
+			continue;	/* expunged before we saw it */
+		if (v->count > 0 && row->uid <= v->uids[v->count - 1])
+			continue;
+		view_grow(v, v->count + 1);
+		v->uids[v->count] = row->uid;
+		v->flags[v->count] = (uint8_t)(row->flags & MAIL_FLAGS_ALL);
+		v->kwhash[v->count] = kh;
+		/* New mail while selected is recent for us (rev1). */
+		if (!v->readonly) {
+			v->flags[v->count] |= VIEW_RECENT;
+			v->recent++;
+		}
+		v->count++;
+		if (row->uid >= v->uidnext)
+			v->uidnext = row->uid + 1;
+	}
+	for (size_t i = 0; i < sc.nexpunged; i++) {
+		bool found, dup = false;
+
+		(void)view_index(v, sc.expunged[i], &found);
+		if (!found)
+			continue;
+		for (uint32_t j = 0; j < v->ngone; j++)
+			if (v->gone[j] == sc.expunged[i])
+				dup = true;
+		if (dup)
+			continue;
+		v->gone = xreallocarray(v->gone, v->ngone + 1,
+		    sizeof(*v->gone));
+		v->gone[v->ngone++] = sc.expunged[i];
+	}
+	if (mi.highestmodseq > v->modseq)
+		v->modseq = mi.highestmodseq;
+	if (allow_expunge)
+		announce_expunges(s);
+	if (v->count != old_count || sc.nrows > 0) {
+		if (v->count + 0 != old_count)
+			imap_send(s, "* %u EXISTS", v->count);
+		if (v->recent != old_recent)
+			imap_send(s, "* %u RECENT", v->recent);
+	}
+out:
+	for (size_t i = 0; i < sc.nrows; i++)
+		free(sc.kws[i]);
+	free(sc.kws);
+	free(sc.rows);
+	free(sc.expunged);
+	buf_free(&sc.out);
+}
+
+int
+imap_view_resolve(struct imap_view *v, const char *set, bool uid,
+    uint32_t **idx_r)
+{
+	struct imap_seqset ss;
+	struct imap_seqset_iter it;
+	uint32_t *idx = NULL, n = 0, value;
+
+	*idx_r = NULL;
+	imap_seqset_init(&ss);
+	if (imap_seqset_parse(set, strlen(set), &ss) < 0 || ss.searchres) {
+		imap_seqset_free(&ss);
+		return -1;
+	}
+	if (uid) {
+		uint32_t star = v->count > 0 ? v->uids[v->count - 1] : 0;
+
+		/* "*" is the highest uid; with no messages it matches none
+		 * but a range "n:*" still means n:(uidnext-1). */
+		if (star == 0)
+			star = v->uidnext > 1 ? v->uidnext - 1 : 0;
+		if (star == 0 && ss.has_star) {
+			imap_seqset_free(&ss);
+			return 0;
+		}
+		imap_seqset_resolve(&ss, star);
+		idx = xcalloc(v->count ? v->count : 1, sizeof(*idx));
+		/* Walk the view: bounded by the mailbox, not the set. */
+		for (uint32_t i = 0; i < v->count; i++)
+			if (imap_seqset_contains(&ss, v->uids[i], star))
+				idx[n++] = i;
+	} else {
+		if (v->count == 0) {
+			imap_seqset_free(&ss);
+			return -2;
+		}
+		imap_seqset_resolve(&ss, v->count);
+		if (imap_seqset_max_value(&ss) > v->count) {
+			imap_seqset_free(&ss);
+			return -2;
+		}
+		idx = xcalloc(v->count, sizeof(*idx));
+		imap_seqset_iter_init(&it, &ss);
+		while (imap_seqset_iter_next(&it, &value))
+			idx[n++] = value - 1;
+	}
+	imap_seqset_free(&ss);
+	*idx_r = idx;
+	return (int)n;
+}

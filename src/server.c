@@ -1,0 +1,352 @@
+/*
+ * server - `posthorn serve`: bind every listener, load certificates, drop
+ * privileges, start the I/O threads and the worker pool, then wait for
+ * SIGTERM/SIGINT and stop gracefully (every acknowledged message is already
+ * durable; sessions get a goodbye; in-flight commits finish).
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "auth/password.h"
+#include "core/conn.h"
+#include "core/hub.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/worker.h"
+#include "core/xmalloc.h"
+#include "server.h"
+#include "store/store.h"
+#include "tls/tls.h"
+
+struct server *srv;
+
+struct listener {
+	int		 fd;
+	enum listen_kind kind;
+	const char	*text;
+	struct event	**evs;		/* one per I/O thread */
+};
+
+static struct listener *listeners;
+static size_t nlisteners;
+
+bool
+server_plaintext_ok(const struct conn *c)
+{
+	if (c->tls)
+		return true;
+	if (srv->cfg->plaintext_without_tls)
+		return true;
+	return c->loopback && srv->cfg->plaintext_on_loopback;
+}
+
+static int
+bind_one(const struct listen_addr *la)
+{
+	int fd, one = 1;
+
+	fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_warn("socket for %s", la->text);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (la->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->sslen) < 0) {
+		log_warn("cannot listen on %s (%s)", la->text,
+		    listen_kind_names[la->kind]);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 1024) < 0) {
+		log_warn("listen %s", la->text);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	/* A bounded batch per wake-up keeps one listener from starving. */
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sslen = sizeof(ss);
+		int fd;
+
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept on %s", l->text);
+			return;
+		}
+		switch (l->kind) {
+		case LISTEN_SMTP:
+		case LISTEN_SUBMISSION:
+		case LISTEN_SUBMISSIONS:
+			smtp_accept(fd, (struct sockaddr *)&ss, sslen, l->kind);
+			break;
+		case LISTEN_IMAP:
+		case LISTEN_IMAPS:
+			imap_accept(fd, (struct sockaddr *)&ss, sslen, l->kind);
+			break;
+		case LISTEN_POP3:
+		case LISTEN_POP3S:
+			pop3_accept(fd, (struct sockaddr *)&ss, sslen, l->kind);
+			break;
+		default:
+			close(fd);
+		}
+	}
+}
+
+static void
+listeners_attach(void *arg)
+{
+	struct iothread *t = iothread_self();
+	unsigned idx = (unsigned)(uintptr_t)arg;
+
+	for (size_t i = 0; i < nlisteners; i++) {
+		struct event *ev = event_new(iothread_base(t), listeners[i].fd,
+		    EV_READ | EV_PERSIST, accept_cb, &listeners[i]);
+
+		event_add(ev, NULL);
+		listeners[i].evs[idx] = ev;
+	}
+}
+
+static void
+listeners_detach(void *arg)
+{
+	unsigned idx = (unsigned)(uintptr_t)arg;
+
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].evs[idx] != NULL) {
+			event_free(listeners[i].evs[idx]);
+			listeners[i].evs[idx] = NULL;
+		}
+}
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int
+chown_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (st->st_uid != chown_uid || st->st_gid != chown_gid)
+		if (lchown(path, chown_uid, chown_gid) < 0)
+			log_warn("chown %s", path);
+	return 0;
+}
+
+int
+server_prepare_and_drop(struct config *cfg, bool for_cli)
+{
+	const char *user = cfg->user ? cfg->user : "posthorn";
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		if (cfg->user != NULL) {
+			log_error("user '%s' (server.user) does not exist", user);
+			return -1;
+		}
+		/* No dedicated user was made: fall back to nobody. */
+		if ((pw = getpwnam("nobody")) == NULL) {
+			log_error("neither user 'posthorn' nor 'nobody' exists; "
+			    "create one or set [server] user");
+			return -1;
+		}
+		if (!for_cli)
+			log_warnx("user 'posthorn' does not exist; running "
+			    "as 'nobody' (create a system user 'posthorn')");
+	}
+	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("mkdir %s", cfg->data_dir);
+		return -1;
+	}
+	chown_uid = pw->pw_uid;
+	chown_gid = pw->pw_gid;
+	if (nftw(cfg->data_dir, chown_cb, 32, FTW_PHYS) < 0) {
+		log_warn("chown %s", cfg->data_dir);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid,
+	    pw->pw_gid) < 0 || setresuid(pw->pw_uid, pw->pw_uid,
+	    pw->pw_uid) < 0) {
+		log_warn("cannot drop privileges to %s", user);
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_error("privilege drop failed: could become root again");
+		return -1;
+	}
+	if (access(cfg->data_dir, R_OK | W_OK | X_OK) < 0) {
+		log_error("data_dir %s is not accessible to user %s (is a "
+		    "parent directory private?); move data_dir or set [server] "
+		    "user", cfg->data_dir, pw->pw_name);
+		return -1;
+	}
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	/* We still want core dumps after setuid, for bug reports. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (!for_cli)
+		log_info("running as user %s (uid %u)", pw->pw_name,
+		    (unsigned)pw->pw_uid);
+	return 0;
+}
+
+static void
+store_changed(void *ctx, int64_t account, int64_t mailbox)
+{
+	hub_publish(account, mailbox);
+}
+
+static void
+thread_exit_hook(void)
+{
+	if (srv != NULL && srv->store != NULL)
+		store_thread_done(srv->store);
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+server_run(struct config *cfg)
+{
+	static struct server server;
+	const char *err;
+	sigset_t set;
+	unsigned nthr;
+	int sig;
+
+	server.cfg = cfg;
+	srv = &server;
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if (cfg->nlistens == 0)
+		log_warnx("no listeners configured ([listen]); nothing to "
+		    "serve");
+	/* Bind as root (privileged ports), before anything else. */
+	listeners = xcalloc(cfg->nlistens ? cfg->nlistens : 1,
+	    sizeof(*listeners));
+	for (size_t i = 0; i < cfg->nlistens; i++) {
+		int fd = bind_one(&cfg->listens[i]);
+
+		if (fd < 0)
+			return 1;
+		listeners[nlisteners].fd = fd;
+		listeners[nlisteners].kind = cfg->listens[i].kind;
+		listeners[nlisteners].text = cfg->listens[i].text;
+		nlisteners++;
+	}
+	if (mkdir(cfg->data_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("mkdir %s", cfg->data_dir);
+		return 1;
+	}
+	/* Keys are read while we may still be root. */
+	if (tls_init(cfg, &err) < 0) {
+		log_error("tls: %s", err);
+		return 1;
+	}
+	if (server_prepare_and_drop(cfg, false) < 0)
+		return 1;
+	if (store_open(cfg->data_dir, &server.store, &err) < 0) {
+		log_error("store: %s", err);
+		return 1;
+	}
+	store_set_change_hook(server.store, store_changed, NULL);
+	conn_set_limits(cfg->max_connections_per_ip);
+
+	/* Every thread inherits this mask; only this thread takes signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	loop_global_init();
+	nthr = cfg->io_threads ? cfg->io_threads :
+	    (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (nthr < 1)
+		nthr = 1;
+	iothreads_create(nthr);
+	iothreads_set_shutdown_hook(conn_shutdown_thread);
+	iothreads_set_exit_hook(thread_exit_hook);
+	workers_set_exit_hook(thread_exit_hook);
+	workers_start(cfg->workers);
+	for (size_t i = 0; i < nlisteners; i++)
+		listeners[i].evs = xcalloc(nthr, sizeof(struct event *));
+	for (unsigned i = 0; i < nthr; i++)
+		iothread_post(iothread_get(i), listeners_attach,
+		    (void *)(uintptr_t)i);
+	iothreads_run();
+	/* Warm the dummy hash so the first failed login is not faster. */
+	(void)password_verify("", NULL);
+	for (size_t i = 0; i < nlisteners; i++)
+		log_info("listening on %s (%s)", listeners[i].text,
+		    listen_kind_names[listeners[i].kind]);
+	log_info("posthorn %s ready: hostname=%s data_dir=%s io_threads=%u "
+	    "workers=%u", POSTHORN_VERSION, cfg->hostname, cfg->data_dir, nthr,
+	    cfg->workers);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: configuration reload is not "
+			    "supported yet; restart to apply changes");
+			continue;
+		}
+		break;
+	}
+	log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" :
+	    "SIGINT");
+	server.stopping = true;
+	for (unsigned i = 0; i < nthr; i++)
+		iothread_post(iothread_get(i), listeners_detach,
+		    (void *)(uintptr_t)i);
+	iothreads_stop();
+	workers_stop();
+	for (size_t i = 0; i < nlisteners; i++) {
+		close(listeners[i].fd);
+		free(listeners[i].evs);
+	}
+	free(listeners);
+	store_close(&server.store);
+	tls_deinit();
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,230 @@
+/*
+ * db - helpers over one sqlite3 connection (sqlite backend only).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "db.h"
+
+static __thread char db_errbuf[512];
+
+const char *
+db_errmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(db_errbuf, sizeof(db_errbuf), fmt, ap);
+	va_end(ap);
+	return db_errbuf;
+}
+
+const char *
+db_err(struct db *db, const char *what)
+{
+	return db_errmsg("%s: %s", what, db && db->h ? sqlite3_errmsg(db->h) :
+	    "no database");
+}
+
+int
+db_open(const char *path, struct db **dbp, const char **error_r)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+	int r;
+
+	db->account = -1;
+	r = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (r != SQLITE_OK) {
+		*error_r = db_errmsg("%s: %s", path, db->h ?
+		    sqlite3_errmsg(db->h) : sqlite3_errstr(r));
+		sqlite3_close(db->h);
+		free(db);
+		return -1;
+	}
+	sqlite3_extended_result_codes(db->h, 1);
+	sqlite3_busy_timeout(db->h, 10000);
+	if (db_exec(db, "PRAGMA journal_mode=WAL", error_r) < 0 ||
+	    db_exec(db, "PRAGMA synchronous=FULL", error_r) < 0 ||
+	    db_exec(db, "PRAGMA foreign_keys=ON", error_r) < 0 ||
+	    db_exec(db, "PRAGMA secure_delete=OFF", error_r) < 0) {
+		db_close(&db);
+		return -1;
+	}
+	*dbp = db;
+	return 0;
+}
+
+void
+db_close(struct db **dbp)
+{
+	struct db *db = *dbp;
+
+	if (db == NULL)
+		return;
+	for (int i = 0; i < DB_STMT_CACHE; i++)
+		if (db->stmts[i] != NULL)
+			sqlite3_finalize(db->stmts[i]);
+	sqlite3_close(db->h);
+	free(db);
+	*dbp = NULL;
+}
+
+int
+db_exec(struct db *db, const char *sql, const char **error_r)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		*error_r = db_errmsg("%s", msg ? msg : sqlite3_errmsg(db->h));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_migrate(struct db *db, const char *const *migrations, int n,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK) {
+		*error_r = db_err(db, "user_version");
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > n) {
+		*error_r = db_errmsg("database schema version %d is newer "
+		    "than this program (%d)", version, n);
+		return -1;
+	}
+	for (int v = version; v < n; v++) {
+		char pragma[64];
+
+		if (db_begin(db, error_r) < 0)
+			return -1;
+		/* Another process may have migrated meanwhile. */
+		if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st,
+		    NULL) == SQLITE_OK) {
+			int now = 0;
+
+			if (sqlite3_step(st) == SQLITE_ROW)
+				now = sqlite3_column_int(st, 0);
+			sqlite3_finalize(st);
+			if (now > v) {
+				db_rollback(db);
+				v = now - 1;
+				continue;
+			}
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
+		    v + 1);
+		if (db_exec(db, migrations[v], error_r) < 0 ||
+		    db_exec(db, pragma, error_r) < 0) {
+			db_rollback(db);
+			*error_r = db_errmsg("migration %d: %s", v + 1,
+			    *error_r);
+			return -1;
+		}
+		if (db_commit(db, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+sqlite3_stmt *
+db_prep(struct db *db, const char *sql, const char **error_r)
+{
+	uintptr_t h = (uintptr_t)sql;
+	unsigned slot = (unsigned)((h >> 3) ^ (h >> 11)) % DB_STMT_CACHE;
+	sqlite3_stmt *st;
+
+	for (unsigned i = 0; i < DB_STMT_CACHE; i++) {
+		unsigned s = (slot + i) % DB_STMT_CACHE;
+
+		if (db->keys[s] == sql) {
+			sqlite3_reset(db->stmts[s]);
+			sqlite3_clear_bindings(db->stmts[s]);
+			return db->stmts[s];
+		}
+		if (db->keys[s] == NULL) {
+			slot = s;
+			goto prepare;
+		}
+	}
+	/* Cache full: evict the home slot. */
+	sqlite3_finalize(db->stmts[slot]);
+	db->stmts[slot] = NULL;
+	db->keys[slot] = NULL;
+prepare:
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK) {
+		*error_r = db_err(db, "prepare");
+		log_warnx("sqlite prepare failed: %s: %s", sqlite3_errmsg(db->h),
+		    sql);
+		return NULL;
+	}
+	db->keys[slot] = sql;
+	db->stmts[slot] = st;
+	return st;
+}
+
+int
+db_begin(struct db *db, const char **error_r)
+{
+	if (db_exec(db, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	db->in_tx = 1;
+	return 0;
+}
+
+int
+db_commit(struct db *db, const char **error_r)
+{
+	if (db_exec(db, "COMMIT", error_r) < 0) {
+		db_rollback(db);
+		return -1;
+	}
+	db->in_tx = 0;
+	return 0;
+}
+
+void
+db_rollback(struct db *db)
+{
+	const char *err;
+
+	if (sqlite3_get_autocommit(db->h) == 0)
+		(void)db_exec(db, "ROLLBACK", &err);
+	db->in_tx = 0;
+}
+
+void
+db_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+int
+db_step(sqlite3_stmt *st)
+{
+	int r = sqlite3_step(st);
+
+	if (r == SQLITE_ROW)
+		return 1;
+	if (r == SQLITE_DONE)
+		return 0;
+	return -1;
+}

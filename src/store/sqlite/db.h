@@ -1,0 +1,50 @@
+/*
+ * db - thin helpers over one sqlite3 connection, private to the sqlite
+ * backend: a prepared-statement cache, transactions with BEGIN IMMEDIATE,
+ * numbered migrations kept in PRAGMA user_version, and per-thread errors.
+ */
+#ifndef POSTHORN_SQLITE_DB_H
+#define POSTHORN_SQLITE_DB_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define DB_STMT_CACHE	64
+
+struct db {
+	sqlite3		*h;
+	const char	*keys[DB_STMT_CACHE];
+	sqlite3_stmt	*stmts[DB_STMT_CACHE];
+	int64_t		 account;	/* -1 for posthorn.db */
+	uint64_t	 last_used;
+	int		 in_tx;
+};
+
+/* Opens path (creating it), sets WAL, synchronous=FULL, busy timeout. */
+int	 db_open(const char *path, struct db **, const char **error_r);
+void	 db_close(struct db **);
+/* Applies migrations[version..n-1]; each one in its own transaction. */
+int	 db_migrate(struct db *, const char *const *migrations, int n,
+	    const char **error_r);
+/*
+ * Returns a reset, unbound statement for sql, prepared once per connection.
+ * sql must be a string literal (its address is the cache key).
+ */
+sqlite3_stmt *db_prep(struct db *, const char *sql, const char **error_r);
+int	 db_exec(struct db *, const char *sql, const char **error_r);
+int	 db_begin(struct db *, const char **error_r);
+int	 db_commit(struct db *, const char **error_r);
+void	 db_rollback(struct db *);
+/* Formats "what: sqlite message" into a per-thread buffer. */
+const char *db_err(struct db *, const char *what);
+const char *db_errmsg(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* Binds helpers; text may be NULL (binds NULL). */
+void	 db_bind_text(sqlite3_stmt *, int, const char *);
+/* sqlite3_step that treats SQLITE_ROW/DONE as success: 1 row, 0 done,
+ * -1 error. */
+int	 db_step(sqlite3_stmt *);
+
+#endif

@@ -1,0 +1,761 @@
+/*
+ * sqlite_dir - domains, accounts, aliases, recipient resolution and the
+ * outbound queue, all in data_dir/posthorn.db.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "sqlite_int.h"
+
+#define ALIAS_DEPTH_MAX	10
+#define ALIAS_VISIT_MAX	1000
+
+/* Splits an address at its last '@'; the domain part must be valid. */
+static const char *
+addr_domain(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	if (at == NULL || at == address || at[1] == '\0')
+		return NULL;
+	return at + 1;
+}
+
+/* "Local@Example.COM" -> "Local@example.com" in a new string. */
+static char *
+addr_normalize(const char *address)
+{
+	char *a = xstrdup(address);
+	char *at = strrchr(a, '@');
+
+	if (at != NULL)
+		ascii_lower(at + 1);
+	return a;
+}
+
+static int
+domain_id(struct db *db, const char *domain, int64_t *id_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((st = db_prep(db, "SELECT id FROM domains WHERE name = lower(?)",
+	    error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, domain);
+	r = db_step(st);
+	if (r == 1)
+		*id_r = sqlite3_column_int64(st, 0);
+	else if (r < 0)
+		*error_r = db_err(db, "domain lookup");
+	sqlite3_reset(st);
+	return r;
+}
+
+int
+store_domain_add(struct store *s, const char *name, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	char *lower;
+	int r;
+
+	if (!domain_valid(name, strlen(name))) {
+		*error_r = "not a valid domain name";
+		return -1;
+	}
+	if ((db = sq_dir(s, error_r)) == NULL)
+		return -1;
+	if ((st = db_prep(db, "INSERT INTO domains (name, created) "
+	    "VALUES (?, ?)", error_r)) == NULL)
+		return -1;
+	lower = xstrdup(name);
+	ascii_lower(lower);
+	db_bind_text(st, 1, lower);
+	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+	free(lower);
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_CONSTRAINT_UNIQUE) {
+		*error_r = "domain exists already";
+		return -1;
+	}
+	if (r != SQLITE_DONE) {
+		*error_r = db_err(db, "adding domain");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_domain_del(struct store *s, const char *name, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	int64_t id;
+	int r;
+
+	if ((db = sq_dir(s, error_r)) == NULL)
+		return -1;
+	if ((r = domain_id(db, name, &id, error_r)) <= 0) {
+		if (r == 0)
+			*error_r = "no such domain";
+		return -1;
+	}
+	if ((st = db_prep(db, "SELECT (SELECT COUNT(*) FROM accounts WHERE "
+	    "domain_id = ?1) + (SELECT COUNT(*) FROM aliases WHERE "
+	    "domain_id = ?1)", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (db_step(st) != 1) {
+		*error_r = db_err(db, "counting accounts");
+		return -1;
+	}
+	if (sqlite3_column_int64(st, 0) > 0) {
+		sqlite3_reset(st);
+		*error_r = "domain still has accounts or aliases; delete them "
+		    "first";
+		return -1;
+	}
+	sqlite3_reset(st);
+	if ((st = db_prep(db, "DELETE FROM domains WHERE id = ?",
+	    error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "deleting domain");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_domain_exists(struct store *s, const char *name)
+{
+	const char *err;
+	struct db *db;
+	int64_t id;
+
+	if ((db = sq_dir(s, &err)) == NULL)
+		return -1;
+	return domain_id(db, name, &id, &err);
+}
+
+int
+store_domain_list(struct store *s, void (*cb)(void *, const char *),
+    void *ctx)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT name FROM domains ORDER BY name",
+	    &err)) == NULL)
+		return -1;
+	while ((r = db_step(st)) == 1)
+		cb(ctx, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return r < 0 ? -1 : 0;
+}
+
+void
+account_clear(struct account *a)
+{
+	free(a->address);
+	if (a->password_hash != NULL)
+		xfree_secret(a->password_hash, strlen(a->password_hash));
+	memset(a, 0, sizeof(*a));
+}
+
+static void
+account_from_row(sqlite3_stmt *st, struct account *a)
+{
+	a->id = sqlite3_column_int64(st, 0);
+	a->address = xstrdup((const char *)sqlite3_column_text(st, 1));
+	a->password_hash = xstrdup((const char *)sqlite3_column_text(st, 2));
+	a->enabled = sqlite3_column_int(st, 3) != 0;
+}
+
+int
+store_account_add(struct store *s, const char *address, const char *hash,
+    int64_t *id_r, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	const char *domain = addr_domain(address);
+	int64_t did;
+	char *norm;
+	int r;
+
+	if (domain == NULL) {
+		*error_r = "not an address (want user@domain)";
+		return -1;
+	}
+	if ((db = sq_dir(s, error_r)) == NULL)
+		return -1;
+	if ((r = domain_id(db, domain, &did, error_r)) <= 0) {
+		if (r == 0)
+			*error_r = "domain is not served here; add it first "
+			    "with 'posthorn domain add'";
+		return -1;
+	}
+	if (db_begin(db, error_r) < 0)
+		return -1;
+	if ((st = db_prep(db, "SELECT 1 FROM aliases WHERE address = ?",
+	    error_r)) == NULL)
+		goto fail;
+	norm = addr_normalize(address);
+	db_bind_text(st, 1, norm);
+	r = db_step(st);
+	sqlite3_reset(st);
+	if (r != 0) {
+		free(norm);
+		*error_r = r > 0 ? "an alias with that address exists" :
+		    db_err(db, "alias lookup");
+		goto fail;
+	}
+	if ((st = db_prep(db, "INSERT INTO accounts (domain_id, address, "
+	    "password, created) VALUES (?, ?, ?, ?)", error_r)) == NULL) {
+		free(norm);
+		goto fail;
+	}
+	sqlite3_bind_int64(st, 1, did);
+	db_bind_text(st, 2, norm);
+	db_bind_text(st, 3, hash);
+	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	free(norm);
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_CONSTRAINT_UNIQUE) {
+		*error_r = "account exists already";
+		goto fail;
+	}
+	if (r != SQLITE_DONE) {
+		*error_r = db_err(db, "adding account");
+		goto fail;
+	}
+	if (id_r != NULL)
+		*id_r = sqlite3_last_insert_rowid(db->h);
+	return db_commit(db, error_r);
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+store_account_passwd(struct store *s, const char *address, const char *hash,
+    const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (st = db_prep(db, "UPDATE accounts SET password = ? WHERE "
+	    "address = ?", error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, hash);
+	db_bind_text(st, 2, address);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "updating password");
+		return -1;
+	}
+	if (sqlite3_changes(db->h) == 0) {
+		*error_r = "no such account";
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_account_del(struct store *s, const char *address, const char **error_r)
+{
+	struct account a;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	if ((r = store_account_get(s, address, &a)) <= 0) {
+		*error_r = r == 0 ? "no such account" : "account lookup failed";
+		return -1;
+	}
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (st = db_prep(db, "DELETE FROM accounts WHERE id = ?",
+	    error_r)) == NULL) {
+		account_clear(&a);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, a.id);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "deleting account");
+		account_clear(&a);
+		return -1;
+	}
+	sq_acct_remove_files(s, a.id);
+	account_clear(&a);
+	return 0;
+}
+
+int
+store_account_get(struct store *s, const char *address, struct account *a)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT id, address, password, enabled FROM "
+	    "accounts WHERE address = ?", &err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, address);
+	if ((r = db_step(st)) == 1)
+		account_from_row(st, a);
+	sqlite3_reset(st);
+	return r;
+}
+
+int
+store_account_get_id(struct store *s, int64_t id, struct account *a)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT id, address, password, enabled FROM "
+	    "accounts WHERE id = ?", &err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((r = db_step(st)) == 1)
+		account_from_row(st, a);
+	sqlite3_reset(st);
+	return r;
+}
+
+int
+store_account_list(struct store *s, void (*cb)(void *,
+    const struct account *), void *ctx)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT id, address, password, enabled FROM "
+	    "accounts ORDER BY address", &err)) == NULL)
+		return -1;
+	/*
+	 * Collect first: the callback may use the store (store_check opens
+	 * each account) and must not find this statement mid-step.
+	 */
+	{
+		struct account *list = NULL;
+		size_t n = 0;
+
+		while ((r = db_step(st)) == 1) {
+			list = xreallocarray(list, n + 1, sizeof(*list));
+			account_from_row(st, &list[n++]);
+		}
+		sqlite3_reset(st);
+		for (size_t i = 0; i < n; i++) {
+			if (r == 0)
+				cb(ctx, &list[i]);
+			account_clear(&list[i]);
+		}
+		free(list);
+	}
+	return r < 0 ? -1 : 0;
+}
+
+int
+store_alias_add(struct store *s, const char *alias, const char *const *targets,
+    size_t ntargets, const char **error_r)
+{
+	const char *domain = addr_domain(alias);
+	struct buf joined = BUF_INIT;
+	struct db *db;
+	sqlite3_stmt *st;
+	int64_t did;
+	char *norm;
+	int r;
+
+	if (domain == NULL) {
+		*error_r = "not an address (want user@domain)";
+		return -1;
+	}
+	if (ntargets == 0) {
+		*error_r = "an alias needs at least one target";
+		return -1;
+	}
+	for (size_t i = 0; i < ntargets; i++) {
+		char *t;
+
+		if (addr_domain(targets[i]) == NULL ||
+		    strpbrk(targets[i], ", \t\r\n") != NULL) {
+			*error_r = "a target is not an address";
+			buf_free(&joined);
+			return -1;
+		}
+		t = addr_normalize(targets[i]);
+		if (i > 0)
+			buf_putc(&joined, ',');
+		buf_puts(&joined, t);
+		free(t);
+	}
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (r = domain_id(db, domain, &did, error_r)) < 0) {
+		buf_free(&joined);
+		return -1;
+	}
+	if (r == 0) {
+		*error_r = "the alias's domain is not served here";
+		buf_free(&joined);
+		return -1;
+	}
+	if (db_begin(db, error_r) < 0) {
+		buf_free(&joined);
+		return -1;
+	}
+	norm = addr_normalize(alias);
+	if ((st = db_prep(db, "SELECT 1 FROM accounts WHERE address = ?",
+	    error_r)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, norm);
+	r = db_step(st);
+	sqlite3_reset(st);
+	if (r != 0) {
+		*error_r = r > 0 ? "an account with that address exists" :
+		    db_err(db, "account lookup");
+		goto fail;
+	}
+	if ((st = db_prep(db, "INSERT INTO aliases (domain_id, address, "
+	    "targets) VALUES (?, ?, ?) ON CONFLICT (address) DO UPDATE SET "
+	    "targets = excluded.targets", error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, did);
+	db_bind_text(st, 2, norm);
+	db_bind_text(st, 3, buf_cstr(&joined));
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "adding alias");
+		goto fail;
+	}
+	free(norm);
+	buf_free(&joined);
+	return db_commit(db, error_r);
+fail:
+	free(norm);
+	buf_free(&joined);
+	db_rollback(db);
+	return -1;
+}
+
+int
+store_alias_del(struct store *s, const char *alias, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (st = db_prep(db, "DELETE FROM aliases WHERE address = ?",
+	    error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, alias);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "deleting alias");
+		return -1;
+	}
+	if (sqlite3_changes(db->h) == 0) {
+		*error_r = "no such alias";
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_alias_list(struct store *s, void (*cb)(void *, const char *,
+    const char *), void *ctx)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT address, targets FROM aliases ORDER BY "
+	    "address", &err)) == NULL)
+		return -1;
+	while ((r = db_step(st)) == 1)
+		cb(ctx, (const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1));
+	sqlite3_reset(st);
+	return r < 0 ? -1 : 0;
+}
+
+void
+rcpt_resolution_init(struct rcpt_resolution *rr)
+{
+	memset(rr, 0, sizeof(*rr));
+	buf_init(&rr->remote);
+}
+
+void
+rcpt_resolution_free(struct rcpt_resolution *rr)
+{
+	free(rr->account_ids);
+	buf_free(&rr->remote);
+	memset(rr, 0, sizeof(*rr));
+}
+
+struct resolve_ctx {
+	struct store	*st;
+	struct db	*db;
+	struct rcpt_resolution *rr;
+	char		**visited;
+	size_t		 nvisited;
+	int		 found;
+	const char	*error;
+};
+
+static void
+rr_add_account(struct rcpt_resolution *rr, int64_t id)
+{
+	for (size_t i = 0; i < rr->naccounts; i++)
+		if (rr->account_ids[i] == id)
+			return;
+	rr->account_ids = xreallocarray(rr->account_ids, rr->naccounts + 1,
+	    sizeof(int64_t));
+	rr->account_ids[rr->naccounts++] = id;
+}
+
+static void
+rr_add_remote(struct rcpt_resolution *rr, const char *addr)
+{
+	const char *p = rr->remote.data;
+
+	for (size_t i = 0; i < rr->nremote; i++) {
+		if (strcasecmp(p, addr) == 0)
+			return;
+		p += strlen(p) + 1;
+	}
+	buf_append(&rr->remote, addr, strlen(addr) + 1);
+	rr->nremote++;
+}
+
+static int
+resolve_one(struct resolve_ctx *c, const char *addr, int depth)
+{
+	const char *domain = addr_domain(addr);
+	sqlite3_stmt *st;
+	bool visited = false;
+	char *targets = NULL;
+	int r;
+
+	if (domain == NULL)
+		return 0;
+	if ((r = domain_id(c->db, domain, &(int64_t){ 0 }, &c->error)) < 0)
+		return -1;
+	if (r == 0) {
+		rr_add_remote(c->rr, addr);
+		c->found = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < c->nvisited; i++)
+		if (strcasecmp(c->visited[i], addr) == 0)
+			visited = true;
+	if (!visited && depth < ALIAS_DEPTH_MAX &&
+	    c->nvisited < ALIAS_VISIT_MAX) {
+		c->visited = xreallocarray(c->visited, c->nvisited + 1,
+		    sizeof(char *));
+		c->visited[c->nvisited++] = xstrdup(addr);
+		if ((st = db_prep(c->db, "SELECT targets FROM aliases WHERE "
+		    "address = ?", &c->error)) == NULL)
+			return -1;
+		db_bind_text(st, 1, addr);
+		if ((r = db_step(st)) == 1)
+			targets = xstrdup((const char *)
+			    sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+		if (r < 0) {
+			c->error = db_err(c->db, "alias lookup");
+			return -1;
+		}
+		if (targets != NULL) {
+			char *save = NULL;
+
+			for (char *t = strtok_r(targets, ",", &save);
+			    t != NULL; t = strtok_r(NULL, ",", &save)) {
+				if (resolve_one(c, t, depth + 1) < 0) {
+					free(targets);
+					return -1;
+				}
+			}
+			free(targets);
+			return 0;
+		}
+	}
+	if ((st = db_prep(c->db, "SELECT id FROM accounts WHERE address = ?",
+	    &c->error)) == NULL)
+		return -1;
+	db_bind_text(st, 1, addr);
+	if ((r = db_step(st)) == 1) {
+		rr_add_account(c->rr, sqlite3_column_int64(st, 0));
+		c->found = 1;
+	}
+	sqlite3_reset(st);
+	if (r < 0) {
+		c->error = db_err(c->db, "account lookup");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_resolve_rcpt(struct store *s, const char *address,
+    struct rcpt_resolution *rr, const char **error_r)
+{
+	struct resolve_ctx c;
+	const char *domain = addr_domain(address);
+	char *norm;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	if (domain == NULL) {
+		*error_r = "no domain";
+		return 0;
+	}
+	if ((c.db = sq_dir(s, error_r)) == NULL)
+		return -1;
+	if ((r = domain_id(c.db, domain, &(int64_t){ 0 }, error_r)) < 0)
+		return -1;
+	if (r == 0)
+		return 2;
+	c.st = s;
+	c.rr = rr;
+	norm = addr_normalize(address);
+	r = resolve_one(&c, norm, 0);
+	free(norm);
+	for (size_t i = 0; i < c.nvisited; i++)
+		free(c.visited[i]);
+	free(c.visited);
+	if (r < 0) {
+		*error_r = c.error;
+		return -1;
+	}
+	return c.found;
+}
+
+int
+sq_write_blob(struct db *db, const char *table, const char *column,
+    int64_t rowid, const struct spool *sp, const char **error_r)
+{
+	sqlite3_blob *blob;
+	char chunk[65536];
+	uint64_t off = 0;
+
+	if (sp->size == 0)
+		return 0;
+	if (sqlite3_blob_open(db->h, "main", table, column, rowid, 1,
+	    &blob) != SQLITE_OK) {
+		*error_r = db_err(db, "blob open");
+		return -1;
+	}
+	while (off < sp->size) {
+		ssize_t n = spool_pread(sp, chunk, sizeof(chunk), off);
+
+		if (n <= 0) {
+			sqlite3_blob_close(blob);
+			*error_r = "reading the spooled message failed";
+			return -1;
+		}
+		if (sqlite3_blob_write(blob, chunk, (int)n, (int)off) !=
+		    SQLITE_OK) {
+			*error_r = db_err(db, "blob write");
+			sqlite3_blob_close(blob);
+			return -1;
+		}
+		off += (uint64_t)n;
+	}
+	if (sqlite3_blob_close(blob) != SQLITE_OK) {
+		*error_r = db_err(db, "blob close");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
+    size_t nrcpts, const struct store_msg *msg, const char *id,
+    const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	int64_t rowid;
+
+	if (msg->spool->size > 0x7fffffff) {
+		*error_r = "message too large for the queue";
+		return -1;
+	}
+	if ((db = sq_dir(s, error_r)) == NULL || db_begin(db, error_r) < 0)
+		return -1;
+	if ((st = db_prep(db, "INSERT INTO queue (id, sender, created, size, "
+	    "body) VALUES (?, ?, ?, ?, ?)", error_r)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, sender);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 4, (int64_t)msg->spool->size);
+	sqlite3_bind_zeroblob(st, 5, (int)msg->spool->size);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "queue insert");
+		goto fail;
+	}
+	rowid = sqlite3_last_insert_rowid(db->h);
+	if (sq_write_blob(db, "queue", "body", rowid, msg->spool,
+	    error_r) < 0)
+		goto fail;
+	for (size_t i = 0; i < nrcpts; i++) {
+		if ((st = db_prep(db, "INSERT OR IGNORE INTO queue_rcpts "
+		    "(queue_id, rcpt, next_try) VALUES (?, ?, ?)",
+		    error_r)) == NULL)
+			goto fail;
+		db_bind_text(st, 1, id);
+		db_bind_text(st, 2, rcpts[i]);
+		sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+		if (db_step(st) < 0) {
+			*error_r = db_err(db, "queue recipient insert");
+			goto fail;
+		}
+	}
+	return db_commit(db, error_r);
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+store_queue_count(struct store *s, uint64_t *count)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT COUNT(*) FROM queue", &err)) == NULL)
+		return -1;
+	if ((r = db_step(st)) == 1)
+		*count = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return r == 1 ? 0 : -1;
+}

@@ -1,0 +1,28 @@
+/*
+ * Private to the sqlite backend: the store object and per-thread handles.
+ */
+#ifndef POSTHORN_SQLITE_INT_H
+#define POSTHORN_SQLITE_INT_H
+
+#include "db.h"
+#include "store/store.h"
+
+struct store {
+	char		*data_dir;
+	char		*tmp_dir;
+	uint64_t	 generation;	/* tells thread caches apart */
+	store_change_fn	*change_fn;
+	void		*change_ctx;
+};
+
+/* The calling thread's connection to posthorn.db / an account's mail.db. */
+struct db *sq_dir(struct store *, const char **error_r);
+struct db *sq_acct(struct store *, int64_t account, const char **error_r);
+void	 sq_changed(struct store *, int64_t account, int64_t mailbox);
+/* Removes data_dir/accounts/<id> (after the account row is gone). */
+void	 sq_acct_remove_files(struct store *, int64_t account);
+/* Streams a spool into the zero-filled blob column of an existing row. */
+int	 sq_write_blob(struct db *, const char *table, const char *column,
+	    int64_t rowid, const struct spool *, const char **error_r);
+
+#endif

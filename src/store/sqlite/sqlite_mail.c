@@ -1,0 +1,1391 @@
+/*
+ * sqlite_mail - one account's mailboxes and messages in
+ * data_dir/accounts/<id>/mail.db.
+ *
+ * A message body is stored once (messages + bodies, reference counted) and
+ * never changes; a mailbox entry (mails) points at it with its uid, flags,
+ * keywords and modification sequence.  Every change of a mailbox takes the
+ * next modseq of that mailbox; expunged uids leave a tombstone (expunged) so
+ * other sessions, and later QRESYNC, can learn what went away.  The
+ * mailboxes row carries counters (messages, unseen, size) that every change
+ * keeps exact, so STATUS never scans.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "core/xmalloc.h"
+#include "sqlite_int.h"
+
+#define MBOX_COLS "id, name, uidvalidity, uidnext, highestmodseq, " \
+	"first_recent_uid, special_use, messages, unseen, size, " \
+	"EXISTS (SELECT 1 FROM subscriptions s WHERE s.name = mailboxes.name)"
+
+static void
+mbox_from_row(struct db *db, sqlite3_stmt *st, struct mailbox_info *mi)
+{
+	const char *name = (const char *)sqlite3_column_text(st, 1);
+	sqlite3_stmt *rc;
+	const char *err;
+
+	memset(mi, 0, sizeof(*mi));
+	mi->id = sqlite3_column_int64(st, 0);
+	snprintf(mi->name, sizeof(mi->name), "%s", name ? name : "");
+	mi->uidvalidity = (uint32_t)sqlite3_column_int64(st, 2);
+	mi->uidnext = (uint32_t)sqlite3_column_int64(st, 3);
+	mi->highestmodseq = (uint64_t)sqlite3_column_int64(st, 4);
+	mi->first_recent_uid = (uint32_t)sqlite3_column_int64(st, 5);
+	mi->special_use = (unsigned)sqlite3_column_int(st, 6);
+	mi->messages = (uint32_t)sqlite3_column_int64(st, 7);
+	mi->unseen = (uint32_t)sqlite3_column_int64(st, 8);
+	mi->size = (uint64_t)sqlite3_column_int64(st, 9);
+	mi->subscribed = sqlite3_column_int(st, 10) != 0;
+	if (mi->first_recent_uid < mi->uidnext) {
+		rc = db_prep(db, "SELECT COUNT(*) FROM mails WHERE "
+		    "mailbox_id = ? AND uid >= ?", &err);
+		if (rc != NULL) {
+			sqlite3_bind_int64(rc, 1, mi->id);
+			sqlite3_bind_int64(rc, 2, mi->first_recent_uid);
+			if (db_step(rc) == 1)
+				mi->recent = (uint32_t)
+				    sqlite3_column_int64(rc, 0);
+			sqlite3_reset(rc);
+		}
+	}
+}
+
+int
+store_mailbox_list(struct store *s, int64_t account,
+    void (*cb)(void *, const struct mailbox_info *), void *ctx)
+{
+	struct mailbox_info *list = NULL;
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int r;
+
+	if ((db = sq_acct(s, account, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT " MBOX_COLS " FROM mailboxes ORDER BY "
+	    "name = 'INBOX' DESC, name", &err)) == NULL)
+		return -1;
+	/* Collect first: mbox_from_row uses another statement. */
+	while ((r = db_step(st)) == 1) {
+		list = xreallocarray(list, n + 1, sizeof(*list));
+		list[n].id = sqlite3_column_int64(st, 0);
+		n++;
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct mailbox_info mi;
+
+		if (store_mailbox_get_id(s, account, list[i].id, &mi) == 1)
+			cb(ctx, &mi);
+	}
+	free(list);
+	return r < 0 ? -1 : 0;
+}
+
+int
+store_mailbox_get(struct store *s, int64_t account, const char *name,
+    struct mailbox_info *mi)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_acct(s, account, &err)) == NULL)
+		return -1;
+	if (strcasecmp(name, "INBOX") == 0)
+		name = "INBOX";
+	if ((st = db_prep(db, "SELECT " MBOX_COLS " FROM mailboxes WHERE "
+	    "name = ?", &err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, name);
+	r = db_step(st);
+	if (r == 1) {
+		int64_t id = sqlite3_column_int64(st, 0);
+
+		sqlite3_reset(st);
+		return store_mailbox_get_id(s, account, id, mi);
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+int
+store_mailbox_get_id(struct store *s, int64_t account, int64_t id,
+    struct mailbox_info *mi)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_acct(s, account, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT " MBOX_COLS " FROM mailboxes WHERE "
+	    "id = ?", &err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	r = db_step(st);
+	if (r == 1)
+		mbox_from_row(db, st, mi);
+	sqlite3_reset(st);
+	return r;
+}
+
+static int
+next_uidvalidity(struct db *db, uint32_t *uv, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int64_t last = 0, now = (int64_t)time(NULL);
+
+	if ((st = db_prep(db, "SELECT value FROM meta WHERE key = "
+	    "'last_uidvalidity'", error_r)) == NULL)
+		return -1;
+	if (db_step(st) == 1)
+		last = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (now <= last)
+		now = last + 1;
+	if (now > 0xffffffffLL)
+		now = 1;
+	if ((st = db_prep(db, "INSERT OR REPLACE INTO meta (key, value) "
+	    "VALUES ('last_uidvalidity', ?)", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "uidvalidity");
+		return -1;
+	}
+	*uv = (uint32_t)now;
+	return 0;
+}
+
+static int
+mbox_exists(struct db *db, const char *name, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((st = db_prep(db, "SELECT 1 FROM mailboxes WHERE name = ?",
+	    error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, name);
+	r = db_step(st);
+	sqlite3_reset(st);
+	if (r < 0)
+		*error_r = db_err(db, "mailbox lookup");
+	return r;
+}
+
+static int
+mbox_insert(struct db *db, const char *name, unsigned su,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	uint32_t uv;
+
+	if (next_uidvalidity(db, &uv, error_r) < 0)
+		return -1;
+	if ((st = db_prep(db, "INSERT INTO mailboxes (name, uidvalidity, "
+	    "special_use) VALUES (?, ?, ?)", error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, uv);
+	sqlite3_bind_int(st, 3, (int)su);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "creating mailbox");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_mailbox_create(struct store *s, int64_t account, const char *name,
+    unsigned su, const char **error_r)
+{
+	struct db *db;
+	char *copy;
+	int r;
+
+	if (strcasecmp(name, "INBOX") == 0) {
+		*error_r = "INBOX exists already";
+		return -1;
+	}
+	if ((db = sq_acct(s, account, error_r)) == NULL ||
+	    db_begin(db, error_r) < 0)
+		return -1;
+	if ((r = mbox_exists(db, name, error_r)) != 0) {
+		if (r > 0)
+			*error_r = "Mailbox exists already";
+		db_rollback(db);
+		return -1;
+	}
+	/* Create missing superiors ("a/b/c" needs "a" and "a/b"). */
+	copy = xstrdup(name);
+	for (char *p = strchr(copy, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		r = mbox_exists(db, copy, error_r);
+		if (r == 0 && strcasecmp(copy, "INBOX") != 0)
+			r = mbox_insert(db, copy, 0, error_r);
+		*p = '/';
+		if (r < 0) {
+			free(copy);
+			db_rollback(db);
+			return -1;
+		}
+	}
+	free(copy);
+	if (mbox_insert(db, name, su, error_r) < 0) {
+		db_rollback(db);
+		return -1;
+	}
+	return db_commit(db, error_r);
+}
+
+/* Drops one reference to a message; deletes it when none are left. */
+static int
+msg_unref(struct db *db, int64_t message_id, const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_prep(db, "UPDATE messages SET refs = refs - 1 WHERE "
+	    "id = ?", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, message_id);
+	if (db_step(st) < 0)
+		goto fail;
+	if ((st = db_prep(db, "DELETE FROM bodies WHERE id = ?1 AND "
+	    "(SELECT refs FROM messages WHERE id = ?1) <= 0",
+	    error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, message_id);
+	if (db_step(st) < 0)
+		goto fail;
+	if ((st = db_prep(db, "DELETE FROM messages WHERE id = ? AND "
+	    "refs <= 0", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, message_id);
+	if (db_step(st) < 0)
+		goto fail;
+	return 0;
+fail:
+	*error_r = db_err(db, "message unref");
+	return -1;
+}
+
+int
+store_mailbox_delete(struct store *s, int64_t account, const char *name,
+    const char **error_r)
+{
+	struct mailbox_info mi;
+	struct db *db;
+	sqlite3_stmt *st;
+	char *pattern;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int r;
+
+	if (strcasecmp(name, "INBOX") == 0) {
+		*error_r = "INBOX can't be deleted";
+		return -1;
+	}
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if ((r = store_mailbox_get(s, account, name, &mi)) <= 0) {
+		*error_r = r == 0 ? "Mailbox doesn't exist" :
+		    "mailbox lookup failed";
+		return -1;
+	}
+	if (db_begin(db, error_r) < 0)
+		return -1;
+	if ((st = db_prep(db, "SELECT 1 FROM mailboxes WHERE substr(name, 1, "
+	    "?2) = ?1 LIMIT 1", error_r)) == NULL)
+		goto fail;
+	pattern = xasprintf("%s/", name);
+	db_bind_text(st, 1, pattern);
+	sqlite3_bind_int(st, 2, (int)strlen(pattern));
+	free(pattern);
+	r = db_step(st);
+	sqlite3_reset(st);
+	if (r != 0) {
+		*error_r = r > 0 ? "Mailbox has children, delete them first" :
+		    db_err(db, "child lookup");
+		goto fail;
+	}
+	if ((st = db_prep(db, "SELECT message_id FROM mails WHERE "
+	    "mailbox_id = ?", error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, mi.id);
+	while ((r = db_step(st)) == 1) {
+		ids = xreallocarray(ids, n + 1, sizeof(*ids));
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (r < 0) {
+		*error_r = db_err(db, "listing messages");
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (msg_unref(db, ids[i], error_r) < 0)
+			goto fail;
+	if ((st = db_prep(db, "DELETE FROM mails WHERE mailbox_id = ?",
+	    error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, mi.id);
+	if (db_step(st) < 0)
+		goto dberr;
+	if ((st = db_prep(db, "DELETE FROM expunged WHERE mailbox_id = ?",
+	    error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, mi.id);
+	if (db_step(st) < 0)
+		goto dberr;
+	if ((st = db_prep(db, "DELETE FROM mailboxes WHERE id = ?",
+	    error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, mi.id);
+	if (db_step(st) < 0)
+		goto dberr;
+	free(ids);
+	if (db_commit(db, error_r) < 0)
+		return -1;
+	sq_changed(s, account, mi.id);
+	return 0;
+dberr:
+	*error_r = db_err(db, "deleting mailbox");
+fail:
+	free(ids);
+	db_rollback(db);
+	return -1;
+}
+
+/* Moves every message of src to dst inside an open transaction. */
+static int move_all(struct store *, struct db *, int64_t src, int64_t dst,
+    const char **error_r);
+
+int
+store_mailbox_rename(struct store *s, int64_t account, const char *from,
+    const char *to, const char **error_r)
+{
+	struct mailbox_info mi;
+	struct db *db;
+	sqlite3_stmt *st;
+	char *copy;
+	int r;
+
+	if (strcasecmp(to, "INBOX") == 0) {
+		*error_r = "Mailbox exists already";
+		return -1;
+	}
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if ((r = store_mailbox_get(s, account, from, &mi)) <= 0) {
+		*error_r = r == 0 ? "Mailbox doesn't exist" :
+		    "mailbox lookup failed";
+		return -1;
+	}
+	if (db_begin(db, error_r) < 0)
+		return -1;
+	if ((r = mbox_exists(db, to, error_r)) != 0) {
+		if (r > 0)
+			*error_r = "Mailbox exists already";
+		goto fail;
+	}
+	if (strncmp(to, mi.name, strlen(mi.name)) == 0 &&
+	    to[strlen(mi.name)] == '/') {
+		*error_r = "Can't rename a mailbox under itself";
+		goto fail;
+	}
+	/* Superiors of the new name. */
+	copy = xstrdup(to);
+	for (char *p = strchr(copy, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		r = mbox_exists(db, copy, error_r);
+		if (r == 0 && strcasecmp(copy, "INBOX") != 0)
+			r = mbox_insert(db, copy, 0, error_r);
+		*p = '/';
+		if (r < 0) {
+			free(copy);
+			goto fail;
+		}
+	}
+	free(copy);
+	if (strcmp(mi.name, "INBOX") == 0) {
+		struct mailbox_info dst;
+
+		if (mbox_insert(db, to, 0, error_r) < 0)
+			goto fail;
+		if ((st = db_prep(db, "SELECT " MBOX_COLS " FROM mailboxes "
+		    "WHERE name = ?", error_r)) == NULL)
+			goto fail;
+		db_bind_text(st, 1, to);
+		if (db_step(st) != 1) {
+			sqlite3_reset(st);
+			*error_r = db_err(db, "rename");
+			goto fail;
+		}
+		memset(&dst, 0, sizeof(dst));
+		dst.id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (move_all(s, db, mi.id, dst.id, error_r) < 0)
+			goto fail;
+		if (db_commit(db, error_r) < 0)
+			return -1;
+		sq_changed(s, account, mi.id);
+		return 0;
+	}
+	/* The mailbox itself and every child keep their uidvalidity. */
+	if ((st = db_prep(db, "UPDATE mailboxes SET name = ?2 || substr(name, "
+	    "?3) WHERE name = ?1 OR substr(name, 1, ?3) = ?1 || '/'",
+	    error_r)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, mi.name);
+	db_bind_text(st, 2, to);
+	sqlite3_bind_int(st, 3, (int)strlen(mi.name) + 1);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "rename");
+		goto fail;
+	}
+	if ((st = db_prep(db, "UPDATE OR REPLACE subscriptions SET name = ?2 "
+	    "|| substr(name, ?3) WHERE name = ?1 OR substr(name, 1, ?3) = "
+	    "?1 || '/'", error_r)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, mi.name);
+	db_bind_text(st, 2, to);
+	sqlite3_bind_int(st, 3, (int)strlen(mi.name) + 1);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "rename subscriptions");
+		goto fail;
+	}
+	if (db_commit(db, error_r) < 0)
+		return -1;
+	sq_changed(s, account, mi.id);
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+store_mailbox_subscribe(struct store *s, int64_t account, const char *name,
+    bool on, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if (strcasecmp(name, "INBOX") == 0)
+		name = "INBOX";
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	st = on ? db_prep(db, "INSERT OR IGNORE INTO subscriptions (name) "
+	    "VALUES (?)", error_r) : db_prep(db, "DELETE FROM subscriptions "
+	    "WHERE name = ?", error_r);
+	if (st == NULL)
+		return -1;
+	db_bind_text(st, 1, name);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "subscription");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_subscription_list(struct store *s, int64_t account,
+    void (*cb)(void *, const char *), void *ctx)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_acct(s, account, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT name FROM subscriptions ORDER BY "
+	    "name = 'INBOX' DESC, name", &err)) == NULL)
+		return -1;
+	while ((r = db_step(st)) == 1)
+		cb(ctx, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return r < 0 ? -1 : 0;
+}
+
+int
+store_mailbox_claim_recent(struct store *s, int64_t account, int64_t mailbox,
+    uint32_t *first_r, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL ||
+	    db_begin(db, error_r) < 0)
+		return -1;
+	if ((st = db_prep(db, "SELECT first_recent_uid FROM mailboxes WHERE "
+	    "id = ?", error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, mailbox);
+	r = db_step(st);
+	if (r == 1)
+		*first_r = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (r != 1) {
+		*error_r = r == 0 ? "Mailbox doesn't exist" :
+		    db_err(db, "recent");
+		goto fail;
+	}
+	if ((st = db_prep(db, "UPDATE mailboxes SET first_recent_uid = "
+	    "uidnext WHERE id = ?", error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, mailbox);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "recent");
+		goto fail;
+	}
+	return db_commit(db, error_r);
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+store_mails_scan(struct store *s, int64_t account, int64_t mailbox,
+    uint64_t since, void (*cb)(void *, const struct mail_row *), void *ctx,
+    const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	struct mail_row row;
+	int r;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if (since == 0)
+		st = db_prep(db, "SELECT m.uid, m.flags, m.modseq, m.keywords, "
+		    "g.size FROM mails m JOIN messages g ON g.id = m.message_id "
+		    "WHERE m.mailbox_id = ? ORDER BY m.uid", error_r);
+	else
+		st = db_prep(db, "SELECT m.uid, m.flags, m.modseq, m.keywords, "
+		    "g.size FROM mails m JOIN messages g ON g.id = m.message_id "
+		    "WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid",
+		    error_r);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox);
+	if (since != 0)
+		sqlite3_bind_int64(st, 2, (int64_t)since);
+	while ((r = db_step(st)) == 1) {
+		row.uid = (uint32_t)sqlite3_column_int64(st, 0);
+		row.flags = (uint32_t)sqlite3_column_int(st, 1);
+		row.modseq = (uint64_t)sqlite3_column_int64(st, 2);
+		row.keywords = (const char *)sqlite3_column_text(st, 3);
+		row.size = (uint64_t)sqlite3_column_int64(st, 4);
+		cb(ctx, &row);
+	}
+	sqlite3_reset(st);
+	if (r < 0) {
+		*error_r = db_err(db, "scanning mailbox");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_expunged_scan(struct store *s, int64_t account, int64_t mailbox,
+    uint64_t since, void (*cb)(void *, uint32_t), void *ctx,
+    const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL ||
+	    (st = db_prep(db, "SELECT uid FROM expunged WHERE mailbox_id = ? "
+	    "AND modseq > ? ORDER BY uid", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox);
+	sqlite3_bind_int64(st, 2, (int64_t)since);
+	while ((r = db_step(st)) == 1)
+		cb(ctx, (uint32_t)sqlite3_column_int64(st, 0));
+	sqlite3_reset(st);
+	if (r < 0) {
+		*error_r = db_err(db, "scanning expunges");
+		return -1;
+	}
+	return 0;
+}
+
+void
+mail_meta_init(struct mail_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	buf_init(&m->keywords);
+	buf_init(&m->mime);
+}
+
+void
+mail_meta_free(struct mail_meta *m)
+{
+	buf_free(&m->keywords);
+	buf_free(&m->mime);
+}
+
+int
+store_mail_meta(struct store *s, int64_t account, int64_t mailbox,
+    uint32_t uid, bool want_mime, struct mail_meta *m)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_acct(s, account, &err)) == NULL)
+		return -1;
+	if (want_mime)
+		st = db_prep(db, "SELECT m.message_id, g.size, g.internaldate, "
+		    "m.flags, m.modseq, m.keywords, g.mime FROM mails m JOIN "
+		    "messages g ON g.id = m.message_id WHERE m.mailbox_id = ? "
+		    "AND m.uid = ?", &err);
+	else
+		st = db_prep(db, "SELECT m.message_id, g.size, g.internaldate, "
+		    "m.flags, m.modseq, m.keywords FROM mails m JOIN "
+		    "messages g ON g.id = m.message_id WHERE m.mailbox_id = ? "
+		    "AND m.uid = ?", &err);
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox);
+	sqlite3_bind_int64(st, 2, uid);
+	if ((r = db_step(st)) == 1) {
+		const char *kw = (const char *)sqlite3_column_text(st, 5);
+
+		m->message_id = sqlite3_column_int64(st, 0);
+		m->size = (uint64_t)sqlite3_column_int64(st, 1);
+		m->internaldate = (time_t)sqlite3_column_int64(st, 2);
+		m->flags = (uint32_t)sqlite3_column_int(st, 3);
+		m->modseq = (uint64_t)sqlite3_column_int64(st, 4);
+		buf_reset(&m->keywords);
+		if (kw != NULL)
+			buf_puts(&m->keywords, kw);
+		buf_reset(&m->mime);
+		if (want_mime)
+			buf_append(&m->mime, sqlite3_column_blob(st, 6),
+			    (size_t)sqlite3_column_bytes(st, 6));
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+int
+store_body_read(struct store *s, int64_t account, int64_t message_id,
+    uint64_t off, size_t len, struct buf *out, const char **error_r)
+{
+	struct db *db;
+	sqlite3_blob *blob;
+	uint64_t total;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if (sqlite3_blob_open(db->h, "main", "bodies", "data", message_id, 0,
+	    &blob) != SQLITE_OK) {
+		*error_r = db_err(db, "opening message body");
+		return -1;
+	}
+	total = (uint64_t)sqlite3_blob_bytes(blob);
+	if (off >= total) {
+		sqlite3_blob_close(blob);
+		return 0;
+	}
+	if (len > total - off)
+		len = (size_t)(total - off);
+	buf_reserve(out, len);
+	if (sqlite3_blob_read(blob, out->data + out->len, (int)len,
+	    (int)off) != SQLITE_OK) {
+		*error_r = db_err(db, "reading message body");
+		sqlite3_blob_close(blob);
+		return -1;
+	}
+	out->len += len;
+	out->data[out->len] = '\0';
+	sqlite3_blob_close(blob);
+	return 0;
+}
+
+/*
+ * Keywords are kept as one space-separated string per mailbox entry,
+ * compared case-insensitively (RFC 9051 flags are case-insensitive).
+ */
+static bool
+kw_has(const char *list, const char *kw, size_t kwlen)
+{
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n == kwlen && strncasecmp(p, kw, n) == 0)
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+static void
+kw_apply(enum store_flag_op op, const char *cur, const char *given,
+    struct buf *out)
+{
+	const char *p;
+
+	buf_reset(out);
+	if (op != FLAGS_SET) {
+		for (p = cur; p != NULL && *p != '\0';) {
+			const char *e = strchr(p, ' ');
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+
+			if (n > 0 && !(op == FLAGS_REMOVE &&
+			    kw_has(given, p, n))) {
+				if (out->len > 0)
+					buf_putc(out, ' ');
+				buf_append(out, p, n);
+			}
+			p = e ? e + 1 : NULL;
+		}
+	}
+	if (op == FLAGS_REMOVE)
+		return;
+	for (p = given; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n > 0 && !kw_has(buf_cstr(out), p, n)) {
+			if (out->len > 0)
+				buf_putc(out, ' ');
+			buf_append(out, p, n);
+		}
+		p = e ? e + 1 : NULL;
+	}
+}
+
+static bool
+kw_same(const char *a, const char *b)
+{
+	const char *p;
+
+	a = a ? a : "";
+	b = b ? b : "";
+	for (p = a; *p != '\0';) {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n > 0 && !kw_has(b, p, n))
+			return false;
+		p = e ? e + 1 : p + n;
+	}
+	for (p = b; *p != '\0';) {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+
+		if (n > 0 && !kw_has(a, p, n))
+			return false;
+		p = e ? e + 1 : p + n;
+	}
+	return true;
+}
+
+/* Reads the modseq counter and counters of a mailbox inside a transaction. */
+static int
+mbox_lock_row(struct db *db, int64_t mailbox, uint64_t *hms, uint32_t *uidnext,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((st = db_prep(db, "SELECT highestmodseq, uidnext FROM mailboxes "
+	    "WHERE id = ?", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox);
+	r = db_step(st);
+	if (r == 1) {
+		*hms = (uint64_t)sqlite3_column_int64(st, 0);
+		if (uidnext != NULL)
+			*uidnext = (uint32_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (r != 1) {
+		*error_r = r == 0 ? "Mailbox doesn't exist" :
+		    db_err(db, "mailbox");
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds deltas to a mailbox's counters and sets its modseq / uidnext. */
+static int
+mbox_update(struct db *db, int64_t mailbox, uint64_t hms, uint32_t uidnext,
+    int64_t dmessages, int64_t dunseen, int64_t dsize, const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_prep(db, "UPDATE mailboxes SET highestmodseq = ?2, "
+	    "uidnext = max(uidnext, ?3), messages = messages + ?4, "
+	    "unseen = unseen + ?5, size = size + ?6 WHERE id = ?1",
+	    error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox);
+	sqlite3_bind_int64(st, 2, (int64_t)hms);
+	sqlite3_bind_int64(st, 3, uidnext);
+	sqlite3_bind_int64(st, 4, dmessages);
+	sqlite3_bind_int64(st, 5, dunseen);
+	sqlite3_bind_int64(st, 6, dsize);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "mailbox update");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_mails_flags(struct store *s, int64_t account, int64_t mailbox,
+    const uint32_t *uids, size_t n, enum store_flag_op op, uint32_t flags,
+    const char *keywords, uint64_t unchangedsince,
+    struct flag_change *changes, const char **error_r)
+{
+	struct buf kw = BUF_INIT;
+	struct db *db;
+	sqlite3_stmt *st;
+	uint64_t hms;
+	int64_t dunseen = 0;
+	bool any = false;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL ||
+	    db_begin(db, error_r) < 0)
+		return -1;
+	if (mbox_lock_row(db, mailbox, &hms, NULL, error_r) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cur, nf;
+		uint64_t modseq;
+		char *curkw;
+		int r;
+
+		changes[i].uid = uids[i];
+		changes[i].changed = false;
+		changes[i].flags = 0;
+		changes[i].modseq = 0;
+		if ((st = db_prep(db, "SELECT flags, keywords, modseq FROM mails "
+		    "WHERE mailbox_id = ? AND uid = ?", error_r)) == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, mailbox);
+		sqlite3_bind_int64(st, 2, uids[i]);
+		if ((r = db_step(st)) != 1) {
+			sqlite3_reset(st);
+			if (r < 0) {
+				*error_r = db_err(db, "flags");
+				goto fail;
+			}
+			continue;
+		}
+		cur = (uint32_t)sqlite3_column_int(st, 0);
+		curkw = sqlite3_column_text(st, 1) ? xstrdup((const char *)
+		    sqlite3_column_text(st, 1)) : NULL;
+		modseq = (uint64_t)sqlite3_column_int64(st, 2);
+		sqlite3_reset(st);
+		changes[i].flags = cur;
+		changes[i].modseq = modseq;
+		if (unchangedsince != 0 && modseq > unchangedsince) {
+			free(curkw);
+			continue;
+		}
+		switch (op) {
+		case FLAGS_SET:
+			nf = flags;
+			break;
+		case FLAGS_ADD:
+			nf = cur | flags;
+			break;
+		default:
+			nf = cur & ~flags;
+			break;
+		}
+		kw_apply(op, curkw, keywords, &kw);
+		if (nf == cur && kw_same(curkw, buf_cstr(&kw))) {
+			free(curkw);
+			continue;
+		}
+		free(curkw);
+		hms++;
+		if ((st = db_prep(db, "UPDATE mails SET flags = ?, keywords = "
+		    "?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+		    error_r)) == NULL)
+			goto fail;
+		sqlite3_bind_int(st, 1, (int)nf);
+		db_bind_text(st, 2, kw.len > 0 ? buf_cstr(&kw) : NULL);
+		sqlite3_bind_int64(st, 3, (int64_t)hms);
+		sqlite3_bind_int64(st, 4, mailbox);
+		sqlite3_bind_int64(st, 5, uids[i]);
+		if (db_step(st) < 0) {
+			*error_r = db_err(db, "flags update");
+			goto fail;
+		}
+		if ((cur & MAIL_SEEN) && !(nf & MAIL_SEEN))
+			dunseen++;
+		else if (!(cur & MAIL_SEEN) && (nf & MAIL_SEEN))
+			dunseen--;
+		changes[i].flags = nf;
+		changes[i].modseq = hms;
+		changes[i].changed = true;
+		any = true;
+	}
+	buf_free(&kw);
+	if (!any) {
+		db_rollback(db);
+		return 0;
+	}
+	if (mbox_update(db, mailbox, hms, 0, 0, dunseen, 0, error_r) < 0)
+		goto fail;
+	if (db_commit(db, error_r) < 0)
+		return -1;
+	sq_changed(s, account, mailbox);
+	return 0;
+fail:
+	buf_free(&kw);
+	db_rollback(db);
+	return -1;
+}
+
+/*
+ * Inserts a mailbox entry for message_id with the next uid of dst inside an
+ * open transaction; *uidnext and *hms are advanced.
+ */
+static int
+entry_insert(struct db *db, int64_t dst, int64_t message_id, uint32_t flags,
+    const char *keywords, uint32_t *uidnext, uint64_t *hms,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if (*uidnext == 0xffffffffU) {
+		*error_r = "mailbox is out of UIDs";
+		return -1;
+	}
+	(*hms)++;
+	if ((st = db_prep(db, "INSERT INTO mails (mailbox_id, uid, "
+	    "message_id, flags, keywords, modseq) VALUES (?, ?, ?, ?, ?, ?)",
+	    error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, dst);
+	sqlite3_bind_int64(st, 2, *uidnext);
+	sqlite3_bind_int64(st, 3, message_id);
+	sqlite3_bind_int(st, 4, (int)flags);
+	db_bind_text(st, 5, keywords && *keywords ? keywords : NULL);
+	sqlite3_bind_int64(st, 6, (int64_t)*hms);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "adding message to mailbox");
+		return -1;
+	}
+	(*uidnext)++;
+	return 0;
+}
+
+static int
+tombstone(struct db *db, int64_t mailbox, uint32_t uid, uint64_t modseq,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_prep(db, "DELETE FROM mails WHERE mailbox_id = ? AND "
+	    "uid = ?", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox);
+	sqlite3_bind_int64(st, 2, uid);
+	if (db_step(st) < 0)
+		goto fail;
+	if ((st = db_prep(db, "INSERT OR REPLACE INTO expunged (mailbox_id, "
+	    "uid, modseq) VALUES (?, ?, ?)", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_int64(st, 3, (int64_t)modseq);
+	if (db_step(st) < 0)
+		goto fail;
+	return 0;
+fail:
+	*error_r = db_err(db, "expunge");
+	return -1;
+}
+
+static int
+copy_one(struct db *db, int64_t src, uint32_t uid, int64_t dst, bool move,
+    uint32_t *dst_uidnext, uint64_t *dst_hms, uint64_t *src_hms,
+    int64_t *dsrc_unseen, int64_t *dsrc_size, int64_t *ddst_unseen,
+    int64_t *ddst_size, uint32_t *new_uid, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int64_t message_id, size;
+	uint32_t flags;
+	char *kw;
+	int r;
+
+	*new_uid = 0;
+	if ((st = db_prep(db, "SELECT m.message_id, m.flags, m.keywords, "
+	    "g.size FROM mails m JOIN messages g ON g.id = m.message_id "
+	    "WHERE m.mailbox_id = ? AND m.uid = ?", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, src);
+	sqlite3_bind_int64(st, 2, uid);
+	if ((r = db_step(st)) != 1) {
+		sqlite3_reset(st);
+		if (r < 0)
+			*error_r = db_err(db, "copy");
+		return r;
+	}
+	message_id = sqlite3_column_int64(st, 0);
+	flags = (uint32_t)sqlite3_column_int(st, 1);
+	kw = sqlite3_column_text(st, 2) ? xstrdup((const char *)
+	    sqlite3_column_text(st, 2)) : NULL;
+	size = sqlite3_column_int64(st, 3);
+	sqlite3_reset(st);
+	*new_uid = *dst_uidnext;
+	r = entry_insert(db, dst, message_id, flags, kw, dst_uidnext, dst_hms,
+	    error_r);
+	free(kw);
+	if (r < 0)
+		return -1;
+	if (!(flags & MAIL_SEEN))
+		(*ddst_unseen)++;
+	*ddst_size += size;
+	if (move) {
+		(*src_hms)++;
+		if (tombstone(db, src, uid, *src_hms, error_r) < 0)
+			return -1;
+		if (!(flags & MAIL_SEEN))
+			(*dsrc_unseen)--;
+		*dsrc_size -= size;
+	} else {
+		if ((st = db_prep(db, "UPDATE messages SET refs = refs + 1 "
+		    "WHERE id = ?", error_r)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, message_id);
+		if (db_step(st) < 0) {
+			*error_r = db_err(db, "copy");
+			return -1;
+		}
+	}
+	return 1;
+}
+
+int
+store_mails_copy(struct store *s, int64_t account, int64_t src,
+    const uint32_t *uids, size_t n, int64_t dst, bool move,
+    uint32_t *new_uids, uint32_t *dst_uidvalidity, const char **error_r)
+{
+	struct mailbox_info dmi;
+	struct db *db;
+	uint64_t src_hms, dst_hms;
+	uint32_t dst_uidnext, src_uidnext;
+	int64_t dsu = 0, dss = 0, ddu = 0, dds = 0, moved = 0, copied = 0;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if (store_mailbox_get_id(s, account, dst, &dmi) != 1) {
+		*error_r = "Mailbox doesn't exist";
+		return -1;
+	}
+	*dst_uidvalidity = dmi.uidvalidity;
+	if (db_begin(db, error_r) < 0)
+		return -1;
+	if (mbox_lock_row(db, src, &src_hms, &src_uidnext, error_r) < 0 ||
+	    mbox_lock_row(db, dst, &dst_hms, &dst_uidnext, error_r) < 0)
+		goto fail;
+	if (src == dst && move) {
+		*error_r = "Can't move a message into its own mailbox";
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (src == dst) {
+			/* COPY into the same mailbox: one modseq counter. */
+			r = copy_one(db, src, uids[i], dst, false, &dst_uidnext,
+			    &dst_hms, &dst_hms, &dsu, &dss, &ddu, &dds,
+			    &new_uids[i], error_r);
+		} else
+			r = copy_one(db, src, uids[i], dst, move, &dst_uidnext,
+			    &dst_hms, &src_hms, &dsu, &dss, &ddu, &dds,
+			    &new_uids[i], error_r);
+		if (r < 0)
+			goto fail;
+		if (r > 0) {
+			copied++;
+			if (move)
+				moved++;
+		}
+	}
+	if (copied == 0) {
+		db_rollback(db);
+		return 0;
+	}
+	if (mbox_update(db, dst, dst_hms, dst_uidnext, copied, ddu, dds,
+	    error_r) < 0)
+		goto fail;
+	if (move && mbox_update(db, src, src_hms, 0, -moved, dsu, dss,
+	    error_r) < 0)
+		goto fail;
+	if (db_commit(db, error_r) < 0)
+		return -1;
+	sq_changed(s, account, dst);
+	if (move)
+		sq_changed(s, account, src);
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+static int
+move_all(struct store *s, struct db *db, int64_t src, int64_t dst,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	uint32_t *uids = NULL, dst_uidnext, src_uidnext, nu;
+	uint64_t src_hms, dst_hms;
+	int64_t dsu = 0, dss = 0, ddu = 0, dds = 0;
+	size_t n = 0;
+	int r;
+
+	if ((st = db_prep(db, "SELECT uid FROM mails WHERE mailbox_id = ? "
+	    "ORDER BY uid", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, src);
+	while ((r = db_step(st)) == 1) {
+		uids = xreallocarray(uids, n + 1, sizeof(*uids));
+		uids[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (r < 0 || mbox_lock_row(db, src, &src_hms, &src_uidnext,
+	    error_r) < 0 || mbox_lock_row(db, dst, &dst_hms, &dst_uidnext,
+	    error_r) < 0) {
+		free(uids);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (copy_one(db, src, uids[i], dst, true, &dst_uidnext,
+		    &dst_hms, &src_hms, &dsu, &dss, &ddu, &dds, &nu,
+		    error_r) < 0) {
+			free(uids);
+			return -1;
+		}
+	free(uids);
+	if (mbox_update(db, dst, dst_hms, dst_uidnext, (int64_t)n, ddu, dds,
+	    error_r) < 0 || mbox_update(db, src, src_hms, 0, -(int64_t)n, dsu,
+	    dss, error_r) < 0)
+		return -1;
+	(void)s;
+	return 0;
+}
+
+int
+store_mails_expunge(struct store *s, int64_t account, int64_t mailbox,
+    const uint32_t *uids, size_t n, bool only_deleted,
+    void (*cb)(void *, uint32_t), void *ctx, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	struct {
+		uint32_t uid;
+		uint32_t flags;
+		int64_t message_id;
+		int64_t size;
+	} *gone = NULL;
+	size_t ngone = 0;
+	uint64_t hms;
+	int64_t dunseen = 0, dsize = 0;
+	size_t j = 0;
+	int r;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL ||
+	    db_begin(db, error_r) < 0)
+		return -1;
+	if (mbox_lock_row(db, mailbox, &hms, NULL, error_r) < 0)
+		goto fail;
+	if ((st = db_prep(db, "SELECT m.uid, m.flags, m.message_id, g.size "
+	    "FROM mails m JOIN messages g ON g.id = m.message_id WHERE "
+	    "m.mailbox_id = ? ORDER BY m.uid", error_r)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, mailbox);
+	while ((r = db_step(st)) == 1) {
+		uint32_t uid = (uint32_t)sqlite3_column_int64(st, 0);
+		uint32_t flags = (uint32_t)sqlite3_column_int(st, 1);
+
+		if (only_deleted && !(flags & MAIL_DELETED))
+			continue;
+		if (uids != NULL) {
+			while (j < n && uids[j] < uid)
+				j++;
+			if (j >= n || uids[j] != uid)
+				continue;
+		}
+		gone = xreallocarray(gone, ngone + 1, sizeof(*gone));
+		gone[ngone].uid = uid;
+		gone[ngone].flags = flags;
+		gone[ngone].message_id = sqlite3_column_int64(st, 2);
+		gone[ngone].size = sqlite3_column_int64(st, 3);
+		ngone++;
+	}
+	sqlite3_reset(st);
+	if (r < 0) {
+		*error_r = db_err(db, "expunge");
+		goto fail;
+	}
+	if (ngone == 0) {
+		db_rollback(db);
+		free(gone);
+		return 0;
+	}
+	for (size_t i = 0; i < ngone; i++) {
+		hms++;
+		if (tombstone(db, mailbox, gone[i].uid, hms, error_r) < 0 ||
+		    msg_unref(db, gone[i].message_id, error_r) < 0)
+			goto fail;
+		if (!(gone[i].flags & MAIL_SEEN))
+			dunseen--;
+		dsize -= gone[i].size;
+	}
+	if (mbox_update(db, mailbox, hms, 0, -(int64_t)ngone, dunseen, dsize,
+	    error_r) < 0)
+		goto fail;
+	if (db_commit(db, error_r) < 0) {
+		free(gone);
+		return -1;
+	}
+	sq_changed(s, account, mailbox);
+	if (cb != NULL)
+		for (size_t i = 0; i < ngone; i++)
+			cb(ctx, gone[i].uid);
+	free(gone);
+	return 0;
+fail:
+	free(gone);
+	db_rollback(db);
+	return -1;
+}
+
+/* Stores the message bytes once inside an open transaction. */
+static int
+msg_insert(struct db *db, const struct store_msg *msg, int64_t *id_r,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+	int64_t id;
+
+	if (msg->spool->size > 0x7fffffffU) {
+		*error_r = "message too large";
+		return -1;
+	}
+	if ((st = db_prep(db, "INSERT INTO messages (refs, size, internaldate, "
+	    "mime) VALUES (1, ?, ?, ?)", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (int64_t)msg->spool->size);
+	sqlite3_bind_int64(st, 2, (int64_t)msg->internaldate);
+	sqlite3_bind_blob(st, 3, msg->mime ? msg->mime : "", (int)msg->mime_len,
+	    SQLITE_STATIC);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "storing message");
+		return -1;
+	}
+	id = sqlite3_last_insert_rowid(db->h);
+	if ((st = db_prep(db, "INSERT INTO bodies (id, data) VALUES (?, ?)",
+	    error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_zeroblob(st, 2, (int)msg->spool->size);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "storing message body");
+		return -1;
+	}
+	if (sq_write_blob(db, "bodies", "data", id, msg->spool, error_r) < 0)
+		return -1;
+	*id_r = id;
+	return 0;
+}
+
+static int
+append_one(struct store *s, struct db *db, int64_t mailbox,
+    const struct store_msg *msg, uint32_t flags, const char *keywords,
+    uint32_t *uid_r, const char **error_r)
+{
+	uint64_t hms;
+	uint32_t uidnext;
+	int64_t id;
+
+	if (db_begin(db, error_r) < 0)
+		return -1;
+	if (mbox_lock_row(db, mailbox, &hms, &uidnext, error_r) < 0 ||
+	    msg_insert(db, msg, &id, error_r) < 0)
+		goto fail;
+	*uid_r = uidnext;
+	if (entry_insert(db, mailbox, id, flags, keywords, &uidnext, &hms,
+	    error_r) < 0 ||
+	    mbox_update(db, mailbox, hms, uidnext, 1,
+	    (flags & MAIL_SEEN) ? 0 : 1, (int64_t)msg->spool->size,
+	    error_r) < 0)
+		goto fail;
+	if (db_commit(db, error_r) < 0)
+		return -1;
+	return 0;
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+store_append(struct store *s, int64_t account, int64_t mailbox,
+    const struct store_msg *msg, uint32_t flags, const char *keywords,
+    uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
+{
+	struct mailbox_info mi;
+	struct db *db;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if (store_mailbox_get_id(s, account, mailbox, &mi) != 1) {
+		*error_r = "Mailbox doesn't exist";
+		return -1;
+	}
+	if (append_one(s, db, mailbox, msg, flags & MAIL_FLAGS_ALL, keywords,
+	    uid_r, error_r) < 0)
+		return -1;
+	*uidvalidity_r = mi.uidvalidity;
+	sq_changed(s, account, mailbox);
+	return 0;
+}
+
+int
+store_deliver(struct store *s, const int64_t *accounts, size_t n,
+    const struct store_msg *msg, uint32_t *uids_r, const char **error_r)
+{
+	for (size_t i = 0; i < n; i++)
+		uids_r[i] = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct mailbox_info mi;
+		struct db *db;
+
+		if ((db = sq_acct(s, accounts[i], error_r)) == NULL)
+			return -1;
+		if (store_mailbox_get(s, accounts[i], "INBOX", &mi) != 1) {
+			*error_r = "INBOX is missing";
+			return -1;
+		}
+		if (append_one(s, db, mi.id, msg, 0, NULL, &uids_r[i],
+		    error_r) < 0)
+			return -1;
+		sq_changed(s, accounts[i], mi.id);
+	}
+	return 0;
+}

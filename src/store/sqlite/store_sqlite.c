@@ -1,0 +1,439 @@
+/*
+ * store_sqlite - the embedded backend: opening, per-thread connection caches
+ * and schema migrations of posthorn.db and every account's mail.db.
+ *
+ * Each thread keeps its own sqlite connections (sqlite connections must not
+ * be used by two threads at once, and WAL lets one writer and many readers
+ * work side by side).  A thread's cache holds the posthorn.db connection and
+ * up to ACCT_CACHE account connections, least recently used evicted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "sqlite_int.h"
+
+#define ACCT_CACHE	32
+
+static const char *const dir_migrations[] = {
+	/* 1: the directory of domains, accounts and aliases; the queue. */
+	"CREATE TABLE domains ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE accounts ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"
+	"  address TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  password TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE aliases ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  domain_id INTEGER NOT NULL REFERENCES domains(id),"
+	"  address TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+	"  targets TEXT NOT NULL);"
+	"CREATE TABLE queue ("
+	"  id TEXT PRIMARY KEY,"
+	"  sender TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  body BLOB NOT NULL);"
+	"CREATE TABLE queue_rcpts ("
+	"  queue_id TEXT NOT NULL REFERENCES queue(id) ON DELETE CASCADE,"
+	"  rcpt TEXT NOT NULL,"
+	"  status INTEGER NOT NULL DEFAULT 0,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_try INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  PRIMARY KEY (queue_id, rcpt));",
+};
+
+static const char *const mail_migrations[] = {
+	/* 1: mailboxes, messages stored once, mailbox entries, tombstones. */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"CREATE TABLE mailboxes ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  uidvalidity INTEGER NOT NULL,"
+	"  uidnext INTEGER NOT NULL DEFAULT 1,"
+	"  highestmodseq INTEGER NOT NULL DEFAULT 1,"
+	"  first_recent_uid INTEGER NOT NULL DEFAULT 1,"
+	"  special_use INTEGER NOT NULL DEFAULT 0,"
+	"  messages INTEGER NOT NULL DEFAULT 0,"
+	"  unseen INTEGER NOT NULL DEFAULT 0,"
+	"  size INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE subscriptions ("
+	"  name TEXT PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TABLE messages ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  refs INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  internaldate INTEGER NOT NULL,"
+	"  mime BLOB NOT NULL);"
+	"CREATE TABLE bodies ("
+	"  id INTEGER PRIMARY KEY,"
+	"  data BLOB NOT NULL);"
+	"CREATE TABLE mails ("
+	"  mailbox_id INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  message_id INTEGER NOT NULL,"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  keywords TEXT,"
+	"  modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX mails_modseq ON mails (mailbox_id, modseq);"
+	"CREATE TABLE expunged ("
+	"  mailbox_id INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  modseq INTEGER NOT NULL,"
+	"  PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);",
+};
+
+struct thread_cache {
+	uint64_t	 generation;
+	struct db	*dir;
+	struct db	*accts[ACCT_CACHE];
+	uint64_t	 clock;
+};
+
+static __thread struct thread_cache tcache;
+static atomic_uint_fast64_t store_generations = 1;
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void
+tcache_reset(void)
+{
+	db_close(&tcache.dir);
+	for (int i = 0; i < ACCT_CACHE; i++)
+		db_close(&tcache.accts[i]);
+	tcache.generation = 0;
+}
+
+static void
+tcache_check(struct store *st)
+{
+	if (tcache.generation != st->generation) {
+		tcache_reset();
+		tcache.generation = st->generation;
+	}
+}
+
+struct db *
+sq_dir(struct store *st, const char **error_r)
+{
+	char *path;
+	int r;
+
+	tcache_check(st);
+	if (tcache.dir != NULL)
+		return tcache.dir;
+	path = xasprintf("%s/posthorn.db", st->data_dir);
+	r = db_open(path, &tcache.dir, error_r);
+	free(path);
+	return r < 0 ? NULL : tcache.dir;
+}
+
+static int
+acct_create_defaults(struct db *db, const char **error_r)
+{
+	static const struct {
+		const char *name;
+		unsigned su;
+	} defs[] = {
+		{ "INBOX", 0 },
+		{ "Drafts", MBOX_SU_DRAFTS },
+		{ "Sent", MBOX_SU_SENT },
+		{ "Trash", MBOX_SU_TRASH },
+		{ "Junk", MBOX_SU_JUNK },
+		{ "Archive", MBOX_SU_ARCHIVE },
+	};
+	sqlite3_stmt *st;
+	int64_t uv = (int64_t)time(NULL);
+
+	if (db_begin(db, error_r) < 0)
+		return -1;
+	/* Someone else may have initialized it meanwhile. */
+	st = db_prep(db, "SELECT COUNT(*) FROM mailboxes", error_r);
+	if (st == NULL || db_step(st) != 1)
+		goto fail;
+	if (sqlite3_column_int64(st, 0) > 0) {
+		sqlite3_reset(st);
+		db_rollback(db);
+		return 0;
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		st = db_prep(db, "INSERT INTO mailboxes (name, uidvalidity, "
+		    "special_use) VALUES (?, ?, ?)", error_r);
+		if (st == NULL)
+			goto fail;
+		sqlite3_bind_text(st, 1, defs[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, uv);
+		sqlite3_bind_int(st, 3, (int)defs[i].su);
+		if (db_step(st) < 0)
+			goto fail;
+		st = db_prep(db, "INSERT OR IGNORE INTO subscriptions (name) "
+		    "VALUES (?)", error_r);
+		if (st == NULL)
+			goto fail;
+		sqlite3_bind_text(st, 1, defs[i].name, -1, SQLITE_STATIC);
+		if (db_step(st) < 0)
+			goto fail;
+	}
+	st = db_prep(db, "INSERT OR REPLACE INTO meta (key, value) "
+	    "VALUES ('last_uidvalidity', ?)", error_r);
+	if (st == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, uv);
+	if (db_step(st) < 0)
+		goto fail;
+	return db_commit(db, error_r);
+fail:
+	if (*error_r == NULL)
+		*error_r = db_err(db, "creating default mailboxes");
+	db_rollback(db);
+	return -1;
+}
+
+struct db *
+sq_acct(struct store *st, int64_t account, const char **error_r)
+{
+	struct db *db = NULL;
+	char *dir, *path;
+	int slot = -1, oldest = 0;
+
+	tcache_check(st);
+	tcache.clock++;
+	for (int i = 0; i < ACCT_CACHE; i++) {
+		if (tcache.accts[i] == NULL) {
+			if (slot < 0)
+				slot = i;
+			continue;
+		}
+		if (tcache.accts[i]->account == account) {
+			tcache.accts[i]->last_used = tcache.clock;
+			return tcache.accts[i];
+		}
+		if (tcache.accts[oldest] == NULL ||
+		    tcache.accts[i]->last_used <
+		    tcache.accts[oldest]->last_used)
+			oldest = i;
+	}
+	if (slot < 0) {
+		slot = oldest;
+		db_close(&tcache.accts[slot]);
+	}
+	dir = xasprintf("%s/accounts/%lld", st->data_dir, (long long)account);
+	if (mkdir_p(dir, 0700) < 0) {
+		*error_r = db_errmsg("mkdir %s: %s", dir, strerror(errno));
+		free(dir);
+		return NULL;
+	}
+	path = xasprintf("%s/mail.db", dir);
+	free(dir);
+	if (db_open(path, &db, error_r) < 0) {
+		free(path);
+		return NULL;
+	}
+	free(path);
+	*error_r = NULL;
+	if (db_migrate(db, mail_migrations, (int)(sizeof(mail_migrations) /
+	    sizeof(mail_migrations[0])), error_r) < 0 ||
+	    acct_create_defaults(db, error_r) < 0) {
+		db_close(&db);
+		return NULL;
+	}
+	db->account = account;
+	db->last_used = tcache.clock;
+	tcache.accts[slot] = db;
+	return db;
+}
+
+void
+sq_acct_remove_files(struct store *st, int64_t account)
+{
+	static const char *const files[] = { "mail.db", "mail.db-wal",
+	    "mail.db-shm", "mail.db-journal" };
+	char *dir;
+
+	/* Drop our own cached connection first. */
+	for (int i = 0; i < ACCT_CACHE; i++)
+		if (tcache.accts[i] != NULL &&
+		    tcache.accts[i]->account == account)
+			db_close(&tcache.accts[i]);
+	dir = xasprintf("%s/accounts/%lld", st->data_dir, (long long)account);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *p = xasprintf("%s/%s", dir, files[i]);
+
+		if (unlink(p) < 0 && errno != ENOENT)
+			log_warn("unlink %s", p);
+		free(p);
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		log_warn("rmdir %s", dir);
+	free(dir);
+}
+
+void
+sq_changed(struct store *st, int64_t account, int64_t mailbox)
+{
+	if (st->change_fn != NULL)
+		st->change_fn(st->change_ctx, account, mailbox);
+}
+
+int
+store_open(const char *data_dir, struct store **stp, const char **error_r)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	struct db *db;
+	char *p;
+
+	st->data_dir = xstrdup(data_dir);
+	st->tmp_dir = xasprintf("%s/tmp", data_dir);
+	st->generation = atomic_fetch_add(&store_generations, 1);
+	p = xasprintf("%s/accounts", data_dir);
+	if (mkdir_p(data_dir, 0750) < 0 || mkdir_p(p, 0700) < 0 ||
+	    mkdir_p(st->tmp_dir, 0700) < 0) {
+		*error_r = db_errmsg("cannot create %s: %s", p,
+		    strerror(errno));
+		free(p);
+		store_close(&st);
+		return -1;
+	}
+	free(p);
+	if ((db = sq_dir(st, error_r)) == NULL ||
+	    db_migrate(db, dir_migrations, (int)(sizeof(dir_migrations) /
+	    sizeof(dir_migrations[0])), error_r) < 0) {
+		store_close(&st);
+		return -1;
+	}
+	*stp = st;
+	return 0;
+}
+
+void
+store_close(struct store **stp)
+{
+	struct store *st = *stp;
+
+	if (st == NULL)
+		return;
+	if (tcache.generation == st->generation)
+		tcache_reset();
+	free(st->data_dir);
+	free(st->tmp_dir);
+	free(st);
+	*stp = NULL;
+}
+
+void
+store_thread_done(struct store *st)
+{
+	if (tcache.generation == st->generation)
+		tcache_reset();
+}
+
+const char *
+store_tmpdir(const struct store *st)
+{
+	return st->tmp_dir;
+}
+
+void
+store_set_change_hook(struct store *st, store_change_fn *fn, void *ctx)
+{
+	st->change_fn = fn;
+	st->change_ctx = ctx;
+}
+
+static int
+check_one(struct db *db, const char *name, struct buf *report)
+{
+	sqlite3_stmt *st;
+	int ok = 1;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA integrity_check", -1, &st,
+	    NULL) != SQLITE_OK) {
+		buf_printf(report, "%s: %s\n", name, sqlite3_errmsg(db->h));
+		return -1;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+
+		if (t == NULL || strcmp(t, "ok") != 0) {
+			ok = 0;
+			buf_printf(report, "%s: %s\n", name, t ? t : "?");
+		}
+	}
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
+static void
+check_account_cb(void *ctx, const struct account *a)
+{
+	void **args = ctx;
+	struct store *st = args[0];
+	struct buf *report = args[1];
+	int *rc = args[2];
+	const char *err;
+	struct db *db = sq_acct(st, a->id, &err);
+
+	if (db == NULL) {
+		buf_printf(report, "%s: %s\n", a->address, err);
+		*rc = -1;
+	} else if (check_one(db, a->address, report) < 0)
+		*rc = -1;
+}
+
+int
+store_check(struct store *st, struct buf *report)
+{
+	const char *err;
+	struct db *db = sq_dir(st, &err);
+	int rc = 0;
+	void *args[3] = { st, report, &rc };
+
+	if (db == NULL) {
+		buf_printf(report, "posthorn.db: %s\n", err);
+		return -1;
+	}
+	if (check_one(db, "posthorn.db", report) < 0)
+		rc = -1;
+	if (store_account_list(st, check_account_cb, args) < 0)
+		rc = -1;
+	return rc;
+}

@@ -1,0 +1,290 @@
+/*
+ * store - everything posthorn keeps: domains, accounts, aliases, the outbound
+ * queue, and every account's mailboxes and messages.
+ *
+ * This is the one interface protocol code sees; SQL and the backend type
+ * never leak out of src/store/<backend>/ (DESIGN.md "Store").  The sqlite
+ * backend keeps data_dir/posthorn.db for the directory and queue, and
+ * data_dir/accounts/<id>/mail.db for each account.
+ *
+ * Threads: every function may be called from any thread.  Handles are cached
+ * per thread, so nothing here is shared between threads except files.  The
+ * functions are synchronous: callers on an I/O thread may only use the
+ * read-only ones that touch a few rows (lookups, status, message metadata);
+ * every write and every big scan goes through the worker pool.
+ *
+ * Errors: -1 with *error_r set to a static string (or one valid until the
+ * next store call on this thread).  Functions that look something up return
+ * 1 found, 0 not found, -1 error.
+ */
+#ifndef POSTHORN_STORE_H
+#define POSTHORN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/spool.h"
+
+struct store;
+
+/* IMAP system flags as stored; \Recent is per session, never stored. */
+#define MAIL_SEEN	0x01
+#define MAIL_ANSWERED	0x02
+#define MAIL_FLAGGED	0x04
+#define MAIL_DELETED	0x08
+#define MAIL_DRAFT	0x10
+#define MAIL_FLAGS_ALL	0x1f
+
+/* SPECIAL-USE attributes (RFC 6154) of a mailbox. */
+#define MBOX_SU_ALL	0x01
+#define MBOX_SU_ARCHIVE	0x02
+#define MBOX_SU_DRAFTS	0x04
+#define MBOX_SU_FLAGGED	0x08
+#define MBOX_SU_JUNK	0x10
+#define MBOX_SU_SENT	0x20
+#define MBOX_SU_TRASH	0x40
+
+/* Longest mailbox name in bytes (UTF-8). */
+#define MBOX_NAME_MAX	255
+
+/*
+ * Opening and closing.  store_open creates data_dir, data_dir/accounts and
+ * data_dir/tmp when missing and applies the numbered schema migrations.
+ */
+int	 store_open(const char *data_dir, struct store **,
+	    const char **error_r);
+void	 store_close(struct store **);
+const char *store_tmpdir(const struct store *);
+/* Closes the calling thread's cached handles (call before a thread exits). */
+void	 store_thread_done(struct store *);
+
+/*
+ * Change notification.  The store calls fn after every committed change to a
+ * mailbox (new mail, flags, expunge, rename, delete), from the thread that
+ * committed.  Set once at start-up, before any other thread uses the store.
+ */
+typedef void store_change_fn(void *ctx, int64_t account_id,
+    int64_t mailbox_id);
+void	 store_set_change_hook(struct store *, store_change_fn *, void *ctx);
+
+/* Domains (names lower-cased by the store). */
+int	 store_domain_add(struct store *, const char *, const char **error_r);
+int	 store_domain_del(struct store *, const char *, const char **error_r);
+int	 store_domain_exists(struct store *, const char *);
+int	 store_domain_list(struct store *,
+	    void (*cb)(void *, const char *name), void *ctx);
+
+/* Accounts.  Addresses are stored with the domain lower-cased. */
+struct account {
+	int64_t	 id;
+	char	*address;
+	char	*password_hash;
+	bool	 enabled;
+};
+void	 account_clear(struct account *);
+int	 store_account_add(struct store *, const char *address,
+	    const char *hash, int64_t *id_r, const char **error_r);
+int	 store_account_passwd(struct store *, const char *address,
+	    const char *hash, const char **error_r);
+int	 store_account_del(struct store *, const char *address,
+	    const char **error_r);
+int	 store_account_get(struct store *, const char *address,
+	    struct account *);
+int	 store_account_get_id(struct store *, int64_t id, struct account *);
+int	 store_account_list(struct store *,
+	    void (*cb)(void *, const struct account *), void *ctx);
+
+/* Aliases: one address to one or more targets (accounts, other aliases or
+ * remote addresses). */
+int	 store_alias_add(struct store *, const char *alias,
+	    const char *const *targets, size_t ntargets, const char **error_r);
+int	 store_alias_del(struct store *, const char *alias,
+	    const char **error_r);
+int	 store_alias_list(struct store *,
+	    void (*cb)(void *, const char *alias, const char *targets),
+	    void *ctx);
+
+/*
+ * Recipient resolution, following aliases (at most 10 levels, loops cut).
+ * Local accounts found are appended to account_ids (duplicates removed);
+ * remote addresses to remote (NUL-separated in a buf, count in nremote).
+ * Returns 1 when the address resolved to something, 0 when its domain is
+ * local but nothing is there (550 5.1.1), 2 when the domain is not local
+ * (a relay request), -1 on error.
+ */
+struct rcpt_resolution {
+	int64_t	*account_ids;
+	size_t	 naccounts;
+	struct buf remote;
+	size_t	 nremote;
+};
+void	 rcpt_resolution_init(struct rcpt_resolution *);
+void	 rcpt_resolution_free(struct rcpt_resolution *);
+int	 store_resolve_rcpt(struct store *, const char *address,
+	    struct rcpt_resolution *, const char **error_r);
+
+/*
+ * A message as handed to the store: the bytes (spool) and its parsed MIME
+ * structure serialized by mime_serialize().
+ */
+struct store_msg {
+	const struct spool *spool;
+	const void	*mime;
+	size_t		 mime_len;
+	time_t		 internaldate;
+};
+
+/*
+ * Durable delivery into the INBOX of each account (mailbox NULL) or the named
+ * mailbox.  Returns 0 once every copy is committed to disk (fsync), -1 if any
+ * failed (then none of the remaining are attempted; uids_r[i] is 0 for those
+ * not delivered).
+ */
+int	 store_deliver(struct store *, const int64_t *account_ids, size_t n,
+	    const struct store_msg *, uint32_t *uids_r, const char **error_r);
+
+/*
+ * Outbound queue: one message for remote recipients, committed durably.
+ */
+int	 store_queue_add(struct store *, const char *sender,
+	    const char *const *rcpts, size_t nrcpts, const struct store_msg *,
+	    const char *id, const char **error_r);
+int	 store_queue_count(struct store *, uint64_t *);
+
+/*
+ * Mailboxes of one account.
+ */
+struct mailbox_info {
+	int64_t	 id;
+	char	 name[MBOX_NAME_MAX + 1];
+	unsigned special_use;
+	bool	 subscribed;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	uint32_t messages;
+	uint32_t unseen;
+	uint32_t recent;	/* uid >= first_recent_uid */
+	uint32_t first_recent_uid;
+	uint64_t size;
+};
+
+int	 store_mailbox_list(struct store *, int64_t account,
+	    void (*cb)(void *, const struct mailbox_info *), void *ctx);
+/* Looks a mailbox up by exact name ("INBOX" case-insensitively). */
+int	 store_mailbox_get(struct store *, int64_t account, const char *name,
+	    struct mailbox_info *);
+int	 store_mailbox_get_id(struct store *, int64_t account, int64_t id,
+	    struct mailbox_info *);
+int	 store_mailbox_create(struct store *, int64_t account,
+	    const char *name, unsigned special_use, const char **error_r);
+/* Deleting INBOX or a mailbox with children is refused (error_r). */
+int	 store_mailbox_delete(struct store *, int64_t account,
+	    const char *name, const char **error_r);
+/* Renames the mailbox and its children; renaming INBOX moves its messages
+ * into the new mailbox and leaves INBOX empty (RFC 3501 6.3.5). */
+int	 store_mailbox_rename(struct store *, int64_t account,
+	    const char *from, const char *to, const char **error_r);
+int	 store_mailbox_subscribe(struct store *, int64_t account,
+	    const char *name, bool on, const char **error_r);
+/* Names subscribed to (they may not exist). */
+int	 store_subscription_list(struct store *, int64_t account,
+	    void (*cb)(void *, const char *name), void *ctx);
+/*
+ * Marks every message with uid >= first_recent_uid as seen by a session:
+ * returns the previous first_recent_uid in *first_r and moves it to uidnext
+ * (RFC 3501 \Recent: only one session sees a message as recent).
+ */
+int	 store_mailbox_claim_recent(struct store *, int64_t account,
+	    int64_t mailbox, uint32_t *first_r, const char **error_r);
+
+/* One message in a mailbox. */
+struct mail_row {
+	uint32_t uid;
+	uint32_t flags;		/* MAIL_* */
+	uint64_t modseq;
+	uint64_t size;		/* octets of the stored message */
+	const char *keywords;	/* space separated, NULL or "" for none;
+				   valid during the callback only */
+};
+
+/*
+ * Calls cb for every message with modseq > since (0 = all), in uid order.
+ */
+int	 store_mails_scan(struct store *, int64_t account, int64_t mailbox,
+	    uint64_t since_modseq, void (*cb)(void *, const struct mail_row *),
+	    void *ctx, const char **error_r);
+/* Calls cb for every uid expunged with modseq > since, ascending. */
+int	 store_expunged_scan(struct store *, int64_t account, int64_t mailbox,
+	    uint64_t since_modseq, void (*cb)(void *, uint32_t uid), void *ctx,
+	    const char **error_r);
+
+/* What FETCH and POP3 need of one message. */
+struct mail_meta {
+	int64_t	 message_id;
+	uint64_t size;
+	time_t	 internaldate;
+	uint32_t flags;
+	uint64_t modseq;
+	struct buf keywords;
+	struct buf mime;	/* serialized MIME structure */
+};
+void	 mail_meta_init(struct mail_meta *);
+void	 mail_meta_free(struct mail_meta *);
+int	 store_mail_meta(struct store *, int64_t account, int64_t mailbox,
+	    uint32_t uid, bool want_mime, struct mail_meta *);
+/* Appends up to len bytes of message_id's body starting at off to out. */
+int	 store_body_read(struct store *, int64_t account, int64_t message_id,
+	    uint64_t off, size_t len, struct buf *out, const char **error_r);
+
+/* Flag changes (STORE). */
+enum store_flag_op { FLAGS_SET, FLAGS_ADD, FLAGS_REMOVE };
+struct flag_change {
+	uint32_t uid;
+	uint32_t flags;		/* result */
+	uint64_t modseq;	/* result */
+	bool	 changed;
+};
+/*
+ * Applies op with flags and keywords (space separated, may be NULL) to every
+ * uid in uids (ascending).  Uids that no longer exist are skipped.  Results
+ * go to changes (caller allocated, n entries; changed=false when nothing
+ * needed to change or the uid is gone).  unchangedsince: 0 = unconditional;
+ * else messages with modseq > unchangedsince are not touched (CONDSTORE).
+ */
+int	 store_mails_flags(struct store *, int64_t account, int64_t mailbox,
+	    const uint32_t *uids, size_t n, enum store_flag_op op,
+	    uint32_t flags, const char *keywords, uint64_t unchangedsince,
+	    struct flag_change *changes, const char **error_r);
+
+/*
+ * Copies (or moves, when move is true) the given uids into dst.  New uids
+ * are written to new_uids (n entries, 0 for a uid that was gone), and
+ * dst's uidvalidity to *dst_uidvalidity.
+ */
+int	 store_mails_copy(struct store *, int64_t account, int64_t src,
+	    const uint32_t *uids, size_t n, int64_t dst, bool move,
+	    uint32_t *new_uids, uint32_t *dst_uidvalidity,
+	    const char **error_r);
+
+/*
+ * Expunges the messages of mailbox that carry \Deleted, limited to uids
+ * when uids != NULL (UID EXPUNGE / POP3).  Calls cb with each expunged uid
+ * (ascending) after the commit.
+ */
+int	 store_mails_expunge(struct store *, int64_t account, int64_t mailbox,
+	    const uint32_t *uids, size_t n, bool only_deleted,
+	    void (*cb)(void *, uint32_t uid), void *ctx, const char **error_r);
+
+/* APPEND: durable, returns the new uid and the mailbox uidvalidity. */
+int	 store_append(struct store *, int64_t account, int64_t mailbox,
+	    const struct store_msg *, uint32_t flags, const char *keywords,
+	    uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r);
+
+/* Integrity check of every database (for tests and `posthorn check`). */
+int	 store_check(struct store *, struct buf *report);
+
+#endif
