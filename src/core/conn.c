@@ -235,6 +235,7 @@ conn_setup_bev(struct conn *c)
 	c->out = bufferevent_get_output(c->bev);
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_MARK);
+	bufferevent_setwatermark(c->bev, EV_WRITE, c->drain_mark, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -375,6 +376,7 @@ conn_outq(const struct conn *c)
 void
 conn_set_drain_mark(struct conn *c, size_t mark)
 {
+	c->drain_mark = mark;
 	if (c->bev != NULL)
 		bufferevent_setwatermark(c->bev, EV_WRITE, mark, 0);
 }

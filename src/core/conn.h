@@ -71,6 +71,7 @@ struct conn {
 	bool		 starttls_pending;
 	bool		 shutdown_requested;
 	const char	*close_reason;
+	size_t		 drain_mark;	/* on_drain low-water mark */
 	uint64_t	 bytes_in, bytes_out;
 	uint64_t	 started_ms;
 	struct conn	*next, *prev;	/* the thread's list */

@@ -29,6 +29,7 @@
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "mime/mime.h"
+#include "pop3_parse.h"
 #include "server.h"
 #include "store/store.h"
 
@@ -75,8 +76,7 @@ struct pop3_session {
 	uint64_t	 body_start;	/* TOP: where the body begins */
 	uint64_t	 top_lines;	/* TOP: body lines still allowed */
 	bool		 top;
-	bool		 at_line_start;
-	bool		 last_was_lf;
+	struct pop3_stuff stuff;
 
 	/* Async results. */
 	int		 rc;
@@ -146,17 +146,6 @@ bad(struct pop3_session *s)
 		return true;
 	}
 	return false;
-}
-
-/* Parses a message number argument; 0 when invalid. */
-static uint32_t
-msgnum(struct pop3_session *s, const char *arg, size_t len)
-{
-	uint64_t n;
-
-	if (parse_u64(arg, len, s->nmsgs, &n) < 0 || n == 0)
-		return 0;
-	return (uint32_t)n;
 }
 
 static void
@@ -329,8 +318,7 @@ start_stream(struct pop3_session *s, uint32_t n, bool top, uint64_t lines)
 	s->off = 0;
 	s->end = meta.size;
 	s->top = top;
-	s->at_line_start = true;
-	s->last_was_lf = true;
+	pop3_stuff_init(&s->stuff);
 	if (top) {
 		root = mime_deserialize(meta.mime.data, meta.mime.len, &err);
 		s->body_start = root ? root->body_off : meta.size;
@@ -369,35 +357,31 @@ stream_continue(struct pop3_session *s)
 				break;
 			}
 		}
-		buf_reset(&out);
-		for (size_t i = 0; i < n; i++) {
-			char ch = in.data[i];
-			uint64_t pos = s->off + i;
+		if (s->top) {
+			/* Cut after the allowed number of body lines. */
+			for (size_t i = 0; i < n; i++) {
+				uint64_t pos = s->off + i;
 
-			if (s->top && pos >= s->body_start &&
-			    s->at_line_start && s->top_lines == 0) {
-				stop = true;
-				n = i;
-				break;
+				if (pos < s->body_start)
+					continue;
+				if (s->top_lines == 0) {
+					n = i;
+					stop = true;
+					break;
+				}
+				if (in.data[i] == '\n')
+					s->top_lines--;
 			}
-			if (s->at_line_start && ch == '.')
-				buf_putc(&out, '.');
-			buf_putc(&out, ch);
-			s->at_line_start = ch == '\n';
-			s->last_was_lf = ch == '\n';
-			if (ch == '\n' && s->top && pos >= s->body_start &&
-			    s->top_lines > 0)
-				s->top_lines--;
 		}
+		buf_reset(&out);
+		pop3_stuff_feed(&s->stuff, in.data, n, &out);
 		s->off += n;
-		if (out.len > 0)
-			conn_write(c, out.data, out.len);
 		if (stop || s->off >= s->end) {
-			if (!s->last_was_lf)
-				conn_write(c, "\r\n", 2);
-			conn_write(c, ".\r\n", 3);
+			pop3_stuff_finish(&s->stuff, &out);
 			s->streaming = false;
 		}
+		if (out.len > 0)
+			conn_write(c, out.data, out.len);
 	}
 	buf_free(&in);
 	buf_free(&out);
@@ -453,232 +437,258 @@ update_done(void *arg)
 }
 
 static void
-cmd_transaction(struct pop3_session *s, const char *verb, const char *arg,
-    size_t alen)
+no_such_message(struct pop3_session *s, const char *arg, size_t len)
 {
+	send_line(s, "-ERR There's no message %.*s.",
+	    (int)(len > 20 ? 20 : len), arg);
+}
+
+static void
+cmd_list(struct pop3_session *s, const struct pop3_cmd *cmd, bool uidl)
+{
+	struct buf b = BUF_INIT;
 	uint32_t n;
 
-	if (strcasecmp(verb, "STAT") == 0) {
-		uint64_t total = 0;
-		uint32_t count = 0;
+	if (cmd->arg_len > 0) {
+		if ((n = pop3_parse_msgnum(cmd->arg, cmd->arg_len,
+		    s->nmsgs)) == 0 || s->msgs[n - 1].deleted) {
+			no_such_message(s, cmd->arg, cmd->arg_len);
+			return;
+		}
+		if (uidl)
+			send_line(s, "+OK %u %08X%08X", n, s->msgs[n - 1].uid,
+			    s->uidvalidity);
+		else
+			send_line(s, "+OK %u %llu", n,
+			    (unsigned long long)s->msgs[n - 1].size);
+		return;
+	}
+	buf_puts(&b, "+OK\r\n");
+	for (uint32_t i = 0; i < s->nmsgs; i++) {
+		if (s->msgs[i].deleted)
+			continue;
+		if (uidl)
+			buf_printf(&b, "%u %08X%08X\r\n", i + 1,
+			    s->msgs[i].uid, s->uidvalidity);
+		else
+			buf_printf(&b, "%u %llu\r\n", i + 1,
+			    (unsigned long long)s->msgs[i].size);
+		if (b.len > 64 * 1024) {
+			conn_write(s->conn, b.data, b.len);
+			buf_reset(&b);
+		}
+	}
+	buf_puts(&b, ".\r\n");
+	conn_write(s->conn, b.data, b.len);
+	buf_free(&b);
+}
 
+static void
+cmd_transaction(struct pop3_session *s, const struct pop3_cmd *cmd)
+{
+	uint64_t lines = 0, total = 0;
+	uint32_t n, count = 0;
+
+	switch (cmd->verb) {
+	case POP3_STAT:
 		for (uint32_t i = 0; i < s->nmsgs; i++)
 			if (!s->msgs[i].deleted) {
 				count++;
 				total += s->msgs[i].size;
 			}
 		send_line(s, "+OK %u %llu", count, (unsigned long long)total);
-	} else if (strcasecmp(verb, "LIST") == 0 ||
-	    strcasecmp(verb, "UIDL") == 0) {
-		bool uidl = verb[0] == 'U' || verb[0] == 'u';
-		struct buf b = BUF_INIT;
-
-		if (alen > 0) {
-			if ((n = msgnum(s, arg, alen)) == 0 ||
-			    s->msgs[n - 1].deleted) {
-				send_line(s, "-ERR There's no message %.*s.",
-				    (int)(alen > 20 ? 20 : alen), arg);
-				return;
-			}
-			if (uidl)
-				send_line(s, "+OK %u %08X%08X", n,
-				    s->msgs[n - 1].uid, s->uidvalidity);
-			else
-				send_line(s, "+OK %u %llu", n,
-				    (unsigned long long)s->msgs[n - 1].size);
-			return;
+		break;
+	case POP3_LIST:
+	case POP3_UIDL:
+		cmd_list(s, cmd, cmd->verb == POP3_UIDL);
+		break;
+	case POP3_RETR:
+		if ((n = pop3_parse_msgnum(cmd->arg, cmd->arg_len,
+		    s->nmsgs)) == 0 || s->msgs[n - 1].deleted) {
+			no_such_message(s, cmd->arg, cmd->arg_len);
+			break;
 		}
-		buf_puts(&b, "+OK\r\n");
-		for (uint32_t i = 0; i < s->nmsgs; i++) {
-			if (s->msgs[i].deleted)
-				continue;
-			if (uidl)
-				buf_printf(&b, "%u %08X%08X\r\n", i + 1,
-				    s->msgs[i].uid, s->uidvalidity);
-			else
-				buf_printf(&b, "%u %llu\r\n", i + 1,
-				    (unsigned long long)s->msgs[i].size);
-			if (b.len > 64 * 1024) {
-				conn_write(s->conn, b.data, b.len);
-				buf_reset(&b);
-			}
-		}
-		buf_puts(&b, ".\r\n");
-		conn_write(s->conn, b.data, b.len);
-		buf_free(&b);
-	} else if (strcasecmp(verb, "RETR") == 0 ||
-	    strcasecmp(verb, "TOP") == 0) {
-		bool top = verb[0] == 'T' || verb[0] == 't';
-		const char *sp = memchr(arg, ' ', alen);
-		uint64_t lines = 0;
-		size_t nlen = sp ? (size_t)(sp - arg) : alen;
-
-		if ((n = msgnum(s, arg, nlen)) == 0 || s->msgs[n - 1].deleted) {
-			send_line(s, "-ERR There's no message %.*s.",
-			    (int)(nlen > 20 ? 20 : nlen), arg);
-			return;
-		}
-		if (top != (sp != NULL) || (top && parse_u64(sp + 1,
-		    alen - nlen - 1, UINT64_MAX, &lines) < 0)) {
+		start_stream(s, n, false, 0);
+		stream_continue(s);
+		break;
+	case POP3_TOP:
+		if (pop3_parse_top(cmd->arg, cmd->arg_len, s->nmsgs, &n,
+		    &lines) < 0) {
 			send_line(s, "-ERR Invalid arguments.");
 			bad(s);
-			return;
+			break;
 		}
-		start_stream(s, n, top, lines);
+		if (s->msgs[n - 1].deleted) {
+			no_such_message(s, cmd->arg, cmd->arg_len);
+			break;
+		}
+		start_stream(s, n, true, lines);
 		stream_continue(s);
-	} else if (strcasecmp(verb, "DELE") == 0) {
-		if ((n = msgnum(s, arg, alen)) == 0 || s->msgs[n - 1].deleted) {
-			send_line(s, "-ERR There's no message %.*s.",
-			    (int)(alen > 20 ? 20 : alen), arg);
-			return;
+		break;
+	case POP3_DELE:
+		if ((n = pop3_parse_msgnum(cmd->arg, cmd->arg_len,
+		    s->nmsgs)) == 0 || s->msgs[n - 1].deleted) {
+			no_such_message(s, cmd->arg, cmd->arg_len);
+			break;
 		}
 		s->msgs[n - 1].deleted = true;
 		send_line(s, "+OK Marked to be deleted.");
-	} else if (strcasecmp(verb, "RSET") == 0) {
+		break;
+	case POP3_RSET:
 		for (uint32_t i = 0; i < s->nmsgs; i++)
 			s->msgs[i].deleted = false;
 		send_line(s, "+OK");
-	} else if (strcasecmp(verb, "NOOP") == 0) {
+		break;
+	case POP3_NOOP:
 		send_line(s, "+OK");
-	} else if (strcasecmp(verb, "QUIT") == 0) {
+		break;
+	case POP3_QUIT:
 		s->quitting = true;
 		s->busy = true;
 		conn_hold(s->conn);
 		worker_submit(update_work, update_done, s);
-	} else if (strcasecmp(verb, "CAPA") == 0) {
+		break;
+	case POP3_CAPA:
 		cmd_capa(s);
-	} else {
-		send_line(s, "-ERR Unknown command: %.*s", 16, verb);
+		break;
+	default:
+		send_line(s, "-ERR Unknown command.");
 		bad(s);
+		break;
 	}
 }
 
-static void
-cmd_authorization(struct pop3_session *s, const char *verb, const char *arg,
-    size_t alen)
+static bool
+plaintext_refused(struct pop3_session *s)
 {
-	if (strcasecmp(verb, "CAPA") == 0) {
+	if (server_plaintext_ok(s->conn))
+		return false;
+	send_line(s, "-ERR [AUTH] Plaintext authentication disallowed on "
+	    "non-secure (SSL/TLS) connections.");
+	return true;
+}
+
+static void
+cmd_auth(struct pop3_session *s, const char *arg, size_t alen)
+{
+	const char *sp = memchr(arg, ' ', alen);
+	size_t mlen = sp ? (size_t)(sp - arg) : alen;
+	char mech[32];
+
+	if (alen == 0) {
+		/* RFC 5034 4: a bare AUTH lists the mechanisms. */
+		struct buf m = BUF_INIT;
+
+		sasl_mech_list(&m, server_plaintext_ok(s->conn));
+		send_line(s, "+OK");
+		for (char *p = m.data; p != NULL && *p != '\0';) {
+			char *e = strchr(p, ' ');
+			size_t k = e ? (size_t)(e - p) : strlen(p);
+
+			send_line(s, "%.*s", (int)k, p);
+			p = e ? e + 1 : NULL;
+		}
+		send_line(s, ".");
+		buf_free(&m);
+		return;
+	}
+	if (mlen >= sizeof(mech)) {
+		send_line(s, "-ERR Unsupported authentication mechanism.");
+		return;
+	}
+	memcpy(mech, arg, mlen);
+	mech[mlen] = '\0';
+	if (sasl_mech_supported(mech) && plaintext_refused(s))
+		return;
+	if ((s->sasl = sasl_server_new(mech)) == NULL) {
+		send_line(s, "-ERR Unsupported authentication mechanism.");
+		return;
+	}
+	if (sp != NULL)
+		auth_step(s, sp + 1, alen - mlen - 1);
+	else
+		auth_step(s, NULL, 0);
+}
+
+static void
+cmd_authorization(struct pop3_session *s, const struct pop3_cmd *cmd)
+{
+	char *pw;
+
+	switch (cmd->verb) {
+	case POP3_CAPA:
 		cmd_capa(s);
-	} else if (strcasecmp(verb, "QUIT") == 0) {
+		break;
+	case POP3_QUIT:
 		send_line(s, "+OK Logging out");
 		conn_close(s->conn, "quit");
-	} else if (strcasecmp(verb, "NOOP") == 0) {
+		break;
+	case POP3_NOOP:
 		send_line(s, "+OK");
-	} else if (strcasecmp(verb, "STLS") == 0) {
+		break;
+	case POP3_STLS:
 		if (s->conn->tls) {
 			send_line(s, "-ERR TLS is already active.");
-			return;
+			break;
 		}
 		send_line(s, "+OK Begin TLS negotiation now.");
 		free(s->user);
 		s->user = NULL;
 		conn_starttls(s->conn);
-	} else if (strcasecmp(verb, "USER") == 0) {
-		if (!server_plaintext_ok(s->conn)) {
-			send_line(s, "-ERR [AUTH] Plaintext authentication "
-			    "disallowed on non-secure (SSL/TLS) connections.");
-			return;
-		}
-		if (alen == 0 || alen > 320) {
+		break;
+	case POP3_USER:
+		if (plaintext_refused(s))
+			break;
+		if (cmd->arg_len == 0 || cmd->arg_len > 320) {
 			send_line(s, "-ERR Invalid user name.");
 			bad(s);
-			return;
+			break;
 		}
 		free(s->user);
-		s->user = xstrndup(arg, alen);
+		s->user = xstrndup(cmd->arg, cmd->arg_len);
 		send_line(s, "+OK");
-	} else if (strcasecmp(verb, "PASS") == 0) {
-		char *pw;
-
-		if (!server_plaintext_ok(s->conn)) {
-			send_line(s, "-ERR [AUTH] Plaintext authentication "
-			    "disallowed on non-secure (SSL/TLS) connections.");
-			return;
-		}
+		break;
+	case POP3_PASS:
+		if (plaintext_refused(s))
+			break;
 		if (s->user == NULL) {
 			send_line(s, "-ERR No username given.");
 			bad(s);
-			return;
+			break;
 		}
-		/* RFC 1939: the password is the rest of the line. */
-		pw = xstrndup(arg, alen);
+		/* RFC 1939 7: the password is the rest of the line. */
+		pw = xstrndup(cmd->arg, cmd->arg_len);
 		s->busy = true;
 		auth_start(s->conn, "USER", s->user, pw, auth_checked, s);
-		xfree_secret(pw, alen);
-	} else if (strcasecmp(verb, "AUTH") == 0) {
-		const char *sp = memchr(arg, ' ', alen);
-		size_t mlen = sp ? (size_t)(sp - arg) : alen;
-		char mech[32];
-
-		if (alen == 0) {
-			/* RFC 5034: a bare AUTH lists the mechanisms. */
-			struct buf m = BUF_INIT;
-
-			sasl_mech_list(&m, server_plaintext_ok(s->conn));
-			send_line(s, "+OK");
-			for (char *p = m.data; p != NULL && *p != '\0';) {
-				char *e = strchr(p, ' ');
-				size_t k = e ? (size_t)(e - p) : strlen(p);
-
-				send_line(s, "%.*s", (int)k, p);
-				p = e ? e + 1 : NULL;
-			}
-			send_line(s, ".");
-			buf_free(&m);
-			return;
-		}
-		if (mlen >= sizeof(mech)) {
-			send_line(s, "-ERR Unsupported authentication "
-			    "mechanism.");
-			return;
-		}
-		memcpy(mech, arg, mlen);
-		mech[mlen] = '\0';
-		if (!server_plaintext_ok(s->conn) &&
-		    sasl_mech_supported(mech)) {
-			send_line(s, "-ERR [AUTH] Plaintext authentication "
-			    "disallowed on non-secure (SSL/TLS) connections.");
-			return;
-		}
-		if ((s->sasl = sasl_server_new(mech)) == NULL) {
-			send_line(s, "-ERR Unsupported authentication "
-			    "mechanism.");
-			return;
-		}
-		if (sp != NULL)
-			auth_step(s, sp + 1, alen - mlen - 1);
-		else
-			auth_step(s, NULL, 0);
-	} else if (strcasecmp(verb, "APOP") == 0) {
+		xfree_secret(pw, cmd->arg_len);
+		break;
+	case POP3_AUTH:
+		cmd_auth(s, cmd->arg, cmd->arg_len);
+		break;
+	case POP3_APOP:
 		send_line(s, "-ERR APOP is not enabled.");
-	} else {
+		break;
+	default:
 		send_line(s, "-ERR Unknown command.");
 		bad(s);
+		break;
 	}
 }
 
 static void
 pop3_command(struct pop3_session *s, const char *line, size_t len)
 {
-	char verb[8];
-	const char *arg;
-	size_t vlen = 0, alen;
+	struct pop3_cmd cmd;
 
-	while (vlen < len && line[vlen] != ' ')
-		vlen++;
-	if (vlen == 0 || vlen >= sizeof(verb) || memchr(line, '\0', len)) {
+	if (pop3_parse_line(line, len, &cmd) < 0) {
 		send_line(s, "-ERR Unknown command.");
 		bad(s);
 		return;
 	}
-	memcpy(verb, line, vlen);
-	verb[vlen] = '\0';
-	arg = vlen < len ? line + vlen + 1 : line + len;
-	alen = len - (size_t)(arg - line);
 	if (s->state == POP3_AUTHORIZATION)
-		cmd_authorization(s, verb, arg, alen);
+		cmd_authorization(s, &cmd);
 	else
-		cmd_transaction(s, verb, arg, alen);
+		cmd_transaction(s, &cmd);
 }
 
 static void

@@ -14,6 +14,7 @@
  * skipped, then "500"), message size (counted as it arrives, the rest is
  * swallowed, then "552"), recipients per message, bad commands per session.
  */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,18 +165,10 @@ bad_command(struct smtp_session *s)
 }
 
 static void
-cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, bool ehlo)
+helo_accept(struct smtp_session *s, const char *name, bool ehlo)
 {
-	char name[SMTP_DOMAIN_MAX + 1];
 	struct buf mechs = BUF_INIT;
 
-	if (smtp_parse_helo_arg(cmd->arg, cmd->arg_len, name) < 0) {
-		reply(s, "501 5.5.2 <%.*s>: Helo command rejected: need "
-		    "fully-qualified hostname or address literal",
-		    (int)(cmd->arg_len > 100 ? 100 : cmd->arg_len), cmd->arg);
-		bad_command(s);
-		return;
-	}
 	tx_reset(s);
 	snprintf(s->helo, sizeof(s->helo), "%s", name);
 	s->helo_seen = true;
@@ -197,6 +190,87 @@ cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, bool ehlo)
 	}
 	reply(s, "250-ENHANCEDSTATUSCODES");
 	reply(s, "250 8BITMIME");
+}
+
+/* helo_strict: the name given on port 25 must resolve (off the loop). */
+struct helo_check {
+	struct smtp_session *s;
+	struct conn	*conn;
+	char		 name[SMTP_DOMAIN_MAX + 1];
+	bool		 ehlo;
+	bool		 ok;
+};
+
+static void
+helo_check_work(void *arg)
+{
+	struct helo_check *h = arg;
+	struct addrinfo hints, *res = NULL;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	h->ok = getaddrinfo(h->name, NULL, &hints, &res) == 0;
+	if (res != NULL)
+		freeaddrinfo(res);
+}
+
+static void
+helo_check_done(void *arg)
+{
+	struct helo_check *h = arg;
+	struct conn *c = h->conn;
+	struct smtp_session *s = h->s;
+
+	if (!c->closing) {
+		s->state = SMTP_CMD;
+		if (h->ok)
+			helo_accept(s, h->name, h->ehlo);
+		else {
+			log_info("s=%s smtp helo rejected name=%s reason=\"does "
+			    "not resolve\"", c->sid, h->name);
+			reply(s, "550 5.7.1 <%s>: Helo command rejected: Host "
+			    "not found", h->name);
+		}
+		smtp_process(s);
+	}
+	free(h);
+	conn_release(c);
+}
+
+static void
+cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, bool ehlo)
+{
+	char name[SMTP_DOMAIN_MAX + 1];
+
+	if (smtp_parse_helo_arg(cmd->arg, cmd->arg_len, name) < 0) {
+		reply(s, "501 5.5.2 <%.*s>: Helo command rejected: need "
+		    "fully-qualified hostname or address literal",
+		    (int)(cmd->arg_len > 100 ? 100 : cmd->arg_len), cmd->arg);
+		bad_command(s);
+		return;
+	}
+	if (srv->cfg->helo_strict && !s->submission && name[0] != '[') {
+		struct helo_check *h;
+
+		if (strchr(name, '.') == NULL ||
+		    strcasecmp(name, "localhost") == 0 ||
+		    strcasecmp(name, "localhost.localdomain") == 0) {
+			reply(s, "550 5.7.1 <%s>: Helo command rejected: need "
+			    "fully-qualified hostname", name);
+			bad_command(s);
+			return;
+		}
+		h = xcalloc(1, sizeof(*h));
+		h->s = s;
+		h->conn = s->conn;
+		h->ehlo = ehlo;
+		snprintf(h->name, sizeof(h->name), "%s", name);
+		s->state = SMTP_BUSY;
+		conn_hold(s->conn);
+		worker_submit(helo_check_work, helo_check_done, h);
+		return;
+	}
+	helo_accept(s, name, ehlo);
 }
 
 static void

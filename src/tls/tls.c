@@ -257,6 +257,13 @@ tls_init(const struct config *cfg, const char **error_r)
 	}
 	if ((default_ctx = ctx_new(defcert, defkey, error_r)) == NULL)
 		goto fail;
+	if (sscert == NULL) {
+		X509 *x = SSL_CTX_get0_certificate(default_ctx);
+
+		if (x != NULL && X509_check_issued(x, x) == X509_V_OK)
+			log_warnx("tls: %s is self-signed; mail programs will "
+			    "warn about it", defcert);
+	}
 	for (size_t i = 0; i < cfg->ncerts; i++) {
 		SSL_CTX *ctx;
 

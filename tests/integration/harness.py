@@ -60,6 +60,9 @@ class Server:
     def __init__(self, extra_config="", auth_failure_delay="0",
                  plaintext_on_loopback=True, users=None):
         self.dir = tempfile.mkdtemp(prefix="posthorn-it-")
+        # Started as root, the server runs as the 'posthorn' user, which
+        # must be able to enter the directory (mkdtemp makes it 0700).
+        os.chmod(self.dir, 0o755)
         self.data_dir = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "posthorn.conf")
         self.log_path = os.path.join(self.dir, "server.log")

@@ -181,8 +181,16 @@ acct_create_defaults(struct db *db, const char **error_r)
 		{ "Archive", MBOX_SU_ARCHIVE },
 	};
 	sqlite3_stmt *st;
-	int64_t uv = (int64_t)time(NULL);
+	int64_t uv = (int64_t)time(NULL), n;
 
+	/* The common case, without taking the write lock. */
+	if ((st = db_prep(db, "SELECT COUNT(*) FROM mailboxes", error_r)) ==
+	    NULL || db_step(st) != 1)
+		return -1;
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (n > 0)
+		return 0;
 	if (db_begin(db, error_r) < 0)
 		return -1;
 	/* Someone else may have initialized it meanwhile. */

@@ -1,0 +1,317 @@
+"""
+test_cli - the command line and the configuration file: FILE:LINE errors,
+domain/user/alias management while the server runs, graceful stop,
+privilege drop, certificates (self-signed at first start, SNI).
+"""
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BINARY, Server, free_ports, tls_context
+
+
+def run(*args, input=None):
+    return subprocess.run([BINARY] + list(args), input=input,
+                          capture_output=True, text=True, timeout=60)
+
+
+class ConfigErrors(unittest.TestCase):
+    def write(self, text):
+        fd, path = tempfile.mkstemp(suffix=".conf")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        self.addCleanup(os.unlink, path)
+        return path
+
+    def check_error(self, text, line, fragment):
+        path = self.write(text)
+        r = run("-c", path, "serve")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"{path}:{line}: ", r.stderr)
+        self.assertIn(fragment, r.stderr)
+
+    def test_unknown_key(self):
+        self.check_error("[server]\nhostname = a.example\nbogus = 1\n", 3,
+                         "unknown key 'bogus'")
+
+    def test_unknown_section(self):
+        self.check_error("[server]\n\n[nope]\nx = 1\n", 4,
+                         "unknown section [nope]")
+
+    def test_bad_values(self):
+        self.check_error("[auth]\nplaintext_on_loopback = perhaps\n", 2,
+                         "bad value 'perhaps'")
+        self.check_error("; c\n[listen]\nimap = 127.0.0.1:0\n", 3,
+                         "bad listen address")
+        self.check_error("[listen]\nsmtp = 127.0.0.1:25, nonsense\n", 2,
+                         "bad listen address 'nonsense'")
+        self.check_error("[limits]\nmessage_size = lots\n", 2,
+                         "bad value 'lots'")
+        self.check_error("[server]\nhostname = bad_name\n", 2,
+                         "bad host name")
+
+    def test_missing_file(self):
+        r = run("-c", "/nonexistent/posthorn.conf", "serve")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/posthorn.conf", r.stderr)
+
+    def test_example_config_parses(self):
+        example = os.path.join(os.path.dirname(BINARY), "..",
+                               "posthorn.conf.example")
+        with open(example) as f:
+            text = f.read()
+        d = tempfile.mkdtemp(prefix="posthorn-ex-")
+        os.chmod(d, 0o755)
+        # Same file, a private data_dir: every documented key must parse.
+        path = self.write(text.replace("/var/lib/posthorn", d))
+        r = run("-c", path, "domain", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "")
+
+
+class Cli(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def login_ok(self, user, password):
+        m = self.srv.imap()
+        try:
+            m.login(user, password)
+            return True
+        except Exception:
+            return False
+        finally:
+            try:
+                m.logout()
+            except Exception:
+                pass
+
+    def test_domain_commands(self):
+        srv = self.srv
+        self.assertEqual(srv.cli("domain", "add", "Other.Example").returncode,
+                         0)
+        r = srv.cli("domain", "add", "other.example", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("exists already", r.stderr)
+        self.assertIn("other.example\n", srv.cli("domain", "list").stdout)
+        srv.add_user("x@other.example", "pw-x-1234")
+        r = srv.cli("domain", "del", "other.example", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("still has accounts", r.stderr)
+        srv.cli("user", "del", "x@other.example")
+        srv.cli("domain", "del", "other.example")
+        self.assertNotIn("other.example", srv.cli("domain", "list").stdout)
+        r = srv.cli("domain", "add", "not a domain", check=False)
+        self.assertEqual(r.returncode, 1)
+
+    def test_generated_password_logs_in(self):
+        r = self.srv.cli("user", "add", "gen@example.test")
+        pw = r.stdout.strip()
+        self.assertRegex(pw, r"^[A-Za-z0-9]{16}$")
+        self.assertTrue(self.login_ok("gen@example.test", pw))
+        self.assertIn("gen@example.test\n",
+                      self.srv.cli("user", "list").stdout)
+
+    def test_passwd_and_del_while_running(self):
+        srv = self.srv
+        srv.add_user("pw@example.test", "first-password")
+        self.assertTrue(self.login_ok("pw@example.test", "first-password"))
+        srv.cli("user", "passwd", "pw@example.test", "--password-stdin",
+                input="second-password\n")
+        self.assertFalse(self.login_ok("pw@example.test", "first-password"))
+        self.assertTrue(self.login_ok("pw@example.test", "second-password"))
+        srv.cli("user", "del", "pw@example.test")
+        self.assertFalse(self.login_ok("pw@example.test", "second-password"))
+        r = srv.cli("user", "del", "pw@example.test", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such account", r.stderr)
+
+    def test_user_add_refusals(self):
+        srv = self.srv
+        r = srv.cli("user", "add", "u@unknown.example", "--password-stdin",
+                    input="x\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not served here", r.stderr)
+        r = srv.cli("user", "add", Server.USER, "--password-stdin",
+                    input="x\n", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("exists already", r.stderr)
+        r = srv.cli("user", "add", "empty@example.test", "--password-stdin",
+                    input="\n", check=False)
+        self.assertEqual(r.returncode, 1)
+
+    def test_alias_added_while_running_delivers(self):
+        srv = self.srv
+        srv.add_user("t1@example.test", "pw-t1-xyz")
+        srv.add_user("t2@example.test", "pw-t2-xyz")
+        srv.cli("alias", "add", "team@example.test",
+                "t1@example.test,t2@example.test")
+        self.assertIn("team@example.test -> t1@example.test,t2@example.test",
+                      srv.cli("alias", "list").stdout)
+        s = srv.smtp()
+        s.sendmail("a@remote.example", ["team@example.test"],
+                   b"Subject: to the team\r\n\r\nhi\r\n")
+        s.quit()
+        for user, pw in (("t1@example.test", "pw-t1-xyz"),
+                         ("t2@example.test", "pw-t2-xyz")):
+            m = srv.imap_login(user, pw)
+            typ, data = m.select("INBOX")
+            self.assertEqual(data, [b"1"])
+            m.logout()
+        srv.cli("alias", "del", "team@example.test")
+        s = srv.smtp()
+        s.ehlo()
+        code, _ = s.docmd("MAIL FROM:<a@remote.example>")
+        self.assertEqual(code, 250)
+        code, msg = s.docmd("RCPT TO:<team@example.test>")
+        self.assertEqual(code, 550)
+        s.quit()
+        r = srv.cli("alias", "add", Server.USER, "t1@example.test",
+                    check=False)
+        self.assertEqual(r.returncode, 1)
+
+    def test_check(self):
+        r = self.srv.cli("check")
+        self.assertEqual(r.stdout, "store ok\n")
+
+
+class Lifecycle(unittest.TestCase):
+    def test_sigterm_exit_zero_and_goodbyes(self):
+        srv = Server()
+        try:
+            srv.start()
+            imap = srv.raw("imap")
+            self.assertTrue(imap.readline().startswith(b"* OK"))
+            smtp = srv.raw("smtp")
+            self.assertTrue(smtp.readline().startswith(b"220 "))
+            pop = srv.raw("pop3")
+            self.assertTrue(pop.readline().startswith(b"+OK"))
+            self.assertEqual(srv.stop(signal.SIGTERM), 0)
+            self.assertEqual(imap.readline(),
+                             b"* BYE Server shutting down.\r\n")
+            self.assertTrue(smtp.readline().startswith(b"421 4.3.2 "))
+            self.assertTrue(pop.readline().startswith(b"-ERR [SYS/TEMP]"))
+            log = srv.read_log()
+            self.assertIn("received SIGTERM", log)
+            self.assertIn("stopped", log)
+        finally:
+            srv.cleanup()
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_privilege_drop(self):
+        with Server() as srv:
+            with open(f"/proc/{srv.proc.pid}/status") as f:
+                status = f.read()
+            uids = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)",
+                             status, re.M).groups()
+            self.assertTrue(all(u != "0" for u in uids), uids)
+            self.assertRegex(srv.read_log(), r"running as user \w+")
+            st = os.stat(os.path.join(srv.data_dir, "posthorn.db"))
+            self.assertEqual(st.st_uid, int(uids[0]))
+
+    def test_selfsigned_made_once_and_warned_every_start(self):
+        srv = Server()
+        try:
+            srv.start()
+            crt = os.path.join(srv.data_dir, "tls", "selfsigned.crt")
+            self.assertTrue(os.path.exists(crt))
+            first = os.stat(crt).st_mtime_ns
+            self.assertIn("created a self-signed certificate",
+                          srv.read_log())
+            srv.stop()
+            open(srv.log_path, "w").close()
+            srv.start()
+            log = srv.read_log()
+            self.assertNotIn("created a self-signed", log)
+            self.assertIn("using the self-signed certificate", log)
+            self.assertEqual(os.stat(crt).st_mtime_ns, first)
+            # The certificate names the configured host.
+            out = subprocess.run(["openssl", "x509", "-in", crt, "-noout",
+                                  "-ext", "subjectAltName"],
+                                 capture_output=True, text=True).stdout
+            self.assertIn("DNS:" + Server.HOSTNAME, out)
+        finally:
+            srv.cleanup()
+
+    def test_sni_picks_certificate_by_name(self):
+        d = tempfile.mkdtemp(prefix="posthorn-sni-")
+        os.chmod(d, 0o755)
+        names = ["mail.example.test", "mail.other.example"]
+        for n in names:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                            "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-keyout", f"{d}/{n}.key", "-out", f"{d}/{n}.crt",
+                            "-days", "2", "-nodes", "-subj", f"/CN={n}",
+                            "-addext", f"subjectAltName=DNS:{n}"],
+                           check=True, capture_output=True)
+        extra = (f"[tls]\ncert = {d}/{names[0]}.crt\nkey = {d}/{names[0]}.key\n"
+                 f"{names[1]} = {d}/{names[1]}.crt, {d}/{names[1]}.key\n")
+        srv = Server(extra_config=extra)
+        try:
+            srv.start()
+            for sni, want in ((names[0], names[0]), (names[1], names[1]),
+                              ("unknown.example", names[0])):
+                ctx = tls_context()
+                with socket.create_connection(
+                        ("127.0.0.1", srv.port["imaps"]), timeout=10) as raw:
+                    with ctx.wrap_socket(raw, server_hostname=sni) as tls:
+                        der = tls.getpeercert(binary_form=True)
+                        self.assertIn(tls.version(), ("TLSv1.2", "TLSv1.3"))
+                pem = ssl.DER_cert_to_PEM_cert(der)
+                out = subprocess.run(["openssl", "x509", "-noout",
+                                      "-subject"], input=pem,
+                                     capture_output=True, text=True).stdout
+                self.assertIn(f"CN = {want}", out, sni)
+            self.assertIn("is self-signed", srv.read_log())
+        finally:
+            srv.cleanup()
+            subprocess.run(["rm", "-rf", d])
+
+    def test_old_tls_versions_refused(self):
+        with Server() as srv:
+            for proto in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+                ctx = tls_context()
+                try:
+                    ctx.minimum_version = proto
+                    ctx.maximum_version = proto
+                except ValueError:
+                    continue
+                with socket.create_connection(
+                        ("127.0.0.1", srv.port["imaps"]), timeout=10) as raw:
+                    with self.assertRaises(ssl.SSLError):
+                        ctx.wrap_socket(raw).close()
+
+    def test_helo_strict(self):
+        with Server(extra_config="[smtp]\nhelo_strict = yes\n") as srv:
+            s = srv.raw("smtp")
+            s.readline()
+            s.send(b"EHLO localhost\r\n")
+            self.assertTrue(s.readline().startswith(b"550 5.7.1 "))
+            s.send(b"EHLO no-such-host.invalid\r\n")
+            self.assertEqual(s.readline(), b"550 5.7.1 <no-such-host.invalid>:"
+                             b" Helo command rejected: Host not found\r\n")
+            s.send(b"EHLO [127.0.0.1]\r\n")
+            self.assertEqual(s.readline(),
+                             f"250-{Server.HOSTNAME}\r\n".encode())
+            s.close()
+            # Submission ports are not subject to it.
+            s = srv.raw("submission")
+            s.readline()
+            s.send(b"EHLO localhost.localdomain\r\n")
+            self.assertTrue(s.readline().startswith(b"250-"))
+            s.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
