@@ -25,6 +25,7 @@
 #include "xmalloc.h"
 
 #define READ_HIGH_MARK	(256 * 1024)
+#define CLOSE_FLUSH_SECS 10
 #define IPCOUNT_BUCKETS	4096
 
 struct ipcount {
@@ -154,6 +155,11 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (log_debug_enabled())
+		log_debug("s=%s %s event what=0x%x closing=%d out=%zu", c->sid,
+		    c->ops->proto, (unsigned)what, c->closing,
+		    evbuffer_get_length(c->out));
+
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->ssl != NULL && !c->tls_done) {
 			c->tls_done = true;
@@ -198,11 +204,12 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			    "network error");
 	}
 	/*
-	 * After an error nothing more can be sent.  After EOF the client may
-	 * only have shut down its sending side (QUIT, then close): what we
-	 * still owe it is flushed by conn_close.
+	 * After an error, or an EOF met while writing, nothing more can be
+	 * sent.  After an EOF met while reading the client may only have
+	 * shut down its sending side (QUIT, then close): what we still owe
+	 * it is flushed by conn_close, within a bounded time.
 	 */
-	if (what & BEV_EVENT_ERROR)
+	if ((what & BEV_EVENT_ERROR) || (what & BEV_EVENT_WRITING))
 		evbuffer_drain(c->out, evbuffer_get_length(c->out));
 	if (c->closing && evbuffer_get_length(c->out) == 0)
 		conn_schedule_reap(c);
@@ -476,10 +483,26 @@ reap_cb(void *arg)
 static void
 conn_schedule_reap(struct conn *c)
 {
+	if (c->close_timer != NULL) {
+		event_free(c->close_timer);
+		c->close_timer = NULL;
+	}
 	if (c->reap_scheduled || c->holds > 0)
 		return;
 	c->reap_scheduled = true;
 	iothread_post(c->thr, reap_cb, c);
+}
+
+static void
+close_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	event_free(c->close_timer);
+	c->close_timer = NULL;
+	if (c->bev != NULL)
+		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	conn_schedule_reap(c);
 }
 
 void
@@ -499,10 +522,21 @@ conn_close(struct conn *c, const char *reason)
 	bufferevent_disable(c->bev, EV_READ);
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	/* Give a slow reader a bounded time to take the last words. */
-	bufferevent_set_timeouts(c->bev, NULL, &(struct timeval){ 30, 0 });
-	if (evbuffer_get_length(c->out) == 0 || c->starttls_pending)
+	if (evbuffer_get_length(c->out) == 0 || c->starttls_pending) {
 		conn_schedule_reap(c);
+		return;
+	}
+	/*
+	 * Give a slow reader a bounded time to take the last words; a timer
+	 * of our own, because the bufferevent may have stopped writing.
+	 */
+	{
+		struct timeval tv = { CLOSE_FLUSH_SECS, 0 };
+
+		c->close_timer = evtimer_new(iothread_base(c->thr),
+		    close_timeout_cb, c);
+		evtimer_add(c->close_timer, &tv);
+	}
 }
 
 void

@@ -29,6 +29,7 @@
 
 struct bufferevent;
 struct evbuffer;
+struct event;
 struct iothread;
 struct conn;
 typedef struct ssl_st SSL;
@@ -72,6 +73,7 @@ struct conn {
 	bool		 shutdown_requested;
 	const char	*close_reason;
 	size_t		 drain_mark;	/* on_drain low-water mark */
+	struct event	*close_timer;	/* bounds the final flush */
 	uint64_t	 bytes_in, bytes_out;
 	uint64_t	 started_ms;
 	struct conn	*next, *prev;	/* the thread's list */

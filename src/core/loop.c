@@ -9,8 +9,11 @@
 #include <event2/thread.h>
 
 #include "log.h"
+#include "util.h"
 #include "loop.h"
 #include "xmalloc.h"
+
+#define STOP_MAX_MS	15000
 
 struct post {
 	iothread_fn	*fn;
@@ -27,6 +30,7 @@ struct iothread {
 	struct post	*head, *tail;
 	int		 conns;
 	bool		 stopping;
+	uint64_t	 stop_started;
 	struct event	*stop_check;
 };
 
@@ -65,8 +69,13 @@ stop_check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct iothread *t = arg;
 
-	if (t->conns <= 0)
+	/* Connections get a bounded time to say goodbye and flush. */
+	if (t->conns <= 0 || mono_ms() - t->stop_started > STOP_MAX_MS) {
+		if (t->conns > 0)
+			log_warnx("stopping with %d connections still open",
+			    t->conns);
 		event_base_loopexit(t->base, NULL);
+	}
 }
 
 void
@@ -122,6 +131,7 @@ begin_stop(void *arg)
 	struct timeval tv = { 0, 100000 };
 
 	t->stopping = true;
+	t->stop_started = mono_ms();
 	if (shutdown_hook != NULL)
 		shutdown_hook(t);
 	t->stop_check = event_new(t->base, -1, EV_PERSIST, stop_check_cb, t);

@@ -430,7 +430,7 @@ update_done(void *arg)
 			send_line(s, "-ERR [SYS/TEMP] Deleting messages "
 			    "failed, they remain.");
 		} else
-			send_line(s, "+OK Logging out, messages deleted.");
+			send_line(s, "+OK Logging out.");
 		conn_close(c, "quit");
 	}
 	conn_release(c);
