@@ -22,6 +22,8 @@
 
 #include <event2/event.h>
 
+#include "auth/auth.h"
+#include "auth/auth_sasl.h"
 #include "auth/password.h"
 #include "core/conn.h"
 #include "core/hub.h"
@@ -219,6 +221,79 @@ server_prepare_and_drop(struct config *cfg, bool for_cli)
 	return 0;
 }
 
+/*
+ * Account changes made elsewhere (the CLI, another node) show up as a new
+ * directory generation; then every logged-in session checks that its
+ * account may still be there, and the ones that may not are ended.
+ */
+#define DIRECTORY_POLL_MS	1000
+
+static uint64_t directory_gen;
+static struct event *directory_timer;
+
+static void
+recheck_conn(struct conn *c, void *ctx)
+{
+	struct account a;
+	unsigned proto;
+	const char *why = NULL;
+	int r;
+
+	if (c->account == 0 || c->closing)
+		return;
+	memset(&a, 0, sizeof(a));
+	r = store_account_get_id(srv->store, c->account, &a);
+	proto = auth_conn_protocol(c);
+	if (r == 0)
+		why = "Account was deleted";
+	else if (r == 1 && !a.enabled)
+		why = "Account is disabled";
+	else if (r == 1 && proto != 0 && !(a.protocols & proto))
+		why = "Access to this service was disabled for the account";
+	account_clear(&a);
+	if (why != NULL)
+		conn_evict(c, why);
+}
+
+static void
+recheck_thread(void *arg)
+{
+	conn_foreach(recheck_conn, NULL);
+}
+
+static void
+directory_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t gen;
+
+	if (store_directory_generation(srv->store, &gen) < 0 ||
+	    gen == directory_gen)
+		return;
+	directory_gen = gen;
+	for (unsigned i = 0; i < iothread_count(); i++)
+		iothread_post(iothread_get(i), recheck_thread, NULL);
+}
+
+static void
+directory_watch_start(void *arg)
+{
+	struct timeval tv = { DIRECTORY_POLL_MS / 1000,
+	    (DIRECTORY_POLL_MS % 1000) * 1000 };
+
+	(void)store_directory_generation(srv->store, &directory_gen);
+	directory_timer = event_new(iothread_base(iothread_self()), -1,
+	    EV_PERSIST, directory_poll_cb, NULL);
+	event_add(directory_timer, &tv);
+}
+
+static void
+directory_watch_stop(void *arg)
+{
+	if (directory_timer != NULL)
+		event_free(directory_timer);
+	directory_timer = NULL;
+}
+
 static void
 store_changed(void *ctx, int64_t account, int64_t mailbox)
 {
@@ -288,6 +363,16 @@ server_run(struct config *cfg)
 		return 1;
 	}
 	store_set_change_hook(server.store, store_changed, NULL);
+	{
+		unsigned char secret[32];
+
+		if (store_secret(server.store, "scram", secret, &err) < 0) {
+			log_error("store: %s", err);
+			return 1;
+		}
+		auth_sasl_set_secret(secret);
+		explicit_bzero(secret, sizeof(secret));
+	}
 	conn_set_limits(cfg->max_connections_per_ip);
 
 	/* Every thread inherits this mask; only this thread takes signals. */
@@ -312,6 +397,7 @@ server_run(struct config *cfg)
 	for (unsigned i = 0; i < nthr; i++)
 		iothread_post(iothread_get(i), listeners_attach,
 		    (void *)(uintptr_t)i);
+	iothread_post(iothread_get(0), directory_watch_start, NULL);
 	iothreads_run();
 	/* Warm the dummy hash so the first failed login is not faster. */
 	(void)password_verify("", NULL);
@@ -335,6 +421,7 @@ server_run(struct config *cfg)
 	log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" :
 	    "SIGINT");
 	server.stopping = true;
+	iothread_post(iothread_get(0), directory_watch_stop, NULL);
 	for (unsigned i = 0; i < nthr; i++)
 		iothread_post(iothread_get(i), listeners_detach,
 		    (void *)(uintptr_t)i);

@@ -8,12 +8,20 @@
  * with a raw challenge.  Every buffer that held a decoded response is
  * wiped, and the whole struct sasl_server (credentials included) is wiped
  * before it is freed.
+ *
+ * SCRAM-SHA-256 is the one mechanism that needs the account's stored
+ * secret in mid-exchange: its first step returns SASL_STEP_NEED_CREDS and
+ * parks the exchange (need_creds) until the caller hands the credentials
+ * to sasl_server_set_scram().  The message syntax and the cryptography
+ * live in auth/scram.c; this file applies the same identity rules as for
+ * PLAIN and LOGIN, and keeps the order of the steps.
  */
 #include <string.h>
 #include <strings.h>
 
 #include "auth/base64.h"
 #include "auth/sasl.h"
+#include "auth/scram.h"
 #include "core/buf.h"
 #include "core/xmalloc.h"
 
@@ -38,14 +46,25 @@ struct sasl_server {
 	bool			 have_creds;
 	const char		*error;
 	struct sasl_creds	 creds;
+
+	/* SCRAM-SHA-256 only. */
+	struct scram_server	*scram;
+	bool			 need_creds;	/* NEED_CREDS returned */
+	bool			 authenticated;	/* the proof verified */
+	bool			 have_secret;
+	unsigned char		 secret[SCRAM_SECRET_LEN];
 };
 
 static int	mech_plain_step(struct sasl_server *, const char *, size_t,
 		    bool, struct buf *);
 static int	mech_login_step(struct sasl_server *, const char *, size_t,
 		    bool, struct buf *);
+static int	mech_scram_step(struct sasl_server *, const char *, size_t,
+		    bool, struct buf *);
 
+/* In the order sasl_mech_list() advertises them: the strongest first. */
 static const struct sasl_mech sasl_mechs[] = {
+	{ "SCRAM-SHA-256", false, mech_scram_step },
 	{ "PLAIN", true, mech_plain_step },
 	{ "LOGIN", true, mech_login_step },
 };
@@ -220,6 +239,64 @@ mech_login_step(struct sasl_server *s, const char *in, size_t len,
 	return SASL_STEP_ERROR;
 }
 
+/*
+ * SCRAM-SHA-256: client-first, (credentials from the caller), client-final,
+ * then the client's empty answer to the server-final message.  Without an
+ * initial response the server sends an empty challenge first.
+ */
+enum {
+	SCRAM_START = 0,
+	SCRAM_WANT_FINAL,
+	SCRAM_WANT_ACK,
+};
+
+static int
+mech_scram_step(struct sasl_server *s, const char *in, size_t len,
+    bool have_input, struct buf *chal)
+{
+	const char *authcid, *authzid, *err;
+
+	switch (s->state) {
+	case SCRAM_START:
+		if (!have_input)
+			return SASL_STEP_CONTINUE;
+		if (scram_server_client_first(s->scram, in, len, &err) < 0) {
+			s->error = err;
+			return SASL_STEP_ERROR;
+		}
+		authcid = scram_server_authcid(s->scram);
+		authzid = scram_server_authzid(s->scram);
+		if (!identity_ok(authcid, strlen(authcid), false) ||
+		    !identity_ok(authzid, strlen(authzid), true)) {
+			s->error = "malformed SCRAM user name";
+			return SASL_STEP_ERROR;
+		}
+		field_set(s->creds.authcid, authcid, strlen(authcid));
+		field_set(s->creds.authzid, authzid, strlen(authzid));
+		s->state = SCRAM_WANT_FINAL;
+		return SASL_STEP_NEED_CREDS;
+	case SCRAM_WANT_FINAL:
+		if (scram_server_client_final(s->scram, in, len, chal,
+		    &err) < 0) {
+			s->error = err;
+			return SASL_STEP_ERROR;
+		}
+		s->authenticated = true;
+		s->state = SCRAM_WANT_ACK;
+		return SASL_STEP_CONTINUE;
+	case SCRAM_WANT_ACK:
+		/* RFC 5802 section 5: the client answers v= with nothing. */
+		if (len != 0) {
+			s->error = "unexpected data after SCRAM server-final "
+			    "message";
+			return SASL_STEP_ERROR;
+		}
+		return SASL_STEP_DONE;
+	}
+	s->error = "SCRAM state machine broken";
+	return SASL_STEP_ERROR;
+}
+
 static const struct sasl_mech *
 mech_find(const char *name)
 {
@@ -235,6 +312,15 @@ sasl_mech_supported(const char *name)
 	return mech_find(name) != NULL;
 }
 
+bool
+sasl_mech_is_plaintext(const char *name)
+{
+	const struct sasl_mech *m = mech_find(name);
+
+	return m != NULL && m->plaintext;
+}
+
+/* Non-plaintext mechanisms are listed whatever plaintext_ok says. */
 void
 sasl_mech_list(struct buf *out, bool plaintext_ok)
 {
@@ -260,7 +346,38 @@ sasl_server_new(const char *mech_name)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->mech = m;
+	if (m->step == mech_scram_step)
+		s->scram = scram_server_new();
 	return s;
+}
+
+void
+sasl_server_set_scram_secret(struct sasl_server *s,
+    const unsigned char secret[SCRAM_SECRET_LEN])
+{
+	if (s->scram == NULL)
+		return;
+	memcpy(s->secret, secret, SCRAM_SECRET_LEN);
+	s->have_secret = true;
+}
+
+int
+sasl_server_set_test_nonce(struct sasl_server *s, const char *nonce)
+{
+	if (s->scram == NULL || s->finished)
+		return -1;
+	return scram_server_set_nonce(s->scram, nonce);
+}
+
+/* End the exchange with an error; a verified proof no longer counts. */
+static int
+server_fail(struct sasl_server *s, const char *error)
+{
+	s->finished = true;
+	s->need_creds = false;
+	s->authenticated = false;
+	s->error = error;
+	return SASL_STEP_ERROR;
 }
 
 int
@@ -276,27 +393,24 @@ sasl_server_step(struct sasl_server *s, const char *b64, size_t len,
 		return SASL_STEP_ERROR;
 	}
 	s->error = NULL;
+	if (s->need_creds)
+		return server_fail(s, "client response while waiting for "
+		    "credentials");
 	if (b64 == NULL) {
-		if (s->nsteps > 0) {
-			s->finished = true;
-			s->error = "missing client response";
-			return SASL_STEP_ERROR;
-		}
+		if (s->nsteps > 0)
+			return server_fail(s, "missing client response");
 		have_input = false;
 	} else if (len == 1 && b64[0] == '*') {
 		s->finished = true;
+		s->authenticated = false;
 		return SASL_STEP_CANCELLED;
 	} else if (len == 1 && b64[0] == '=') {
 		/* RFC 4954 / 4959: an empty (initial) response. */
 	} else if (len > SASL_RESPONSE_MAX) {
-		s->finished = true;
-		s->error = "client response too long";
-		return SASL_STEP_ERROR;
+		return server_fail(s, "client response too long");
 	} else if (base64_decode(b64, len, &raw) < 0) {
 		buf_free_secret(&raw);
-		s->finished = true;
-		s->error = "invalid base64 in client response";
-		return SASL_STEP_ERROR;
+		return server_fail(s, "invalid base64 in client response");
 	}
 
 	s->nsteps++;
@@ -307,16 +421,63 @@ sasl_server_step(struct sasl_server *s, const char *b64, size_t len,
 	case SASL_STEP_CONTINUE:
 		base64_encode(chal.data, chal.len, challenge_b64_out);
 		break;
+	case SASL_STEP_NEED_CREDS:
+		s->have_creds = true;
+		s->need_creds = true;
+		break;
 	case SASL_STEP_DONE:
 		s->have_creds = true;
 		s->finished = true;
 		break;
 	default:
 		s->finished = true;
+		s->authenticated = false;
 		break;
 	}
 	buf_free(&chal);
 	return ret;
+}
+
+int
+sasl_server_set_scram(struct sasl_server *s, const struct scram_creds *creds,
+    struct buf *challenge_b64_out)
+{
+	struct scram_creds fake;
+	struct buf raw = BUF_INIT;
+	const char *err;
+	int r;
+
+	if (s->finished) {
+		s->error = "exchange already finished";
+		return SASL_STEP_ERROR;
+	}
+	if (!s->need_creds)
+		return server_fail(s, "SCRAM credentials not expected now");
+	s->need_creds = false;
+	s->error = NULL;
+	if (creds == NULL) {
+		if (!s->have_secret)
+			return server_fail(s, "no secret for unknown SCRAM "
+			    "users");
+		scram_creds_fake(s->creds.authcid, s->secret, &fake);
+		creds = &fake;
+	}
+	r = scram_server_first(s->scram, creds, &raw, &err);
+	if (creds == &fake)
+		scram_creds_wipe(&fake);
+	if (r < 0) {
+		buf_free(&raw);
+		return server_fail(s, err);
+	}
+	base64_encode(raw.data, raw.len, challenge_b64_out);
+	buf_free(&raw);
+	return SASL_STEP_CONTINUE;
+}
+
+bool
+sasl_server_authenticated(const struct sasl_server *s)
+{
+	return s->authenticated;
 }
 
 const struct sasl_creds *
@@ -344,6 +505,7 @@ sasl_server_free(struct sasl_server **sp)
 
 	if (s == NULL)
 		return;
+	scram_server_free(&s->scram);
 	xfree_secret(s, sizeof(*s));
 	*sp = NULL;
 }

@@ -55,6 +55,7 @@ buf_reserve(struct buf *b, size_t more)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
 	b->data = xrealloc(b->data, ncap);
 	b->cap = ncap;
+	b->data[b->len] = '\0';
 }
 
 void

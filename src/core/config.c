@@ -31,6 +31,8 @@ struct cfg_parse {
 	FILE		*fp;
 	int		 line;
 	char		*error;		/* first error, "FILE:LINE: msg" */
+	int		 error_line;
+	int		 tls_line;	/* where the default cert/key was set */
 	char		*dir;		/* directory of the config file */
 	bool		 seen_tls_default;
 };
@@ -71,18 +73,25 @@ cfg_error(struct cfg_parse *p, const char *fmt, ...)
 	va_list ap;
 	char *msg;
 
-	if (p->error != NULL)
+	/* Keep the error of the earliest line. */
+	if (p->error != NULL && p->error_line <= p->line)
 		return;
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
+	free(p->error);
 	p->error = xasprintf("%s:%d: %s", p->cfg->path, p->line, msg);
+	p->error_line = p->line;
 	free(msg);
 }
 
 static char *
 cfg_path(struct cfg_parse *p, const char *v)
 {
+	if (v[0] == '\0') {
+		cfg_error(p, "empty file name");
+		return xstrdup("");
+	}
 	if (v[0] == '/' || p->dir == NULL)
 		return xstrdup(v);
 	return xasprintf("%s/%s", p->dir, v);
@@ -186,6 +195,7 @@ cfg_tls(struct cfg_parse *p, const char *name, const char *value)
 		tc = &c->certs[c->ncerts++];
 		memset(tc, 0, sizeof(*tc));
 set:
+		p->tls_line = p->line;
 		if (tolower((unsigned char)name[0]) == 'c') {
 			free(tc->cert);
 			tc->cert = cfg_path(p, value);
@@ -201,7 +211,9 @@ set:
 		const char *k;
 		char *cert;
 
-		if (!domain_valid(name, strlen(name)) && name[0] != '*') {
+		if (!domain_valid(name, strlen(name)) &&
+		    !(name[0] == '*' && name[1] == '.' &&
+		    domain_valid(name + 2, strlen(name + 2)))) {
 			cfg_error(p, "unknown key '%s' in [tls] (want cert, "
 			    "key, or HOSTNAME = CERT, KEY)", name);
 			return;
@@ -365,11 +377,38 @@ cfg_handler(void *user, const char *section, const char *name,
 	    strcasecmp(section, "limits") == 0 ||
 	    strcasecmp(section, "smtp") == 0) {
 		cfg_error(p, "unknown key '%s' in [%s]", name, section);
-	} else {
-		cfg_error(p, "unknown section [%s]", section);
-	}
+	} else if (section[0] == '\0')
+		cfg_error(p, "key '%s' outside any [section]", name);
+	/* Keys of unknown sections: the header line was reported already. */
 #undef IS
 	return 1;
+}
+
+static const char *const sections[] = {
+	"server", "tls", "auth", "listen", "limits", "smtp",
+};
+
+/*
+ * inih calls the handler for key lines only, so section headers are
+ * checked here, on their own line.
+ */
+static void
+cfg_check_section(struct cfg_parse *p, const char *line)
+{
+	const char *s = line, *e;
+	size_t n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s != '[' || (e = strchr(s, ']')) == NULL)
+		return;
+	s++;
+	n = (size_t)(e - s);
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strlen(sections[i]) == n && strncasecmp(sections[i], s,
+		    n) == 0)
+			return;
+	cfg_error(p, "unknown section [%.*s]", (int)(n > 64 ? 64 : n), s);
 }
 
 /* inih reader: one line per call, so we know which line is being parsed. */
@@ -383,6 +422,7 @@ cfg_reader(char *str, int num, void *stream)
 		size_t n = strlen(r);
 
 		p->line++;
+		cfg_check_section(p, r);
 		if (n > 0 && r[n - 1] != '\n' && !feof(p->fp)) {
 			int ch;
 
@@ -431,22 +471,18 @@ config_load(const char *path, const char **error_r)
 	}
 	r = ini_parse_stream(cfg_reader, &p, cfg_handler, &p);
 	fclose(p.fp);
-	if (r != 0 && p.error == NULL) {
-		p.line = r > 0 ? r : p.line;
+	if (r > 0) {
+		/* inih's own first error, if it comes before ours. */
+		p.line = r;
 		cfg_error(&p, "syntax error (want [section] or key = value)");
 	}
 	/* Whole-file checks. */
 	if (p.error == NULL) {
 		for (size_t i = 0; i < c->ncerts; i++) {
 			if (c->certs[i].cert == NULL || c->certs[i].key == NULL) {
-				p.line = 0;
-				snprintf(errbuf, sizeof(errbuf), "%s: [tls] has "
-				    "a cert without a key or a key without a "
-				    "cert", path);
-				*error_r = errbuf;
-				free(p.dir);
-				config_free(&c);
-				return NULL;
+				p.line = p.tls_line;
+				cfg_error(&p, "[tls] has a cert without a key "
+				    "or a key without a cert");
 			}
 		}
 	}

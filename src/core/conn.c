@@ -565,6 +565,29 @@ conn_release(struct conn *c)
 }
 
 void
+conn_foreach(void (*fn)(struct conn *, void *), void *ctx)
+{
+	struct conn *c, *next;
+
+	for (c = thread_conns; c != NULL; c = next) {
+		next = c->next;
+		fn(c, ctx);
+	}
+}
+
+void
+conn_evict(struct conn *c, const char *reason)
+{
+	if (c->closing)
+		return;
+	log_info("s=%s %s evicted account=%lld reason=\"%s\"", c->sid,
+	    c->ops->proto, (long long)c->account, reason);
+	if (c->ops->on_kicked != NULL)
+		c->ops->on_kicked(c, reason);
+	conn_close(c, reason);
+}
+
+void
 conn_shutdown_thread(struct iothread *t)
 {
 	struct conn *c, *next;

@@ -41,6 +41,8 @@ struct conn_ops {
 	void	(*on_tls)(struct conn *);	/* handshake completed */
 	void	(*on_timeout)(struct conn *);	/* idle; session says bye */
 	void	(*on_shutdown)(struct conn *);	/* server stopping */
+	/* The account may no longer be here: say why; the conn closes. */
+	void	(*on_kicked)(struct conn *, const char *reason);
 	void	(*on_close)(struct conn *);	/* free the session */
 };
 
@@ -65,6 +67,7 @@ struct conn {
 
 	const struct conn_ops *ops;
 	void		*session;
+	int64_t		 account;	/* logged-in account, 0 before */
 
 	unsigned	 holds;		/* outstanding async jobs */
 	bool		 closing;
@@ -115,6 +118,11 @@ int	 conn_starttls(struct conn *);
 void	 conn_close(struct conn *, const char *reason);
 void	 conn_hold(struct conn *);
 void	 conn_release(struct conn *);
+
+/* Calls fn for every connection of the calling I/O thread. */
+void	 conn_foreach(void (*fn)(struct conn *, void *), void *ctx);
+/* Ends a logged-in session whose account lost access. */
+void	 conn_evict(struct conn *, const char *reason);
 
 /* Called by the shutdown broadcast on each I/O thread. */
 void	 conn_shutdown_thread(struct iothread *);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "auth/auth.h"
+#include "auth/auth_sasl.h"
 #include "auth/sasl.h"
 #include "core/conn.h"
 #include "core/log.h"
@@ -103,7 +104,7 @@ login_checked(struct conn *c, void *ctx, const struct auth_result *res)
 	struct imap_cmd *cmd = ctx;
 	struct imap_session *s = cmd->s;
 
-	if (res->ok) {
+	if (res->ok && res->allowed) {
 		struct buf caps = BUF_INIT;
 
 		imap_session_login_done(s, res->account_id, res->address);
@@ -111,7 +112,9 @@ login_checked(struct conn *c, void *ctx, const struct auth_result *res)
 		imap_cmd_done(cmd, "OK", "[CAPABILITY %s] Logged in",
 		    buf_cstr(&caps));
 		buf_free(&caps);
-	} else
+	} else if (res->ok)
+		imap_cmd_done(cmd, "NO", "[NOPERM] %s.", res->refusal);
+	else
 		imap_cmd_done(cmd, "NO", "[AUTHENTICATIONFAILED] "
 		    "Authentication failed.");
 }
@@ -138,46 +141,42 @@ cmd_login(struct imap_cmd *cmd)
 }
 
 static void
-auth_finish_step(struct imap_session *s, int r, struct buf *chal)
+sasl_challenge(void *ctx, const char *b64)
 {
-	struct imap_cmd *cmd = s->cmd;
-	const struct sasl_creds *cr;
+	struct imap_session *s = ctx;
 
-	switch (r) {
-	case SASL_STEP_CONTINUE:
-		imap_send(s, "+ %s", buf_cstr(chal));
-		return;
-	case SASL_STEP_DONE:
-		cr = sasl_server_creds(s->sasl);
-		if (sasl_creds_authz_differs(cr)) {
-			sasl_server_free(&s->sasl);
-			imap_cmd_done(cmd, "NO", "[AUTHORIZATIONFAILED] "
-			    "Authorization identity not allowed.");
-			return;
-		}
-		auth_start(s->conn, sasl_server_mech(s->sasl), cr->authcid,
-		    cr->passwd, login_checked, cmd);
-		sasl_server_free(&s->sasl);
-		return;
-	case SASL_STEP_CANCELLED:
-		sasl_server_free(&s->sasl);
-		imap_cmd_done(cmd, "BAD", "Authentication cancelled.");
-		return;
-	default:
-		imap_cmd_done(cmd, "BAD", "%s", sasl_server_error(s->sasl));
-		sasl_server_free(&s->sasl);
-		return;
-	}
+	imap_send(s, "+ %s", b64);
 }
+
+static void
+sasl_done(void *ctx, const struct auth_result *res)
+{
+	struct imap_session *s = ctx;
+
+	auth_sasl_free(&s->sasl);
+	login_checked(s->conn, s->cmd, res);
+}
+
+static void
+sasl_aborted(void *ctx, bool cancelled, const char *error)
+{
+	struct imap_session *s = ctx;
+
+	auth_sasl_free(&s->sasl);
+	if (cancelled)
+		imap_cmd_done(s->cmd, "BAD", "Authentication cancelled.");
+	else
+		imap_cmd_done(s->cmd, "BAD", "%s", error);
+}
+
+static const struct auth_sasl_ops imap_sasl_ops = {
+	sasl_challenge, sasl_done, sasl_aborted,
+};
 
 void
 imap_auth_continue(struct imap_session *s, const char *line, size_t len)
 {
-	struct buf chal = BUF_INIT;
-	int r = sasl_server_step(s->sasl, line, len, &chal);
-
-	auth_finish_step(s, r, &chal);
-	buf_free(&chal);
+	auth_sasl_input(s->sasl, line, len);
 }
 
 void
@@ -185,8 +184,6 @@ cmd_authenticate(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
 	const char *mech, *ir = NULL;
-	struct buf chal = BUF_INIT;
-	int r;
 
 	if (cmd->a.count < 1 || cmd->a.count > 2 ||
 	    cmd->a.args[0].type != IMAP_ARG_ATOM) {
@@ -199,20 +196,19 @@ cmd_authenticate(struct imap_cmd *cmd)
 		imap_cmd_done(cmd, "BAD", "Invalid initial response");
 		return;
 	}
-	if (!server_plaintext_ok(s->conn) && sasl_mech_supported(mech)) {
+	if (!server_plaintext_ok(s->conn)) {
 		imap_cmd_done(cmd, "NO", "[PRIVACYREQUIRED] Plaintext "
 		    "authentication disallowed on non-secure (SSL/TLS) "
 		    "connections.");
 		return;
 	}
-	if ((s->sasl = sasl_server_new(mech)) == NULL) {
+	if ((s->sasl = auth_sasl_new(s->conn, mech, &imap_sasl_ops,
+	    s)) == NULL) {
 		imap_cmd_done(cmd, "NO", "Unsupported authentication "
 		    "mechanism.");
 		return;
 	}
-	r = sasl_server_step(s->sasl, ir, ir ? strlen(ir) : 0, &chal);
-	auth_finish_step(s, r, &chal);
-	buf_free(&chal);
+	auth_sasl_input(s->sasl, ir, ir ? strlen(ir) : 0);
 }
 
 void

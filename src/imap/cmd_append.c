@@ -74,7 +74,7 @@ append_work(struct imap_cmd *cmd)
 	msg.internaldate = j->date;
 	j->rc = store_append(srv->store, cmd->s->account, j->mi.id, &msg,
 	    j->flags, j->keywords.len ? buf_cstr(&j->keywords) : NULL,
-	    &j->uid, &j->uidvalidity, &j->error);
+	    imap_account_quota(cmd->s), &j->uid, &j->uidvalidity, &j->error);
 	buf_free(&ser);
 }
 
@@ -84,6 +84,11 @@ append_done(struct imap_cmd *cmd)
 	struct append_job *j = cmd->ctx;
 	struct imap_session *s = cmd->s;
 
+	if (j->rc == STORE_OVERQUOTA) {
+		imap_cmd_done(cmd, "NO", "[OVERQUOTA] Quota exceeded (mailbox "
+		    "for user is full)");
+		return;
+	}
 	if (j->rc < 0) {
 		log_warnx("s=%s imap append failed: %s", s->conn->sid,
 		    j->error);

@@ -94,18 +94,24 @@ select_work(struct imap_cmd *cmd)
 {
 	struct mbox_job *j = cmd->ctx;
 	int64_t account = cmd->s->account;
-	uint32_t first = j->mi.uidnext;
+	uint32_t stored;
 
 	j->rc = 0;
-	if (!j->readonly && store_mailbox_claim_recent(srv->store, account,
-	    j->mi.id, &first, &j->error) < 0) {
+	j->view = imap_view_new(&j->mi, j->readonly);
+	j->view->first_recent = UINT32_MAX;
+	if (imap_view_load(j->view, account, &j->error) < 0) {
 		j->rc = -1;
 		return;
 	}
-	j->view = imap_view_new(&j->mi, j->readonly);
-	j->view->first_recent = j->readonly ? UINT32_MAX : first;
-	if (imap_view_load(j->view, account, &j->error) < 0)
+	if (j->readonly)
+		return;
+	/* Persist the claim so a restart doesn't make old mail recent. */
+	if (store_mailbox_claim_recent(srv->store, account, j->mi.id, &stored,
+	    &j->error) < 0) {
 		j->rc = -1;
+		return;
+	}
+	imap_view_claim_recent(j->view, account, stored);
 }
 
 static void

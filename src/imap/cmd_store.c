@@ -250,7 +250,8 @@ copy_work(struct imap_cmd *cmd)
 
 	j->new_uids = xcalloc(j->n + 1, sizeof(uint32_t));
 	j->rc = store_mails_copy(srv->store, s->account, s->view->mailbox,
-	    j->uids, j->n, j->dst, j->move, j->new_uids, &j->dst_uidvalidity,
+	    j->uids, j->n, j->dst, j->move, j->move ? 0 :
+	    imap_account_quota(s), j->new_uids, &j->dst_uidvalidity,
 	    &j->error);
 }
 
@@ -263,6 +264,11 @@ copy_done(struct imap_cmd *cmd)
 	uint32_t *a, *b;
 	size_t n = 0;
 
+	if (j->rc == STORE_OVERQUOTA) {
+		imap_cmd_done(cmd, "NO", "[OVERQUOTA] Quota exceeded (mailbox "
+		    "for user is full)");
+		return;
+	}
 	if (j->rc < 0) {
 		imap_cmd_done(cmd, "NO", "[SERVERBUG] %s", j->error);
 		return;

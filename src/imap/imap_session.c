@@ -10,6 +10,7 @@
 
 #include <event2/buffer.h>
 
+#include "auth/auth_sasl.h"
 #include "auth/sasl.h"
 #include "core/conn.h"
 #include "core/hub.h"
@@ -47,6 +48,9 @@ static const struct imap_cmd_def commands[] = {
 	{ "STATUS",	cmd_status,	CMD_AUTH | CMD_SEL },
 	{ "APPEND",	cmd_append,	CMD_AUTH | CMD_SEL },
 	{ "IDLE",	cmd_idle,	CMD_AUTH | CMD_SEL },
+	{ "GETQUOTAROOT", cmd_getquotaroot, CMD_AUTH | CMD_SEL },
+	{ "GETQUOTA",	cmd_getquota,	CMD_AUTH | CMD_SEL },
+	{ "SETQUOTA",	cmd_setquota,	CMD_AUTH | CMD_SEL },
 	{ "CHECK",	cmd_check,	CMD_SEL },
 	{ "CLOSE",	cmd_close,	CMD_SEL },
 	{ "UNSELECT",	cmd_close,	CMD_SEL },
@@ -91,7 +95,8 @@ imap_capabilities(struct imap_session *s, struct buf *b)
 			buf_puts(b, " STARTTLS");
 		if (!server_plaintext_ok(s->conn))
 			buf_puts(b, " LOGINDISABLED");
-		sasl_mech_list(&mechs, server_plaintext_ok(s->conn));
+		if (server_plaintext_ok(s->conn))
+			sasl_mech_list(&mechs, true);
 		for (char *p = mechs.data; p != NULL && *p != '\0';) {
 			char *e = strchr(p, ' ');
 			size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -102,7 +107,7 @@ imap_capabilities(struct imap_session *s, struct buf *b)
 		buf_free(&mechs);
 	} else
 		buf_puts(b, " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN "
-		    "SPECIAL-USE");
+		    "SPECIAL-USE QUOTA QUOTA=RES-STORAGE");
 }
 
 static void
@@ -555,7 +560,8 @@ imap_process(struct imap_session *s)
 		size_t avail = evbuffer_get_length(c->in);
 		struct evbuffer_ptr eol;
 		size_t eol_len = 0, len;
-		bool want_line = s->idling || s->sasl != NULL;
+		bool want_line = s->idling ||
+		    (s->sasl != NULL && !auth_sasl_busy(s->sasl));
 		char *line;
 
 		if (s->cmd != NULL && !want_line)
@@ -698,6 +704,14 @@ imap_on_shutdown(struct conn *c)
 }
 
 static void
+imap_on_kicked(struct conn *c, const char *reason)
+{
+	struct imap_session *s = c->session;
+
+	imap_send(s, "* BYE %s.", reason);
+}
+
+static void
 imap_on_close(struct conn *c)
 {
 	struct imap_session *s = c->session;
@@ -711,7 +725,7 @@ imap_on_close(struct conn *c)
 		spool_free(&s->spools[i]);
 	free(s->spools);
 	buf_free(&s->cmdbuf);
-	sasl_server_free(&s->sasl);
+	auth_sasl_free(&s->sasl);
 	free(s->auth_tag);
 	free(s->idle_tag);
 	free(s->user);
@@ -726,6 +740,7 @@ static const struct conn_ops imap_ops = {
 	.on_tls = imap_on_tls,
 	.on_timeout = imap_on_timeout,
 	.on_shutdown = imap_on_shutdown,
+	.on_kicked = imap_on_kicked,
 	.on_close = imap_on_close,
 };
 
@@ -735,6 +750,7 @@ imap_session_login_done(struct imap_session *s, int64_t account,
 {
 	s->state = IMAP_AUTH;
 	s->account = account;
+	s->conn->account = account;
 	free(s->user);
 	s->user = xstrdup(user);
 	s->bad = 0;

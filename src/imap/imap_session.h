@@ -34,7 +34,7 @@
 struct conn;
 struct hub_sub;
 struct mailbox_info;
-struct sasl_server;
+struct auth_sasl;
 
 enum imap_state {
 	IMAP_NOTAUTH,
@@ -123,7 +123,7 @@ struct imap_session {
 	/* IDLE and AUTHENTICATE continuations. */
 	bool		 idling;
 	char		*idle_tag;
-	struct sasl_server *sasl;
+	struct auth_sasl *sasl;
 	char		*auth_tag;
 };
 
@@ -142,6 +142,9 @@ void	 imap_cmd_async(struct imap_cmd *, void (*work)(struct imap_cmd *),
 	    void (*done)(struct imap_cmd *));
 /* The capability list for the current state (without "CAPABILITY"). */
 void	 imap_capabilities(struct imap_session *, struct buf *);
+
+/* The account's storage quota in bytes (0 = none), read fresh. */
+uint64_t imap_account_quota(struct imap_session *);
 
 /* Mailbox names on the wire (modified UTF-7) <-> stored (UTF-8). */
 int	 imap_mailbox_from_wire(const char *, struct buf *utf8,
@@ -166,12 +169,24 @@ uint32_t imap_keyword_hash(const char *);
 int	 imap_view_resolve(struct imap_view *, const char *set, bool uid,
 	    uint32_t **idx_r);
 
+/*
+ * \Recent (imap_recent.c): claims the messages of a mailbox below uidnext
+ * for the caller and returns the first uid that is recent for it (those
+ * from the returned uid up to uidnext - 1).  stored_first seeds the
+ * mailbox's entry from the store the first time.
+ */
+uint32_t imap_recent_claim(int64_t account, int64_t mailbox,
+	    uint32_t stored_first, uint32_t uidnext);
+
 /* The view (imap_view.c). */
 struct imap_view *imap_view_new(const struct mailbox_info *, bool readonly);
 /* Loads every message row: worker thread. */
 int	 imap_view_load(struct imap_view *, int64_t account,
 	    const char **error_r);
 void	 imap_view_free(struct imap_view **);
+/* Marks the messages this session is the first to see as \Recent. */
+void	 imap_view_claim_recent(struct imap_view *, int64_t account,
+	    uint32_t stored_first);
 /* Starts watching for changes (I/O thread, after load). */
 void	 imap_view_watch(struct imap_session *);
 /*
@@ -211,6 +226,9 @@ void	 cmd_fetch(struct imap_cmd *);
 void	 cmd_store(struct imap_cmd *);
 void	 cmd_copy(struct imap_cmd *);
 void	 cmd_idle(struct imap_cmd *);
+void	 cmd_getquotaroot(struct imap_cmd *);
+void	 cmd_getquota(struct imap_cmd *);
+void	 cmd_setquota(struct imap_cmd *);
 
 /* AUTHENTICATE continuation lines and IDLE's DONE (cmd_auth.c/cmd_idle). */
 void	 imap_auth_continue(struct imap_session *, const char *, size_t);

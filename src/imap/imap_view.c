@@ -107,10 +107,6 @@ load_cb(void *ctx, const struct mail_row *r)
 	v->kwhash[v->count] = imap_keyword_hash(r->keywords);
 	if (r->keywords != NULL && *r->keywords != '\0')
 		imap_view_add_keywords(v, r->keywords);
-	if (r->uid >= v->first_recent && !v->readonly) {
-		v->flags[v->count] |= VIEW_RECENT;
-		v->recent++;
-	}
 	v->count++;
 }
 
@@ -134,6 +130,22 @@ imap_view_load(struct imap_view *v, int64_t account, const char **error_r)
 	if (v->count > 0 && v->uids[v->count - 1] >= v->uidnext)
 		v->uidnext = v->uids[v->count - 1] + 1;
 	return 0;
+}
+
+void
+imap_view_claim_recent(struct imap_view *v, int64_t account,
+    uint32_t stored_first)
+{
+	uint32_t first = imap_recent_claim(account, v->mailbox, stored_first,
+	    v->uidnext);
+
+	v->first_recent = first;
+	for (uint32_t i = v->count; i-- > 0 && v->uids[i] >= first;) {
+		if (!(v->flags[i] & VIEW_RECENT)) {
+			v->flags[i] |= VIEW_RECENT;
+			v->recent++;
+		}
+	}
 }
 
 static void
@@ -338,15 +350,13 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 		v->uids[v->count] = row->uid;
 		v->flags[v->count] = (uint8_t)(row->flags & MAIL_FLAGS_ALL);
 		v->kwhash[v->count] = kh;
-		/* New mail while selected is recent for us (rev1). */
-		if (!v->readonly) {
-			v->flags[v->count] |= VIEW_RECENT;
-			v->recent++;
-		}
 		v->count++;
 		if (row->uid >= v->uidnext)
 			v->uidnext = row->uid + 1;
 	}
+	/* New mail is recent for the first session to hear of it. */
+	if (v->count != old_count && !v->readonly)
+		imap_view_claim_recent(v, s->account, v->first_recent);
 	for (size_t i = 0; i < sc.nexpunged; i++) {
 		bool found, dup = false;
 

@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 
 #include "auth/auth.h"
+#include "auth/auth_sasl.h"
 #include "auth/sasl.h"
 #include "core/conn.h"
 #include "core/log.h"
@@ -60,7 +61,8 @@ struct pop3_session {
 	int64_t		 account;
 	char		*address;
 	bool		 locked;
-	struct sasl_server *sasl;
+	bool		 keep;		/* domain: DELE only marks */
+	struct auth_sasl *sasl;
 	unsigned	 bad;
 	bool		 skip_line;
 
@@ -161,10 +163,14 @@ cmd_capa(struct pop3_session *s)
 	send_line(s, "RESP-CODES");
 	send_line(s, "PIPELINING");
 	send_line(s, "AUTH-RESP-CODE");
+	/* RFC 2449 6.7/6.8: we never expire mail or delay logins. */
+	send_line(s, "EXPIRE NEVER");
+	send_line(s, "LOGIN-DELAY 0");
 	if (s->state == POP3_AUTHORIZATION) {
 		if (pt)
 			send_line(s, "USER");
-		sasl_mech_list(&mechs, pt);
+		if (pt)
+			sasl_mech_list(&mechs, true);
 		if (mechs.len > 0)
 			send_line(s, "SASL %s", buf_cstr(&mechs));
 		if (!s->conn->tls)
@@ -184,6 +190,9 @@ load_cb(void *ctx, const struct mail_row *r)
 {
 	struct pop3_session *s = ctx;
 
+	/* Left on the server after a POP3 DELE: gone for POP3. */
+	if (s->keep && (r->flags & MAIL_DELETED))
+		return;
 	s->msgs = xreallocarray(s->msgs, s->nmsgs + 1, sizeof(*s->msgs));
 	s->msgs[s->nmsgs].uid = r->uid;
 	s->msgs[s->nmsgs].size = r->size;
@@ -246,6 +255,12 @@ auth_checked(struct conn *c, void *ctx, const struct auth_result *res)
 			pop3_process(s);
 		return;
 	}
+	if (!res->allowed) {
+		s->busy = false;
+		send_line(s, "-ERR [AUTH] %s.", res->refusal);
+		pop3_process(s);
+		return;
+	}
 	if (!maildrop_lock(res->account_id)) {
 		s->busy = false;
 		send_line(s, "-ERR [IN-USE] Mailbox is locked by another POP3 "
@@ -256,7 +271,10 @@ auth_checked(struct conn *c, void *ctx, const struct auth_result *res)
 		return;
 	}
 	s->locked = true;
+	s->busy = true;
 	s->account = res->account_id;
+	s->keep = res->pop3_keep;
+	c->account = res->account_id;
 	free(s->address);
 	s->address = xstrdup(res->address);
 	conn_hold(c);
@@ -264,40 +282,37 @@ auth_checked(struct conn *c, void *ctx, const struct auth_result *res)
 }
 
 static void
-auth_step(struct pop3_session *s, const char *resp, size_t len)
+sasl_challenge(void *ctx, const char *b64)
 {
-	struct buf chal = BUF_INIT;
-	const struct sasl_creds *cr;
-	int r = sasl_server_step(s->sasl, resp, len, &chal);
+	struct pop3_session *s = ctx;
 
-	switch (r) {
-	case SASL_STEP_CONTINUE:
-		send_line(s, "+ %s", buf_cstr(&chal));
-		break;
-	case SASL_STEP_DONE:
-		cr = sasl_server_creds(s->sasl);
-		if (sasl_creds_authz_differs(cr)) {
-			send_line(s, "-ERR [AUTH] Authorization identity not "
-			    "allowed.");
-			sasl_server_free(&s->sasl);
-			break;
-		}
-		s->busy = true;
-		auth_start(s->conn, sasl_server_mech(s->sasl), cr->authcid,
-		    cr->passwd, auth_checked, s);
-		sasl_server_free(&s->sasl);
-		break;
-	case SASL_STEP_CANCELLED:
-		send_line(s, "-ERR Authentication cancelled.");
-		sasl_server_free(&s->sasl);
-		break;
-	default:
-		send_line(s, "-ERR %s", sasl_server_error(s->sasl));
-		sasl_server_free(&s->sasl);
-		break;
-	}
-	buf_free(&chal);
+	send_line(s, "+ %s", b64);
 }
+
+static void
+sasl_done(void *ctx, const struct auth_result *res)
+{
+	struct pop3_session *s = ctx;
+
+	auth_sasl_free(&s->sasl);
+	auth_checked(s->conn, s, res);
+}
+
+static void
+sasl_aborted(void *ctx, bool cancelled, const char *error)
+{
+	struct pop3_session *s = ctx;
+
+	auth_sasl_free(&s->sasl);
+	if (cancelled)
+		send_line(s, "-ERR Authentication cancelled.");
+	else
+		send_line(s, "-ERR %s", error);
+}
+
+static const struct auth_sasl_ops pop3_sasl_ops = {
+	sasl_challenge, sasl_done, sasl_aborted,
+};
 
 static void
 start_stream(struct pop3_session *s, uint32_t n, bool top, uint64_t lines)
@@ -410,7 +425,16 @@ update_work(void *arg)
 			s->rc = -1;
 		free(ch);
 	}
-	if (s->rc == 0 && nd > 0 && store_mails_expunge(srv->store,
+	if (s->rc == 0 && nd > 0 && s->keep) {
+		/* "Leave mail on the server": IMAP still sees it. */
+		struct flag_change *ch = xcalloc(nd, sizeof(*ch));
+
+		if (store_mails_flags(srv->store, s->account, s->inbox, del,
+		    nd, FLAGS_ADD, MAIL_DELETED | MAIL_SEEN, NULL, 0, ch,
+		    &s->error) < 0)
+			s->rc = -1;
+		free(ch);
+	} else if (s->rc == 0 && nd > 0 && store_mails_expunge(srv->store,
 	    s->account, s->inbox, del, nd, false, NULL, NULL, &s->error) < 0)
 		s->rc = -1;
 	free(del);
@@ -579,7 +603,8 @@ cmd_auth(struct pop3_session *s, const char *arg, size_t alen)
 		/* RFC 5034 4: a bare AUTH lists the mechanisms. */
 		struct buf m = BUF_INIT;
 
-		sasl_mech_list(&m, server_plaintext_ok(s->conn));
+		if (server_plaintext_ok(s->conn))
+			sasl_mech_list(&m, true);
 		send_line(s, "+OK");
 		for (char *p = m.data; p != NULL && *p != '\0';) {
 			char *e = strchr(p, ' ');
@@ -598,16 +623,17 @@ cmd_auth(struct pop3_session *s, const char *arg, size_t alen)
 	}
 	memcpy(mech, arg, mlen);
 	mech[mlen] = '\0';
-	if (sasl_mech_supported(mech) && plaintext_refused(s))
+	if (plaintext_refused(s))
 		return;
-	if ((s->sasl = sasl_server_new(mech)) == NULL) {
+	if ((s->sasl = auth_sasl_new(s->conn, mech, &pop3_sasl_ops,
+	    s)) == NULL) {
 		send_line(s, "-ERR Unsupported authentication mechanism.");
 		return;
 	}
 	if (sp != NULL)
-		auth_step(s, sp + 1, alen - mlen - 1);
+		auth_sasl_input(s->sasl, sp + 1, alen - mlen - 1);
 	else
-		auth_step(s, NULL, 0);
+		auth_sasl_input(s->sasl, NULL, 0);
 }
 
 static void
@@ -696,7 +722,8 @@ pop3_process(struct pop3_session *s)
 {
 	struct conn *c = s->conn;
 
-	while (!c->closing && !s->busy && !c->starttls_pending) {
+	while (!c->closing && !s->busy && !c->starttls_pending &&
+	    !(s->sasl != NULL && auth_sasl_busy(s->sasl))) {
 		size_t avail = evbuffer_get_length(c->in);
 		struct evbuffer_ptr eol;
 		size_t eol_len = 0, len;
@@ -736,7 +763,7 @@ pop3_process(struct pop3_session *s)
 			len--;
 		line[len] = '\0';
 		if (s->sasl != NULL)
-			auth_step(s, line, len);
+			auth_sasl_input(s->sasl, line, len);
 		else
 			pop3_command(s, line, len);
 		explicit_bzero(line, len);
@@ -777,6 +804,14 @@ pop3_on_shutdown(struct conn *c)
 }
 
 static void
+pop3_on_kicked(struct conn *c, const char *reason)
+{
+	struct pop3_session *s = c->session;
+
+	send_line(s, "-ERR [AUTH] %s.", reason);
+}
+
+static void
 pop3_on_close(struct conn *c)
 {
 	struct pop3_session *s = c->session;
@@ -785,7 +820,7 @@ pop3_on_close(struct conn *c)
 		return;
 	if (s->locked)
 		maildrop_unlock(s->account);
-	sasl_server_free(&s->sasl);
+	auth_sasl_free(&s->sasl);
 	free(s->user);
 	free(s->address);
 	free(s->msgs);
@@ -806,6 +841,7 @@ static const struct conn_ops pop3_ops = {
 	.on_tls = pop3_on_tls,
 	.on_timeout = pop3_on_timeout,
 	.on_shutdown = pop3_on_shutdown,
+	.on_kicked = pop3_on_kicked,
 	.on_close = pop3_on_close,
 };
 

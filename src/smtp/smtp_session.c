@@ -24,7 +24,7 @@
 #include <event2/buffer.h>
 
 #include "auth/auth.h"
-#include "auth/base64.h"
+#include "auth/auth_sasl.h"
 #include "auth/sasl.h"
 #include "core/conn.h"
 #include "core/log.h"
@@ -59,7 +59,7 @@ struct smtp_session {
 	bool		 authenticated;
 	int64_t		 auth_account;
 	char		*auth_user;
-	struct sasl_server *sasl;
+	struct auth_sasl *sasl;		/* AUTH exchange in progress */
 	bool		 skip_line;	/* discarding an over-long line */
 	unsigned	 errors;
 	bool		 quit;
@@ -67,6 +67,7 @@ struct smtp_session {
 	/* The transaction. */
 	bool		 in_tx;
 	char		 mail_from[SMTP_PATH_MAX + 1];
+	uint64_t	 declared_size;	/* MAIL FROM SIZE=, 0 if none */
 	struct smtp_rcpt *rcpts;
 	size_t		 nrcpts;
 	int64_t		*accounts;	/* local accounts, deduplicated */
@@ -135,6 +136,7 @@ tx_reset(struct smtp_session *s)
 {
 	s->in_tx = false;
 	s->mail_from[0] = '\0';
+	s->declared_size = 0;
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpts = 0;
@@ -182,8 +184,10 @@ helo_accept(struct smtp_session *s, const char *name, bool ehlo)
 	reply(s, "250-SIZE %llu", (unsigned long long)srv->cfg->message_size);
 	if (!s->conn->tls)
 		reply(s, "250-STARTTLS");
-	if (s->submission && !s->authenticated) {
-		sasl_mech_list(&mechs, server_plaintext_ok(s->conn));
+	/* No AUTH at all before TLS (RFC 8314), unless loopback is trusted. */
+	if (s->submission && !s->authenticated &&
+	    server_plaintext_ok(s->conn)) {
+		sasl_mech_list(&mechs, true);
 		if (mechs.len > 0)
 			reply(s, "250-AUTH %s", buf_cstr(&mechs));
 		buf_free(&mechs);
@@ -293,62 +297,31 @@ cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 	conn_starttls(s->conn);
 }
 
-static void auth_checked(struct conn *, void *, const struct auth_result *);
-
 static void
-auth_step(struct smtp_session *s, const char *resp, size_t len)
-{
-	struct buf chal = BUF_INIT;
-	const struct sasl_creds *cr;
-	int r;
-
-	r = sasl_server_step(s->sasl, resp, len, &chal);
-	switch (r) {
-	case SASL_STEP_CONTINUE:
-		s->state = SMTP_AUTH;
-		reply(s, "334 %s", buf_cstr(&chal));
-		break;
-	case SASL_STEP_DONE:
-		cr = sasl_server_creds(s->sasl);
-		if (cr->authzid[0] != '\0' &&
-		    strcasecmp(cr->authzid, cr->authcid) != 0) {
-			reply(s, "535 5.7.8 Error: authorization identity "
-			    "differs from authentication identity");
-			sasl_server_free(&s->sasl);
-			s->state = SMTP_CMD;
-			break;
-		}
-		s->state = SMTP_BUSY;
-		auth_start(s->conn, sasl_server_mech(s->sasl), cr->authcid,
-		    cr->passwd, auth_checked, s);
-		sasl_server_free(&s->sasl);
-		break;
-	case SASL_STEP_CANCELLED:
-		reply(s, "501 5.7.0 Authentication aborted");
-		sasl_server_free(&s->sasl);
-		s->state = SMTP_CMD;
-		break;
-	default:
-		reply(s, "501 5.5.2 Error: %s", sasl_server_error(s->sasl));
-		sasl_server_free(&s->sasl);
-		s->state = SMTP_CMD;
-		break;
-	}
-	buf_free(&chal);
-}
-
-static void
-auth_checked(struct conn *c, void *ctx, const struct auth_result *res)
+sasl_challenge(void *ctx, const char *b64)
 {
 	struct smtp_session *s = ctx;
 
+	s->state = SMTP_AUTH;
+	reply(s, "334 %s", b64);
+}
+
+static void
+sasl_done(void *ctx, const struct auth_result *res)
+{
+	struct smtp_session *s = ctx;
+
+	auth_sasl_free(&s->sasl);
 	s->state = SMTP_CMD;
-	if (res->ok) {
+	if (res->ok && res->allowed) {
 		s->authenticated = true;
 		s->auth_account = res->account_id;
+		s->conn->account = res->account_id;
 		free(s->auth_user);
 		s->auth_user = xstrdup(res->address);
 		reply(s, "235 2.7.0 Authentication successful");
+	} else if (res->ok) {
+		reply(s, "535 5.7.1 %s", res->refusal);
 	} else {
 		reply(s, "535 5.7.8 Error: authentication failed");
 		if (bad_command(s))
@@ -356,6 +329,23 @@ auth_checked(struct conn *c, void *ctx, const struct auth_result *res)
 	}
 	smtp_process(s);
 }
+
+static void
+sasl_aborted(void *ctx, bool cancelled, const char *error)
+{
+	struct smtp_session *s = ctx;
+
+	auth_sasl_free(&s->sasl);
+	s->state = SMTP_CMD;
+	if (cancelled)
+		reply(s, "501 5.7.0 Authentication aborted");
+	else
+		reply(s, "501 5.5.2 Error: %s", error);
+}
+
+static const struct auth_sasl_ops smtp_sasl_ops = {
+	sasl_challenge, sasl_done, sasl_aborted,
+};
 
 static void
 cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
@@ -380,11 +370,6 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		reply(s, "503 5.5.1 Error: MAIL transaction in progress");
 		return;
 	}
-	if (!server_plaintext_ok(s->conn)) {
-		reply(s, "538 5.7.11 Encryption required for requested "
-		    "authentication mechanism");
-		return;
-	}
 	sp = memchr(cmd->arg, ' ', cmd->arg_len);
 	mlen = sp ? (size_t)(sp - cmd->arg) : cmd->arg_len;
 	if (mlen == 0 || mlen >= sizeof(mech)) {
@@ -393,17 +378,25 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	memcpy(mech, cmd->arg, mlen);
 	mech[mlen] = '\0';
-	if ((s->sasl = sasl_server_new(mech)) == NULL) {
+	if (!server_plaintext_ok(s->conn)) {
+		reply(s, "538 5.7.11 Encryption required for requested "
+		    "authentication mechanism");
+		return;
+	}
+	if ((s->sasl = auth_sasl_new(s->conn, mech, &smtp_sasl_ops,
+	    s)) == NULL) {
 		reply(s, "504 5.5.4 Error: authentication mechanism not "
 		    "supported");
 		return;
 	}
+	s->state = SMTP_AUTH;
 	if (sp != NULL) {
 		const char *ir = sp + 1;
 
-		auth_step(s, ir, cmd->arg_len - (size_t)(ir - cmd->arg));
+		auth_sasl_input(s->sasl, ir, cmd->arg_len -
+		    (size_t)(ir - cmd->arg));
 	} else
-		auth_step(s, NULL, 0);
+		auth_sasl_input(s->sasl, NULL, 0);
 }
 
 static bool
@@ -456,6 +449,7 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 				    "fixed limit");
 				return;
 			}
+			s->declared_size = size;
 		} else if (strcmp(p->keyword, "BODY") == 0) {
 			enum smtp_body body;
 
@@ -499,6 +493,22 @@ add_remote(struct smtp_session *s, const char *addr)
 	}
 	buf_append(&s->remote, addr, strlen(addr) + 1);
 	s->nremote++;
+}
+
+static bool
+account_full(struct smtp_session *s, int64_t id)
+{
+	struct account a;
+	uint64_t used;
+	bool full = false;
+
+	memset(&a, 0, sizeof(a));
+	if (store_account_get_id(srv->store, id, &a) != 1)
+		return false;
+	if (a.quota > 0 && store_account_usage(srv->store, id, &used) == 0)
+		full = used >= a.quota || used + s->declared_size > a.quota;
+	account_clear(&a);
+	return full;
 }
 
 static void
@@ -561,13 +571,33 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		}
 		add_remote(s, addr);
 	} else if (r == 0) {
+		if (rr.disabled)
+			reply(s, "550 5.2.1 <%s>: Recipient address rejected: "
+			    "Mailbox disabled", addr);
+		else
+			reply(s, "550 5.1.1 <%s>: Recipient address rejected: "
+			    "User unknown in local recipient table", addr);
 		rcpt_resolution_free(&rr);
-		reply(s, "550 5.1.1 <%s>: Recipient address rejected: User "
-		    "unknown in local recipient table", addr);
 		return;
 	} else {
 		const char *p = rr.remote.data;
+		size_t full = 0;
 
+		/*
+		 * Quota: refuse at RCPT when a mailbox is already full or
+		 * the announced size would not fit (452 4.2.2, temporary:
+		 * the sender retries; nothing is dropped in silence, even
+		 * when only one target of an alias is full).  The message
+		 * that crosses the line is let in.
+		 */
+		for (size_t i = 0; i < rr.naccounts; i++)
+			if (account_full(s, rr.account_ids[i]))
+				full++;
+		if (full > 0) {
+			reply(s, "452 4.2.2 <%s>: Mailbox full", addr);
+			rcpt_resolution_free(&rr);
+			return;
+		}
 		for (size_t i = 0; i < rr.naccounts; i++)
 			add_account(s, rr.account_ids[i]);
 		for (size_t i = 0; i < rr.nremote; i++) {
@@ -825,7 +855,8 @@ smtp_process(struct smtp_session *s)
 	struct conn *c = s->conn;
 	size_t maxline = srv->cfg->smtp_line_max;
 
-	while (!c->closing && s->state != SMTP_BUSY && !c->starttls_pending) {
+	while (!c->closing && s->state != SMTP_BUSY && !c->starttls_pending &&
+	    !(s->sasl != NULL && auth_sasl_busy(s->sasl))) {
 		size_t avail = evbuffer_get_length(c->in);
 		struct evbuffer_ptr eol;
 		size_t eol_len = 0, len;
@@ -875,8 +906,8 @@ smtp_process(struct smtp_session *s)
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		line[len] = '\0';
-		if (s->state == SMTP_AUTH)
-			auth_step(s, line, len);
+		if (s->state == SMTP_AUTH && s->sasl != NULL)
+			auth_sasl_input(s->sasl, line, len);
 		else
 			smtp_command(s, line, len);
 		explicit_bzero(line, len);
@@ -923,6 +954,14 @@ smtp_on_shutdown(struct conn *c)
 }
 
 static void
+smtp_on_kicked(struct conn *c, const char *reason)
+{
+	struct smtp_session *s = c->session;
+
+	reply(s, "421 4.7.0 %s %s", hostname(), reason);
+}
+
+static void
 smtp_on_close(struct conn *c)
 {
 	struct smtp_session *s = c->session;
@@ -932,7 +971,7 @@ smtp_on_close(struct conn *c)
 	tx_reset(s);
 	spool_free(&s->spool);
 	buf_free(&s->remote);
-	sasl_server_free(&s->sasl);
+	auth_sasl_free(&s->sasl);
 	free(s->auth_user);
 	free(s);
 	c->session = NULL;
@@ -944,6 +983,7 @@ static const struct conn_ops smtp_ops = {
 	.on_tls = smtp_on_tls,
 	.on_timeout = smtp_on_timeout,
 	.on_shutdown = smtp_on_shutdown,
+	.on_kicked = smtp_on_kicked,
 	.on_close = smtp_on_close,
 };
 

@@ -41,7 +41,10 @@ class ConfigErrors(unittest.TestCase):
                          "unknown key 'bogus'")
 
     def test_unknown_section(self):
-        self.check_error("[server]\n\n[nope]\nx = 1\n", 4,
+        self.check_error("[server]\n\n[nope]\nx = 1\n", 3,
+                         "unknown section [nope]")
+        # A section without keys is an error too.
+        self.check_error("[server]\n[nope]\n[limits]\n", 2,
                          "unknown section [nope]")
 
     def test_bad_values(self):

@@ -372,7 +372,7 @@ class ClientsTest(unittest.TestCase):
         o = out(r)
         self.assertEqual(r.returncode, 0, o)
         self.assertRegex(o, r"Protocol version: TLSv1\.[23]\b")
-        self.assertIn("250-AUTH PLAIN LOGIN", o)
+        self.assertIn("250-AUTH SCRAM-SHA-256 PLAIN LOGIN", o)
         self.assertNotIn("250-STARTTLS", o)
         self.assertIn("221 2.0.0", o)
 

@@ -244,7 +244,7 @@ class SMTPTest(unittest.TestCase):
             s.quit()
 
     def test_ehlo_submission_loopback_plaintext(self):
-        want = sorted(MX_EXTS + ["AUTH PLAIN LOGIN"])
+        want = sorted(MX_EXTS + ["AUTH SCRAM-SHA-256 PLAIN LOGIN"])
         for listener in ("submission", "submission2"):
             with self.subTest(listener=listener):
                 s = self.srv.smtp(listener)
@@ -266,7 +266,7 @@ class SMTPTest(unittest.TestCase):
             host, exts = ehlo_exts(s)
             self.assertEqual(host, HOST)
             self.assertEqual(exts, sorted(["PIPELINING", "SIZE 52428800",
-                                           "AUTH PLAIN LOGIN",
+                                           "AUTH SCRAM-SHA-256 PLAIN LOGIN",
                                            "ENHANCEDSTATUSCODES",
                                            "8BITMIME"]))
             self.assertEqual(s.docmd("STARTTLS")[0], 554)
@@ -894,7 +894,7 @@ class PlaintextOffTest(unittest.TestCase):
             self.assertEqual(s.starttls(context=tls_context())[0], 220)
             _, exts = ehlo_exts(s)
             self.assertEqual(exts, sorted(["PIPELINING", "SIZE 52428800",
-                                           "AUTH PLAIN LOGIN",
+                                           "AUTH SCRAM-SHA-256 PLAIN LOGIN",
                                            "ENHANCEDSTATUSCODES",
                                            "8BITMIME"]))
             self.assertEqual(s.login(harness.Server.USER,

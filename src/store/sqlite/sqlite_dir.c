@@ -15,6 +15,17 @@
 #define ALIAS_DEPTH_MAX	10
 #define ALIAS_VISIT_MAX	1000
 
+#define ACCOUNT_COLS "a.id, a.address, a.password, a.enabled, a.receive, " \
+	"coalesce(a.imap, d.imap), coalesce(a.pop3, d.pop3), " \
+	"coalesce(a.submission, d.submission), coalesce(a.webmail, d.webmail), " \
+	"coalesce(a.quota, d.quota), d.pop3_keep, a.scram, a.imap, a.pop3, " \
+	"a.submission, a.webmail, a.quota FROM accounts a JOIN domains d ON " \
+	"d.id = a.domain_id"
+
+const char *const proto_names[PROTO_COUNT] = {
+	"imap", "pop3", "submission", "webmail",
+};
+
 /* Splits an address at its last '@'; the domain part must be valid. */
 static const char *
 addr_domain(const char *address)
@@ -172,21 +183,38 @@ account_clear(struct account *a)
 	free(a->address);
 	if (a->password_hash != NULL)
 		xfree_secret(a->password_hash, strlen(a->password_hash));
+	if (a->scram != NULL)
+		xfree_secret(a->scram, strlen(a->scram));
 	memset(a, 0, sizeof(*a));
 }
 
 static void
 account_from_row(sqlite3_stmt *st, struct account *a)
 {
+	const char *scram = (const char *)sqlite3_column_text(st, 11);
+
+	memset(a, 0, sizeof(*a));
 	a->id = sqlite3_column_int64(st, 0);
 	a->address = xstrdup((const char *)sqlite3_column_text(st, 1));
 	a->password_hash = xstrdup((const char *)sqlite3_column_text(st, 2));
 	a->enabled = sqlite3_column_int(st, 3) != 0;
+	a->receive = sqlite3_column_int(st, 4) != 0;
+	for (int i = 0; i < PROTO_COUNT; i++) {
+		if (sqlite3_column_int(st, 5 + i) != 0)
+			a->protocols |= 1U << i;
+		a->own_proto[i] = sqlite3_column_type(st, 12 + i) ==
+		    SQLITE_NULL ? -1 : sqlite3_column_int(st, 12 + i) != 0;
+	}
+	a->quota = (uint64_t)sqlite3_column_int64(st, 9);
+	a->pop3_keep = sqlite3_column_int(st, 10) != 0;
+	a->scram = scram != NULL ? xstrdup(scram) : NULL;
+	a->own_quota = sqlite3_column_type(st, 16) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(st, 16);
 }
 
 int
 store_account_add(struct store *s, const char *address, const char *hash,
-    int64_t *id_r, const char **error_r)
+    const char *scram, int64_t *id_r, const char **error_r)
 {
 	struct db *db;
 	sqlite3_stmt *st;
@@ -223,14 +251,16 @@ store_account_add(struct store *s, const char *address, const char *hash,
 		goto fail;
 	}
 	if ((st = db_prep(db, "INSERT INTO accounts (domain_id, address, "
-	    "password, created) VALUES (?, ?, ?, ?)", error_r)) == NULL) {
+	    "password, scram, created) VALUES (?, ?, ?, ?, ?)",
+	    error_r)) == NULL) {
 		free(norm);
 		goto fail;
 	}
 	sqlite3_bind_int64(st, 1, did);
 	db_bind_text(st, 2, norm);
 	db_bind_text(st, 3, hash);
-	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	db_bind_text(st, 4, scram);
+	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
 	free(norm);
 	r = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -252,17 +282,18 @@ fail:
 
 int
 store_account_passwd(struct store *s, const char *address, const char *hash,
-    const char **error_r)
+    const char *scram, const char **error_r)
 {
 	struct db *db;
 	sqlite3_stmt *st;
 
 	if ((db = sq_dir(s, error_r)) == NULL ||
-	    (st = db_prep(db, "UPDATE accounts SET password = ? WHERE "
-	    "address = ?", error_r)) == NULL)
+	    (st = db_prep(db, "UPDATE accounts SET password = ?, scram = ? "
+	    "WHERE address = ?", error_r)) == NULL)
 		return -1;
 	db_bind_text(st, 1, hash);
-	db_bind_text(st, 2, address);
+	db_bind_text(st, 2, scram);
+	db_bind_text(st, 3, address);
 	if (db_step(st) < 0) {
 		*error_r = db_err(db, "updating password");
 		return -1;
@@ -272,6 +303,322 @@ store_account_passwd(struct store *s, const char *address, const char *hash,
 		return -1;
 	}
 	return 0;
+}
+
+void
+account_change_init(struct account_change *ch)
+{
+	for (int i = 0; i < PROTO_COUNT; i++)
+		ch->proto[i] = -1;
+	ch->quota = -1;
+	ch->enabled = -1;
+	ch->receive = -1;
+}
+
+/* One column of accounts to a value, or NULL for v == -2. */
+static int
+account_set_col(struct db *db, const char *sql, int64_t id, int64_t v,
+    const char **error_r)
+{
+	sqlite3_stmt *st;
+
+	if ((st = db_prep(db, sql, error_r)) == NULL)
+		return -1;
+	if (v == -2)
+		sqlite3_bind_null(st, 1);
+	else
+		sqlite3_bind_int64(st, 1, v);
+	sqlite3_bind_int64(st, 2, id);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "updating account");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_account_set(struct store *s, const char *address,
+    const struct account_change *ch, const char **error_r)
+{
+	static const char *const proto_sql[PROTO_COUNT] = {
+		"UPDATE accounts SET imap = ? WHERE id = ?",
+		"UPDATE accounts SET pop3 = ? WHERE id = ?",
+		"UPDATE accounts SET submission = ? WHERE id = ?",
+		"UPDATE accounts SET webmail = ? WHERE id = ?",
+	};
+	struct account a;
+	struct db *db;
+	int r;
+
+	if ((r = store_account_get(s, address, &a)) <= 0) {
+		*error_r = r == 0 ? "no such account" : "account lookup failed";
+		return -1;
+	}
+	if ((db = sq_dir(s, error_r)) == NULL || db_begin(db, error_r) < 0) {
+		account_clear(&a);
+		return -1;
+	}
+	for (int i = 0; i < PROTO_COUNT; i++)
+		if (ch->proto[i] != -1 && account_set_col(db, proto_sql[i],
+		    a.id, ch->proto[i], error_r) < 0)
+			goto fail;
+	if (ch->quota != -1 && account_set_col(db, "UPDATE accounts SET "
+	    "quota = ? WHERE id = ?", a.id, ch->quota, error_r) < 0)
+		goto fail;
+	if (ch->enabled != -1 && account_set_col(db, "UPDATE accounts SET "
+	    "enabled = ? WHERE id = ?", a.id, ch->enabled, error_r) < 0)
+		goto fail;
+	if (ch->receive != -1 && account_set_col(db, "UPDATE accounts SET "
+	    "receive = ? WHERE id = ?", a.id, ch->receive, error_r) < 0)
+		goto fail;
+	account_clear(&a);
+	return db_commit(db, error_r);
+fail:
+	account_clear(&a);
+	db_rollback(db);
+	return -1;
+}
+
+void
+domain_info_clear(struct domain_info *d)
+{
+	free(d->name);
+	memset(d, 0, sizeof(*d));
+}
+
+int
+store_domain_get(struct store *s, const char *name, struct domain_info *d)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT id, name, imap, pop3, submission, "
+	    "webmail, quota, pop3_keep FROM domains WHERE name = lower(?)",
+	    &err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, name);
+	if ((r = db_step(st)) == 1) {
+		memset(d, 0, sizeof(*d));
+		d->id = sqlite3_column_int64(st, 0);
+		d->name = xstrdup((const char *)sqlite3_column_text(st, 1));
+		for (int i = 0; i < PROTO_COUNT; i++)
+			if (sqlite3_column_int(st, 2 + i) != 0)
+				d->protocols |= 1U << i;
+		d->quota = (uint64_t)sqlite3_column_int64(st, 6);
+		d->pop3_keep = sqlite3_column_int(st, 7) != 0;
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+int
+store_domain_set(struct store *s, const char *name, unsigned protocols,
+    unsigned mask, int64_t quota, int pop3_keep, const char **error_r)
+{
+	static const char *const proto_sql[PROTO_COUNT] = {
+		"UPDATE domains SET imap = ? WHERE id = ?",
+		"UPDATE domains SET pop3 = ? WHERE id = ?",
+		"UPDATE domains SET submission = ? WHERE id = ?",
+		"UPDATE domains SET webmail = ? WHERE id = ?",
+	};
+	struct db *db;
+	int64_t id;
+	int r;
+
+	if ((db = sq_dir(s, error_r)) == NULL)
+		return -1;
+	if ((r = domain_id(db, name, &id, error_r)) <= 0) {
+		if (r == 0)
+			*error_r = "no such domain";
+		return -1;
+	}
+	if (db_begin(db, error_r) < 0)
+		return -1;
+	for (int i = 0; i < PROTO_COUNT; i++)
+		if ((mask & (1U << i)) && account_set_col(db, proto_sql[i], id,
+		    (protocols >> i) & 1, error_r) < 0)
+			goto fail;
+	if (quota >= 0 && account_set_col(db, "UPDATE domains SET quota = ? "
+	    "WHERE id = ?", id, quota, error_r) < 0)
+		goto fail;
+	if (pop3_keep >= 0 && account_set_col(db, "UPDATE domains SET "
+	    "pop3_keep = ? WHERE id = ?", id, pop3_keep, error_r) < 0)
+		goto fail;
+	return db_commit(db, error_r);
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+store_apppass_add(struct store *s, const char *address, const char *name,
+    const char *hash, unsigned protocols, const char **error_r)
+{
+	struct account a;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_account_get(s, address, &a)) <= 0) {
+		*error_r = r == 0 ? "no such account" : "account lookup failed";
+		return -1;
+	}
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (st = db_prep(db, "INSERT INTO app_passwords (account_id, name, "
+	    "hash, protocols, created) VALUES (?, ?, ?, ?, ?)",
+	    error_r)) == NULL) {
+		account_clear(&a);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, a.id);
+	db_bind_text(st, 2, name);
+	db_bind_text(st, 3, hash);
+	sqlite3_bind_int(st, 4, (int)protocols);
+	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
+	account_clear(&a);
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_CONSTRAINT_UNIQUE) {
+		*error_r = "an app password with that name exists already";
+		return -1;
+	}
+	if (r != SQLITE_DONE) {
+		*error_r = db_err(db, "adding app password");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_apppass_del(struct store *s, const char *address, const char *name,
+    const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (st = db_prep(db, "DELETE FROM app_passwords WHERE name = ? AND "
+	    "account_id = (SELECT id FROM accounts WHERE address = ?)",
+	    error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, address);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "deleting app password");
+		return -1;
+	}
+	if (sqlite3_changes(db->h) == 0) {
+		*error_r = "no such app password";
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_apppass_list(struct store *s, int64_t account,
+    void (*cb)(void *, const struct app_password *), void *ctx)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT id, name, hash, protocols, created, "
+	    "coalesce(last_used, 0) FROM app_passwords WHERE account_id = ? "
+	    "ORDER BY name", &err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, account);
+	while ((r = db_step(st)) == 1) {
+		struct app_password ap;
+
+		ap.id = sqlite3_column_int64(st, 0);
+		ap.name = (char *)sqlite3_column_text(st, 1);
+		ap.hash = (char *)sqlite3_column_text(st, 2);
+		ap.protocols = (unsigned)sqlite3_column_int(st, 3);
+		ap.created = (time_t)sqlite3_column_int64(st, 4);
+		ap.last_used = (time_t)sqlite3_column_int64(st, 5);
+		cb(ctx, &ap);
+	}
+	sqlite3_reset(st);
+	return r < 0 ? -1 : 0;
+}
+
+int
+store_apppass_used(struct store *s, int64_t id)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "UPDATE app_passwords SET last_used = ? WHERE "
+	    "id = ?", &err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 2, id);
+	return db_step(st) < 0 ? -1 : 0;
+}
+
+int
+store_secret(struct store *s, const char *name, unsigned char out[32],
+    const char **error_r)
+{
+	unsigned char fresh[32];
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, error_r)) == NULL)
+		return -1;
+	random_bytes(fresh, sizeof(fresh));
+	/* The first writer wins; everyone reads what was stored. */
+	if ((st = db_prep(db, "INSERT OR IGNORE INTO secrets (name, value) "
+	    "VALUES (?, ?)", error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, name);
+	sqlite3_bind_blob(st, 2, fresh, sizeof(fresh), SQLITE_TRANSIENT);
+	explicit_bzero(fresh, sizeof(fresh));
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "storing secret");
+		return -1;
+	}
+	if ((st = db_prep(db, "SELECT value FROM secrets WHERE name = ?",
+	    error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, name);
+	r = db_step(st);
+	if (r == 1 && sqlite3_column_bytes(st, 0) == 32)
+		memcpy(out, sqlite3_column_blob(st, 0), 32);
+	else
+		r = -1;
+	sqlite3_reset(st);
+	if (r != 1) {
+		*error_r = "secret is missing or damaged";
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_directory_generation(struct store *s, uint64_t *gen)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT value FROM meta WHERE key = "
+	    "'directory_gen'", &err)) == NULL)
+		return -1;
+	if ((r = db_step(st)) == 1)
+		*gen = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return r == 1 ? 0 : -1;
 }
 
 int
@@ -313,8 +660,8 @@ store_account_get(struct store *s, const char *address, struct account *a)
 	int r;
 
 	if ((db = sq_dir(s, &err)) == NULL ||
-	    (st = db_prep(db, "SELECT id, address, password, enabled FROM "
-	    "accounts WHERE address = ?", &err)) == NULL)
+	    (st = db_prep(db, "SELECT " ACCOUNT_COLS " WHERE a.address = ?",
+	    &err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, address);
 	if ((r = db_step(st)) == 1)
@@ -332,8 +679,8 @@ store_account_get_id(struct store *s, int64_t id, struct account *a)
 	int r;
 
 	if ((db = sq_dir(s, &err)) == NULL ||
-	    (st = db_prep(db, "SELECT id, address, password, enabled FROM "
-	    "accounts WHERE id = ?", &err)) == NULL)
+	    (st = db_prep(db, "SELECT " ACCOUNT_COLS " WHERE a.id = ?",
+	    &err)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	if ((r = db_step(st)) == 1)
@@ -352,8 +699,8 @@ store_account_list(struct store *s, void (*cb)(void *,
 	int r;
 
 	if ((db = sq_dir(s, &err)) == NULL ||
-	    (st = db_prep(db, "SELECT id, address, password, enabled FROM "
-	    "accounts ORDER BY address", &err)) == NULL)
+	    (st = db_prep(db, "SELECT " ACCOUNT_COLS " ORDER BY a.address",
+	    &err)) == NULL)
 		return -1;
 	/*
 	 * Collect first: the callback may use the store (store_check opens
@@ -604,13 +951,17 @@ resolve_one(struct resolve_ctx *c, const char *addr, int depth)
 			return 0;
 		}
 	}
-	if ((st = db_prep(c->db, "SELECT id FROM accounts WHERE address = ?",
-	    &c->error)) == NULL)
+	if ((st = db_prep(c->db, "SELECT id, enabled, receive FROM accounts "
+	    "WHERE address = ?", &c->error)) == NULL)
 		return -1;
 	db_bind_text(st, 1, addr);
 	if ((r = db_step(st)) == 1) {
-		rr_add_account(c->rr, sqlite3_column_int64(st, 0));
-		c->found = 1;
+		if (sqlite3_column_int(st, 1) != 0 ||
+		    sqlite3_column_int(st, 2) != 0) {
+			rr_add_account(c->rr, sqlite3_column_int64(st, 0));
+			c->found = 1;
+		} else
+			c->rr->disabled = true;
 	}
 	sqlite3_reset(st);
 	if (r < 0) {

@@ -554,6 +554,36 @@ fail:
 	return -1;
 }
 
+static int
+usage_locked(struct db *db, uint64_t *out, const char **error_r)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((st = db_prep(db, "SELECT coalesce(sum(size), 0) FROM mailboxes",
+	    error_r)) == NULL)
+		return -1;
+	if ((r = db_step(st)) == 1)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (r != 1) {
+		*error_r = db_err(db, "usage");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_account_usage(struct store *s, int64_t account, uint64_t *out)
+{
+	const char *err;
+	struct db *db;
+
+	if ((db = sq_acct(s, account, &err)) == NULL)
+		return -1;
+	return usage_locked(db, out, &err);
+}
+
 int
 store_mails_scan(struct store *s, int64_t account, int64_t mailbox,
     uint64_t since, void (*cb)(void *, const struct mail_row *), void *ctx,
@@ -902,6 +932,7 @@ store_mails_flags(struct store *s, int64_t account, int64_t mailbox,
 			free(curkw);
 			continue;
 		}
+		flags &= MAIL_FLAGS_ALL;
 		switch (op) {
 		case FLAGS_SET:
 			nf = flags;
@@ -1082,7 +1113,7 @@ copy_one(struct db *db, int64_t src, uint32_t uid, int64_t dst, bool move,
 
 int
 store_mails_copy(struct store *s, int64_t account, int64_t src,
-    const uint32_t *uids, size_t n, int64_t dst, bool move,
+    const uint32_t *uids, size_t n, int64_t dst, bool move, uint64_t quota,
     uint32_t *new_uids, uint32_t *dst_uidvalidity, const char **error_r)
 {
 	struct mailbox_info dmi;
@@ -1130,6 +1161,17 @@ store_mails_copy(struct store *s, int64_t account, int64_t src,
 	if (copied == 0) {
 		db_rollback(db);
 		return 0;
+	}
+	if (!move && quota > 0) {
+		uint64_t used;
+
+		if (usage_locked(db, &used, error_r) < 0)
+			goto fail;
+		if (used + (uint64_t)dds > quota) {
+			db_rollback(db);
+			*error_r = "Quota exceeded";
+			return STORE_OVERQUOTA;
+		}
 	}
 	if (mbox_update(db, dst, dst_hms, dst_uidnext, copied, ddu, dds,
 	    error_r) < 0)
@@ -1190,8 +1232,40 @@ move_all(struct store *s, struct db *db, int64_t src, int64_t dst,
 	return 0;
 }
 
+static int expunge_sorted(struct store *, int64_t, int64_t,
+    const uint32_t *, size_t, bool, void (*)(void *, uint32_t), void *,
+    const char **);
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int
 store_mails_expunge(struct store *s, int64_t account, int64_t mailbox,
+    const uint32_t *uids_in, size_t n, bool only_deleted,
+    void (*cb)(void *, uint32_t), void *ctx, const char **error_r)
+{
+	uint32_t *uids = NULL;
+	int rc;
+
+	/* The scan below walks both lists in ascending order. */
+	if (uids_in != NULL) {
+		uids = xcalloc(n + 1, sizeof(*uids));
+		memcpy(uids, uids_in, n * sizeof(*uids));
+		qsort(uids, n, sizeof(*uids), cmp_u32);
+	}
+	rc = expunge_sorted(s, account, mailbox, uids, n, only_deleted, cb,
+	    ctx, error_r);
+	free(uids);
+	return rc;
+}
+
+static int
+expunge_sorted(struct store *s, int64_t account, int64_t mailbox,
     const uint32_t *uids, size_t n, bool only_deleted,
     void (*cb)(void *, uint32_t), void *ctx, const char **error_r)
 {
@@ -1318,14 +1392,24 @@ msg_insert(struct db *db, const struct store_msg *msg, int64_t *id_r,
 static int
 append_one(struct store *s, struct db *db, int64_t mailbox,
     const struct store_msg *msg, uint32_t flags, const char *keywords,
-    uint32_t *uid_r, const char **error_r)
+    uint64_t quota, uint32_t *uid_r, const char **error_r)
 {
-	uint64_t hms;
+	uint64_t hms, used;
 	uint32_t uidnext;
 	int64_t id;
 
 	if (db_begin(db, error_r) < 0)
 		return -1;
+	if (quota > 0) {
+		/* Inside the write transaction: no race with other writers. */
+		if (usage_locked(db, &used, error_r) < 0)
+			goto fail;
+		if (used + msg->spool->size > quota) {
+			db_rollback(db);
+			*error_r = "Quota exceeded";
+			return STORE_OVERQUOTA;
+		}
+	}
 	if (mbox_lock_row(db, mailbox, &hms, &uidnext, error_r) < 0 ||
 	    msg_insert(db, msg, &id, error_r) < 0)
 		goto fail;
@@ -1347,10 +1431,12 @@ fail:
 int
 store_append(struct store *s, int64_t account, int64_t mailbox,
     const struct store_msg *msg, uint32_t flags, const char *keywords,
-    uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
+    uint64_t quota, uint32_t *uid_r, uint32_t *uidvalidity_r,
+    const char **error_r)
 {
 	struct mailbox_info mi;
 	struct db *db;
+	int r;
 
 	if ((db = sq_acct(s, account, error_r)) == NULL)
 		return -1;
@@ -1358,9 +1444,9 @@ store_append(struct store *s, int64_t account, int64_t mailbox,
 		*error_r = "Mailbox doesn't exist";
 		return -1;
 	}
-	if (append_one(s, db, mailbox, msg, flags & MAIL_FLAGS_ALL, keywords,
-	    uid_r, error_r) < 0)
-		return -1;
+	if ((r = append_one(s, db, mailbox, msg, flags & MAIL_FLAGS_ALL,
+	    keywords, quota, uid_r, error_r)) < 0)
+		return r;
 	*uidvalidity_r = mi.uidvalidity;
 	sq_changed(s, account, mailbox);
 	return 0;
@@ -1382,7 +1468,7 @@ store_deliver(struct store *s, const int64_t *accounts, size_t n,
 			*error_r = "INBOX is missing";
 			return -1;
 		}
-		if (append_one(s, db, mi.id, msg, 0, NULL, &uids_r[i],
+		if (append_one(s, db, mi.id, msg, 0, NULL, 0, &uids_r[i],
 		    error_r) < 0)
 			return -1;
 		sq_changed(s, accounts[i], mi.id);

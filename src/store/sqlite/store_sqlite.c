@@ -55,6 +55,59 @@ static const char *const dir_migrations[] = {
 	"  next_try INTEGER NOT NULL DEFAULT 0,"
 	"  last_error TEXT,"
 	"  PRIMARY KEY (queue_id, rcpt));",
+	/* 2: protocol switches, quotas, app passwords, SCRAM, change counter. */
+	"ALTER TABLE domains ADD COLUMN imap INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE domains ADD COLUMN pop3 INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE domains ADD COLUMN submission INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE domains ADD COLUMN webmail INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE domains ADD COLUMN quota INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE domains ADD COLUMN pop3_keep INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN imap INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN pop3 INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN submission INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN webmail INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN quota INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN receive INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN scram TEXT;"
+	"CREATE TABLE app_passwords ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id)"
+	"    ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  protocols INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER,"
+	"  UNIQUE (account_id, name));"
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO meta (key, value) VALUES ('directory_gen', 1);"
+	"CREATE TABLE secrets ("
+	"  name TEXT PRIMARY KEY,"
+	"  value BLOB NOT NULL);"
+	"CREATE TRIGGER gen_dom_i AFTER INSERT ON domains BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_dom_u AFTER UPDATE ON domains BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_dom_d AFTER DELETE ON domains BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_acc_i AFTER INSERT ON accounts BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_acc_u AFTER UPDATE ON accounts BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_acc_d AFTER DELETE ON accounts BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_ali_i AFTER INSERT ON aliases BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_ali_u AFTER UPDATE ON aliases BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_ali_d AFTER DELETE ON aliases BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_app_i AFTER INSERT ON app_passwords BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
+	"CREATE TRIGGER gen_app_d AFTER DELETE ON app_passwords BEGIN "
+	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;",
 };
 
 static const char *const mail_migrations[] = {
@@ -263,6 +316,24 @@ sq_acct(struct store *st, int64_t account, const char **error_r)
 	if (slot < 0) {
 		slot = oldest;
 		db_close(&tcache.accts[slot]);
+	}
+	/* Never create files for an account that doesn't exist. */
+	{
+		struct db *d = sq_dir(st, error_r);
+		sqlite3_stmt *q;
+		int r;
+
+		if (d == NULL || (q = db_prep(d, "SELECT 1 FROM accounts WHERE "
+		    "id = ?", error_r)) == NULL)
+			return NULL;
+		sqlite3_bind_int64(q, 1, account);
+		r = db_step(q);
+		sqlite3_reset(q);
+		if (r != 1) {
+			*error_r = r == 0 ? "no such account" :
+			    db_err(d, "account lookup");
+			return NULL;
+		}
 	}
 	dir = xasprintf("%s/accounts/%lld", st->data_dir, (long long)account);
 	if (mkdir_p(dir, 0700) < 0) {
