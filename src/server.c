@@ -24,6 +24,7 @@
 
 #include "auth/auth.h"
 #include "auth/auth_sasl.h"
+#include "auth/authfail.h"
 #include "auth/password.h"
 #include "core/conn.h"
 #include "core/hub.h"
@@ -374,6 +375,13 @@ server_run(struct config *cfg)
 		explicit_bzero(secret, sizeof(secret));
 	}
 	conn_set_limits(cfg->max_connections_per_ip);
+	{
+		struct authfail_limits al = { cfg->auth_fail_delay_ms,
+		    cfg->auth_max_delay_ms, cfg->auth_lockout_failures,
+		    cfg->auth_lockout_time };
+
+		authfail_configure(&al);
+	}
 
 	/* Every thread inherits this mask; only this thread takes signals. */
 	sigemptyset(&set);

@@ -8,6 +8,7 @@
 
 #include "apppass.h"
 #include "auth.h"
+#include "authfail.h"
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -185,9 +186,12 @@ auth_done(void *arg)
 {
 	struct auth_job *j = arg;
 	struct conn *c = j->conn;
-	uint64_t ms = srv->cfg->auth_fail_delay_ms;
 	struct timeval tv;
+	uint64_t ms;
+	bool locked;
 
+	if (j->res.ok)
+		authfail_success(c->peer_ip, j->user);
 	if (j->res.ok && j->res.allowed) {
 		log_info("s=%s %s auth ok user=%s mech=%s%s", c->sid,
 		    c->ops->proto, j->res.address, j->mech,
@@ -204,6 +208,13 @@ auth_done(void *arg)
 	}
 	log_info("s=%s %s auth failed user=%s mech=%s reason=\"%s\" from=%s",
 	    c->sid, c->ops->proto, j->user, j->mech, j->reason, c->peer_ip);
+	ms = authfail_record(c->peer_ip, j->user, &locked);
+	if (locked)
+		log_warnx("auth lockout from=%s for %llus after %llu failures "
+		    "(last user=%s)", c->peer_ip,
+		    (unsigned long long)srv->cfg->auth_lockout_time,
+		    (unsigned long long)srv->cfg->auth_lockout_failures,
+		    j->user);
 	if (ms == 0 || c->closing) {
 		auth_finish(j);
 		return;
@@ -222,6 +233,12 @@ auth_submit(enum auth_kind kind, struct conn *c, const char *mech,
 	struct auth_job *j = xcalloc(1, sizeof(*j));
 	size_t ulen = strlen(user);
 
+	/* A locked-out address gets failures without a look at passwords. */
+	if (kind != AUTH_FAIL && authfail_locked(c->peer_ip)) {
+		kind = AUTH_FAIL;
+		password = NULL;
+		reason = "address locked out";
+	}
 	j->kind = kind;
 	j->conn = c;
 	j->mech = mech;

@@ -50,6 +50,9 @@ config_defaults(struct config *c)
 	c->plaintext_on_loopback = true;
 	c->plaintext_without_tls = false;
 	c->auth_fail_delay_ms = 2000;
+	c->auth_max_delay_ms = 15000;
+	c->auth_lockout_failures = 20;
+	c->auth_lockout_time = 15 * 60;
 	c->message_size = 50ULL * 1024 * 1024;
 	c->max_recipients = 1000;
 	c->smtp_line_max = 4096;
@@ -270,6 +273,24 @@ want_bool(struct cfg_parse *p, const char *key, const char *v, bool *out)
 	return 0;
 }
 
+/* Milliseconds: "0", "500ms", or seconds with a unit ("2s", "1m"). */
+static void
+parse_ms(struct cfg_parse *p, const char *name, const char *value,
+    uint64_t *out)
+{
+	size_t n = strlen(value);
+	uint64_t u;
+
+	if (n > 2 && strcasecmp(value + n - 2, "ms") == 0) {
+		if (parse_u64(value, n - 2, 3600000, &u) < 0)
+			cfg_error(p, "bad value '%s' for %s", value, name);
+		else
+			*out = u;
+	} else if (want_u64(p, name, value, parse_duration, 0, 3600,
+	    &u) == 0)
+		*out = u * 1000;
+}
+
 static int
 cfg_handler(void *user, const char *section, const char *name,
     const char *value)
@@ -317,18 +338,15 @@ cfg_handler(void *user, const char *section, const char *name,
 	} else if (IS("auth", "plaintext_without_tls")) {
 		want_bool(p, name, value, &c->plaintext_without_tls);
 	} else if (IS("auth", "failure_delay")) {
-		/* milliseconds: "0", "500ms" or seconds "2s" */
-		size_t n = strlen(value);
-
-		if (n > 2 && strcasecmp(value + n - 2, "ms") == 0) {
-			if (parse_u64(value, n - 2, 60000, &u) < 0)
-				cfg_error(p, "bad value '%s' for %s", value,
-				    name);
-			else
-				c->auth_fail_delay_ms = u;
-		} else if (want_u64(p, name, value, parse_duration, 0, 60,
-		    &u) == 0)
-			c->auth_fail_delay_ms = u * 1000;
+		parse_ms(p, name, value, &c->auth_fail_delay_ms);
+	} else if (IS("auth", "max_failure_delay")) {
+		parse_ms(p, name, value, &c->auth_max_delay_ms);
+	} else if (IS("auth", "lockout_failures")) {
+		want_u64(p, name, value, parse_plain_u64, 0, 1000000,
+		    &c->auth_lockout_failures);
+	} else if (IS("auth", "lockout_time")) {
+		want_u64(p, name, value, parse_duration, 1, 7 * 86400,
+		    &c->auth_lockout_time);
 	} else if (strcasecmp(section, "listen") == 0) {
 		int k;
 

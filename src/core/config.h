@@ -53,7 +53,10 @@ struct config {
 	/* [auth] */
 	bool		 plaintext_on_loopback;
 	bool		 plaintext_without_tls;
-	uint64_t	 auth_fail_delay_ms;
+	uint64_t	 auth_fail_delay_ms;	/* after the first failure */
+	uint64_t	 auth_max_delay_ms;	/* the delay doubles up to this */
+	uint64_t	 auth_lockout_failures;	/* per address, then locked */
+	uint64_t	 auth_lockout_time;	/* seconds */
 	/* [listen] */
 	struct listen_addr *listens;
 	size_t		 nlistens;

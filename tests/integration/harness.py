@@ -58,7 +58,8 @@ class Server:
     HOSTNAME = "mail.example.test"
 
     def __init__(self, extra_config="", auth_failure_delay="0",
-                 plaintext_on_loopback=True, users=None):
+                 plaintext_on_loopback=True, users=None,
+                 lockout_failures=0):
         self.dir = tempfile.mkdtemp(prefix="posthorn-it-")
         # Started as root, the server runs as the 'posthorn' user, which
         # must be able to enter the directory (mkdtemp makes it 0700).
@@ -80,6 +81,7 @@ workers = 4
 [auth]
 plaintext_on_loopback = {"yes" if plaintext_on_loopback else "no"}
 failure_delay = {auth_failure_delay}
+lockout_failures = {lockout_failures}
 [listen]
 smtp = 127.0.0.1:{self.port['smtp']}
 submission = 127.0.0.1:{self.port['submission']}, 127.0.0.1:{self.port['submission2']}
