@@ -61,6 +61,7 @@ config_defaults(struct config *c)
 	c->imap_timeout = 1800;
 	c->imap_idle_timeout = 1800;
 	c->pop3_timeout = 600;
+	c->login_timeout = 180;
 	c->max_bad_commands = 20;
 	c->max_connections_per_ip = 50;
 	c->helo_strict = false;
@@ -382,6 +383,9 @@ cfg_handler(void *user, const char *section, const char *name,
 	} else if (IS("limits", "pop3_timeout")) {
 		want_u64(p, name, value, parse_duration, 1, 86400,
 		    &c->pop3_timeout);
+	} else if (IS("limits", "login_timeout")) {
+		want_u64(p, name, value, parse_duration, 1, 86400,
+		    &c->login_timeout);
 	} else if (IS("limits", "max_bad_commands")) {
 		want_u64(p, name, value, parse_plain_u64, 1, 10000,
 		    &c->max_bad_commands);

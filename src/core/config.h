@@ -69,6 +69,7 @@ struct config {
 	uint64_t	 imap_timeout;		/* seconds, non-IDLE idle time */
 	uint64_t	 imap_idle_timeout;	/* seconds in IDLE */
 	uint64_t	 pop3_timeout;
+	uint64_t	 login_timeout;		/* IMAP/POP3 before login */
 	uint64_t	 max_bad_commands;
 	uint64_t	 max_connections_per_ip;
 	/* [smtp] */

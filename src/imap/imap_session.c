@@ -24,7 +24,6 @@
 
 /* Before login a command (literals included) may be this big at most. */
 #define IMAP_PREAUTH_MAX	(16 * 1024)
-#define IMAP_PREAUTH_TIMEOUT	180
 #define IMAP_BAD_MAX		20
 
 static const struct imap_cmd_def commands[] = {
@@ -773,7 +772,7 @@ imap_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->conn = c;
 	s->state = IMAP_NOTAUTH;
 	buf_init(&s->cmdbuf);
-	conn_set_timeout(c, IMAP_PREAUTH_TIMEOUT);
+	conn_set_timeout(c, (unsigned)srv->cfg->login_timeout);
 	conn_set_drain_mark(c, 64 * 1024);
 	if (conn_over_limit(c)) {
 		imap_send(s, "* BYE [UNAVAILABLE] Too many connections from "

@@ -35,7 +35,6 @@
 #include "store/store.h"
 
 #define POP3_LINE_MAX	4096
-#define POP3_PREAUTH_TIMEOUT 120
 #define POP3_CHUNK	(64 * 1024)
 #define POP3_HIGH	(256 * 1024)
 #define POP3_BAD_MAX	20
@@ -859,7 +858,7 @@ pop3_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	}
 	s->conn = c;
 	s->state = POP3_AUTHORIZATION;
-	conn_set_timeout(c, POP3_PREAUTH_TIMEOUT);
+	conn_set_timeout(c, (unsigned)srv->cfg->login_timeout);
 	conn_set_drain_mark(c, 64 * 1024);
 	if (conn_over_limit(c)) {
 		send_line(s, "-ERR [SYS/TEMP] Too many connections from your "

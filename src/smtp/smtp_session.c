@@ -14,6 +14,7 @@
  * skipped, then "500"), message size (counted as it arrives, the rest is
  * swallowed, then "552"), recipients per message, bad commands per session.
  */
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -688,9 +689,9 @@ delivery_work(void *arg)
 	msg.internaldate = time(NULL);
 	uids = xcalloc(d->naccounts ? d->naccounts : 1, sizeof(*uids));
 	d->rc = 0;
-	if (d->naccounts > 0 && store_deliver(srv->store, d->accounts,
-	    d->naccounts, &msg, uids, &d->error) < 0)
-		d->rc = -1;
+	if (d->naccounts > 0)
+		d->rc = store_deliver(srv->store, d->accounts, d->naccounts,
+		    &msg, uids, &d->error);
 	if (d->rc == 0 && d->nremote > 0) {
 		const char **rcpts = xcalloc(d->nremote, sizeof(char *));
 		const char *p = d->remote.data;
@@ -699,9 +700,8 @@ delivery_work(void *arg)
 			rcpts[i] = p;
 			p += strlen(p) + 1;
 		}
-		if (store_queue_add(srv->store, d->mail_from, rcpts,
-		    d->nremote, &msg, d->qid, &d->error) < 0)
-			d->rc = -1;
+		d->rc = store_queue_add(srv->store, d->mail_from, rcpts,
+		    d->nremote, &msg, d->qid, &d->error);
 		free(rcpts);
 	}
 	free(uids);
@@ -725,7 +725,12 @@ delivery_done(void *arg)
 		} else {
 			log_warnx("s=%s smtp message %s not stored: %s",
 			    c->sid, d->qid, d->error ? d->error : "?");
-			reply(s, "451 4.3.0 Error: queue file write error");
+			if (d->rc == STORE_NOSPACE)
+				reply(s, "452 4.3.1 Insufficient system "
+				    "storage");
+			else
+				reply(s, "451 4.3.0 Error: queue file write "
+				    "error");
 		}
 		tx_reset(s);
 		s->state = SMTP_CMD;
@@ -753,9 +758,14 @@ data_finished(struct smtp_session *s)
 			log_info("s=%s smtp message rejected: too big",
 			    s->conn->sid);
 		} else {
-			reply(s, "451 4.3.0 Error: queue file write error");
-			log_warnx("s=%s smtp spool write failed",
-			    s->conn->sid);
+			if (s->spool.error == ENOSPC)
+				reply(s, "452 4.3.1 Insufficient system "
+				    "storage");
+			else
+				reply(s, "451 4.3.0 Error: queue file write "
+				    "error");
+			log_warnx("s=%s smtp spool write failed: %s",
+			    s->conn->sid, strerror(s->spool.error));
 		}
 		tx_reset(s);
 		s->state = SMTP_CMD;

@@ -381,6 +381,9 @@ int	 store_mails_expunge(struct store *, int64_t account, int64_t mailbox,
 /* Returned by store_append and store_mails_copy when the account's quota
  * would be exceeded (IMAP [OVERQUOTA]). */
 #define STORE_OVERQUOTA	(-2)
+/* Returned by writes (delivery, queue, append, copy) when the disk is
+ * full: a temporary condition (SMTP 452 4.3.1). */
+#define STORE_NOSPACE	(-3)
 
 /* APPEND: durable, returns the new uid and the mailbox uidvalidity. */
 int	 store_append(struct store *, int64_t account, int64_t mailbox,

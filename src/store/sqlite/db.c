@@ -1,7 +1,9 @@
 /*
  * db - helpers over one sqlite3 connection (sqlite backend only).
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +180,15 @@ prepare:
 	return st;
 }
 
+static bool
+db_full_now(struct db *db)
+{
+	int ext = sqlite3_extended_errcode(db->h);
+
+	return (ext & 0xff) == SQLITE_FULL || ((ext & 0xff) == SQLITE_IOERR &&
+	    sqlite3_system_errno(db->h) == ENOSPC);
+}
+
 int
 db_begin(struct db *db, const char **error_r)
 {
@@ -191,6 +202,8 @@ int
 db_commit(struct db *db, const char **error_r)
 {
 	if (db_exec(db, "COMMIT", error_r) < 0) {
+		/* Remember why before ROLLBACK replaces the error code. */
+		db->nospace = db_full_now(db);
 		db_rollback(db);
 		return -1;
 	}
@@ -203,9 +216,20 @@ db_rollback(struct db *db)
 {
 	const char *err;
 
+	if (!db->nospace)
+		db->nospace = db_full_now(db);
 	if (sqlite3_get_autocommit(db->h) == 0)
 		(void)db_exec(db, "ROLLBACK", &err);
 	db->in_tx = 0;
+}
+
+int
+db_failure(struct db *db)
+{
+	bool full = db->nospace || db_full_now(db);
+
+	db->nospace = false;
+	return full ? -3 : -1;	/* -3: STORE_NOSPACE */
 }
 
 void

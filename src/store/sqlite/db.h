@@ -19,6 +19,7 @@ struct db {
 	int64_t		 account;	/* -1 for posthorn.db */
 	uint64_t	 last_used;
 	int		 in_tx;
+	int		 nospace;	/* the last failure was a full disk */
 };
 
 /* Opens path (creating it), sets WAL, synchronous=FULL, busy timeout. */
@@ -40,6 +41,9 @@ void	 db_rollback(struct db *);
 const char *db_err(struct db *, const char *what);
 const char *db_errmsg(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
+
+/* -1, or STORE_NOSPACE when the last failure was a full disk. */
+int	 db_failure(struct db *);
 
 /* Binds helpers; text may be NULL (binds NULL). */
 void	 db_bind_text(sqlite3_stmt *, int, const char *);

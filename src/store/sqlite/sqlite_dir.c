@@ -1088,10 +1088,16 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 			goto fail;
 		}
 	}
-	return db_commit(db, error_r);
+	if (db_commit(db, error_r) < 0)
+		return db_failure(db);
+	return 0;
 fail:
-	db_rollback(db);
-	return -1;
+	{
+		int rc = db_failure(db);
+
+		db_rollback(db);
+		return rc;
+	}
 }
 
 int

@@ -1421,11 +1421,15 @@ append_one(struct store *s, struct db *db, int64_t mailbox,
 	    error_r) < 0)
 		goto fail;
 	if (db_commit(db, error_r) < 0)
-		return -1;
+		return db_failure(db);
 	return 0;
 fail:
-	db_rollback(db);
-	return -1;
+	{
+		int rc = db_failure(db);
+
+		db_rollback(db);
+		return rc;
+	}
 }
 
 int
@@ -1468,9 +1472,13 @@ store_deliver(struct store *s, const int64_t *accounts, size_t n,
 			*error_r = "INBOX is missing";
 			return -1;
 		}
-		if (append_one(s, db, mi.id, msg, 0, NULL, 0, &uids_r[i],
-		    error_r) < 0)
-			return -1;
+		{
+			int rc = append_one(s, db, mi.id, msg, 0, NULL, 0,
+			    &uids_r[i], error_r);
+
+			if (rc < 0)
+				return rc;
+		}
 		sq_changed(s, accounts[i], mi.id);
 	}
 	return 0;
