@@ -277,17 +277,17 @@ want_bool(struct cfg_parse *p, const char *key, const char *v, bool *out)
 /* Milliseconds: "0", "500ms", or seconds with a unit ("2s", "1m"). */
 static void
 parse_ms(struct cfg_parse *p, const char *name, const char *value,
-    uint64_t *out)
+    uint64_t max_secs, uint64_t *out)
 {
 	size_t n = strlen(value);
 	uint64_t u;
 
 	if (n > 2 && strcasecmp(value + n - 2, "ms") == 0) {
-		if (parse_u64(value, n - 2, 3600000, &u) < 0)
+		if (parse_u64(value, n - 2, max_secs * 1000, &u) < 0)
 			cfg_error(p, "bad value '%s' for %s", value, name);
 		else
 			*out = u;
-	} else if (want_u64(p, name, value, parse_duration, 0, 3600,
+	} else if (want_u64(p, name, value, parse_duration, 0, max_secs,
 	    &u) == 0)
 		*out = u * 1000;
 }
@@ -339,9 +339,9 @@ cfg_handler(void *user, const char *section, const char *name,
 	} else if (IS("auth", "plaintext_without_tls")) {
 		want_bool(p, name, value, &c->plaintext_without_tls);
 	} else if (IS("auth", "failure_delay")) {
-		parse_ms(p, name, value, &c->auth_fail_delay_ms);
+		parse_ms(p, name, value, 60, &c->auth_fail_delay_ms);
 	} else if (IS("auth", "max_failure_delay")) {
-		parse_ms(p, name, value, &c->auth_max_delay_ms);
+		parse_ms(p, name, value, 600, &c->auth_max_delay_ms);
 	} else if (IS("auth", "lockout_failures")) {
 		want_u64(p, name, value, parse_plain_u64, 0, 1000000,
 		    &c->auth_lockout_failures);
