@@ -47,6 +47,20 @@ xreallocarray(void *old, size_t nmemb, size_t size)
 	return xrealloc(old, nmemb * size);
 }
 
+void *
+xgrowarray(void *old, size_t n, size_t size)
+{
+	/* Capacity is 4, then every power of two: grow at 0, 4, 8, 16... */
+	if (n == 0)
+		return xreallocarray(old, 4, size);
+	if (n >= 4 && (n & (n - 1)) == 0) {
+		if (n > SIZE_MAX / 2)
+			fatalx("allocation overflow growing an array");
+		return xreallocarray(old, n * 2, size);
+	}
+	return old;
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -16,6 +16,12 @@ void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
 /* xreallocarray: realloc of nmemb * size with an overflow check. */
 void	*xreallocarray(void *, size_t, size_t);
+/*
+ * Makes room for element n of an array that holds n elements, growing it
+ * geometrically (appending one at a time stays linear): call before every
+ * append as p = xgrowarray(p, n, sizeof(*p)).
+ */
+void	*xgrowarray(void *, size_t n, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -80,8 +80,7 @@ static void
 seg_text_flush(struct fetch_ctx *f, size_t *mark)
 {
 	if (f->text.len > *mark) {
-		f->segs = xreallocarray(f->segs, f->nsegs + 1,
-		    sizeof(*f->segs));
+		f->segs = xgrowarray(f->segs, f->nsegs, sizeof(*f->segs));
 		f->segs[f->nsegs].blob = false;
 		f->segs[f->nsegs].off = *mark;
 		f->segs[f->nsegs].len = f->text.len - *mark;
@@ -96,7 +95,7 @@ seg_blob(struct fetch_ctx *f, size_t *mark, uint64_t off, uint64_t len)
 	seg_text_flush(f, mark);
 	if (len == 0)
 		return;
-	f->segs = xreallocarray(f->segs, f->nsegs + 1, sizeof(*f->segs));
+	f->segs = xgrowarray(f->segs, f->nsegs, sizeof(*f->segs));
 	f->segs[f->nsegs].blob = true;
 	f->segs[f->nsegs].blob_off = off;
 	f->segs[f->nsegs].len = len;

@@ -221,8 +221,8 @@ sync_row_cb(void *ctx, const struct mail_row *r)
 {
 	struct sync_ctx *sc = ctx;
 
-	sc->rows = xreallocarray(sc->rows, sc->nrows + 1, sizeof(*sc->rows));
-	sc->kws = xreallocarray(sc->kws, sc->nrows + 1, sizeof(*sc->kws));
+	sc->rows = xgrowarray(sc->rows, sc->nrows, sizeof(*sc->rows));
+	sc->kws = xgrowarray(sc->kws, sc->nrows, sizeof(*sc->kws));
 	sc->rows[sc->nrows] = *r;
 	sc->kws[sc->nrows] = r->keywords ? xstrdup(r->keywords) : NULL;
 	sc->rows[sc->nrows].keywords = sc->kws[sc->nrows];
@@ -234,8 +234,7 @@ sync_expunge_cb(void *ctx, uint32_t uid)
 {
 	struct sync_ctx *sc = ctx;
 
-	sc->expunged = xreallocarray(sc->expunged, sc->nexpunged + 1,
-	    sizeof(*sc->expunged));
+	sc->expunged = xgrowarray(sc->expunged, sc->nexpunged, sizeof(*sc->expunged));
 	sc->expunged[sc->nexpunged++] = uid;
 }
 
@@ -368,8 +367,7 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 				dup = true;
 		if (dup)
 			continue;
-		v->gone = xreallocarray(v->gone, v->ngone + 1,
-		    sizeof(*v->gone));
+		v->gone = xgrowarray(v->gone, v->ngone, sizeof(*v->gone));
 		v->gone[v->ngone++] = sc.expunged[i];
 	}
 	if (mi.highestmodseq > v->modseq)

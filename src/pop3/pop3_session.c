@@ -192,7 +192,7 @@ load_cb(void *ctx, const struct mail_row *r)
 	/* Left on the server after a POP3 DELE: gone for POP3. */
 	if (s->keep && (r->flags & MAIL_DELETED))
 		return;
-	s->msgs = xreallocarray(s->msgs, s->nmsgs + 1, sizeof(*s->msgs));
+	s->msgs = xgrowarray(s->msgs, s->nmsgs, sizeof(*s->msgs));
 	s->msgs[s->nmsgs].uid = r->uid;
 	s->msgs[s->nmsgs].size = r->size;
 	s->msgs[s->nmsgs].deleted = false;

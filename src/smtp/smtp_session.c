@@ -701,7 +701,7 @@ delivery_work(void *arg)
 			p += strlen(p) + 1;
 		}
 		d->rc = store_queue_add(srv->store, d->mail_from, rcpts,
-		    d->nremote, &msg, d->qid, &d->error);
+		    d->nremote, &msg, d->qid, NULL, &d->error);
 		free(rcpts);
 	}
 	free(uids);

@@ -27,6 +27,7 @@
 
 #include "core/buf.h"
 #include "core/spool.h"
+#include "core/util.h"
 
 struct store;
 
@@ -245,11 +246,85 @@ int	 store_deliver(struct store *, const int64_t *account_ids, size_t n,
 
 /*
  * Outbound queue: one message for remote recipients, committed durably.
+ * Each recipient has a state: pending (with the time of its next try),
+ * sent, or failed; a message leaves the queue when no recipient is
+ * pending any more (the caller bounces the failed ones first).
  */
+struct queue_params {
+	const char	*envid;		/* DSN ENVID (RFC 3461), or NULL */
+	int		 ret;		/* 0, 1 = FULL, 2 = HDRS */
+	const unsigned	*notify;	/* per recipient (SMTP_NOTIFY_*), NULL */
+	const char *const *orcpt;	/* per recipient ORCPT, NULL */
+};
 int	 store_queue_add(struct store *, const char *sender,
 	    const char *const *rcpts, size_t nrcpts, const struct store_msg *,
-	    const char *id, const char **error_r);
+	    const char *id, const struct queue_params *, const char **error_r);
 int	 store_queue_count(struct store *, uint64_t *);
+
+enum queue_rcpt_state {
+	QRCPT_PENDING = 0,
+	QRCPT_SENT = 1,
+	QRCPT_FAILED = 2,
+};
+
+struct queue_rcpt {
+	char		*addr;
+	char		*domain;
+	enum queue_rcpt_state state;
+	unsigned	 attempts;
+	time_t		 next_try;
+	time_t		 last_try;
+	char		*last_error;	/* the remote's reply or our reason */
+	char		*remote;	/* the host that answered last */
+	unsigned	 notify;
+	char		*orcpt;
+	bool		 warned;	/* a delay DSN was sent */
+};
+
+struct queue_msg {
+	char		 id[ID_HEX_LEN + 1];
+	char		*sender;
+	time_t		 created;
+	uint64_t	 size;
+	char		*envid;
+	int		 ret;
+	struct queue_rcpt *rcpts;
+	size_t		 nrcpts;
+};
+void	 queue_msg_free(struct queue_msg *);
+
+/* One message with the recipients of one destination that are due. */
+struct queue_due {
+	char		 id[ID_HEX_LEN + 1];
+	char		*domain;
+};
+
+/*
+ * The (message, domain) pairs with pending recipients due at or before
+ * now, oldest first, at most max.
+ */
+int	 store_queue_due(struct store *, time_t now, size_t max,
+	    void (*cb)(void *, const struct queue_due *), void *ctx);
+/* The earliest next_try of any pending recipient (0 if none). */
+int	 store_queue_next_time(struct store *, time_t *);
+int	 store_queue_get(struct store *, const char *id, struct queue_msg *);
+/* Appends len bytes of the message at off to out. */
+int	 store_queue_read(struct store *, const char *id, uint64_t off,
+	    size_t len, struct buf *out, const char **error_r);
+/* Records the outcome of one try for one recipient. */
+int	 store_queue_update(struct store *, const char *id, const char *rcpt,
+	    enum queue_rcpt_state, time_t next_try, const char *error,
+	    const char *remote, const char **error_r);
+int	 store_queue_set_warned(struct store *, const char *id,
+	    const char *rcpt);
+/* Makes every pending recipient of id (or of all messages, id NULL) due. */
+int	 store_queue_retry(struct store *, const char *id, const char **);
+int	 store_queue_delete(struct store *, const char *id, const char **);
+/* Every queued message, oldest first. */
+int	 store_queue_list(struct store *,
+	    void (*cb)(void *, const struct queue_msg *), void *ctx);
+/* Called after a commit that added to the queue (the runner wakes up). */
+void	 store_set_queue_hook(struct store *, void (*fn)(void *), void *);
 
 /*
  * Mailboxes of one account.

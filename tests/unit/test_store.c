@@ -1928,19 +1928,18 @@ test_queue(void **state)
 	assert_int_equal(store_queue_count(f->st, &n), 0);
 	assert_true(n == 0);
 	if (store_queue_add(f->st, "bob@example.com", rcpts, 3, &small.m,
-	    "0123456789abcdef", &err) < 0)
+	    "0123456789abcdef", NULL, &err) < 0)
 		fail_msg("queue_add: %s", err);
 	assert_int_equal(store_queue_count(f->st, &n), 0);
 	assert_true(n == 1);
-	if (store_queue_add(f->st, "", rcpts, 1, &big.m, "fedcba9876543210",
-	    &err) < 0)
+	if (store_queue_add(f->st, "", rcpts, 1, &big.m, "fedcba9876543210", NULL, &err) < 0)
 		fail_msg("queue_add: %s", err);
 	assert_int_equal(store_queue_count(f->st, &n), 0);
 	assert_true(n == 2);
 	/* The same id twice is refused and leaves nothing behind. */
 	err = NULL;
 	assert_int_equal(store_queue_add(f->st, "bob@example.com", rcpts, 1,
-	    &small.m, "0123456789abcdef", &err), -1);
+	    &small.m, "0123456789abcdef", NULL, &err), -1);
 	assert_non_null(err);
 	assert_int_equal(store_queue_count(f->st, &n), 0);
 	assert_true(n == 2);

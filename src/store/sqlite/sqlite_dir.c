@@ -2,6 +2,7 @@
  * sqlite_dir - domains, accounts, aliases, recipient resolution and the
  * outbound queue, all in data_dir/posthorn.db.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -711,7 +712,7 @@ store_account_list(struct store *s, void (*cb)(void *,
 		size_t n = 0;
 
 		while ((r = db_step(st)) == 1) {
-			list = xreallocarray(list, n + 1, sizeof(*list));
+			list = xgrowarray(list, n, sizeof(*list));
 			account_from_row(st, &list[n++]);
 		}
 		sqlite3_reset(st);
@@ -1047,7 +1048,7 @@ sq_write_blob(struct db *db, const char *table, const char *column,
 int
 store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
     size_t nrcpts, const struct store_msg *msg, const char *id,
-    const char **error_r)
+    const struct queue_params *qp, const char **error_r)
 {
 	struct db *db;
 	sqlite3_stmt *st;
@@ -1060,13 +1061,15 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 	if ((db = sq_dir(s, error_r)) == NULL || db_begin(db, error_r) < 0)
 		return -1;
 	if ((st = db_prep(db, "INSERT INTO queue (id, sender, created, size, "
-	    "body) VALUES (?, ?, ?, ?, ?)", error_r)) == NULL)
+	    "body, envid, ret) VALUES (?, ?, ?, ?, ?, ?, ?)", error_r)) == NULL)
 		goto fail;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, sender);
 	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
 	sqlite3_bind_int64(st, 4, (int64_t)msg->spool->size);
 	sqlite3_bind_zeroblob(st, 5, (int)msg->spool->size);
+	db_bind_text(st, 6, qp != NULL ? qp->envid : NULL);
+	sqlite3_bind_int(st, 7, qp != NULL ? qp->ret : 0);
 	if (db_step(st) < 0) {
 		*error_r = db_err(db, "queue insert");
 		goto fail;
@@ -1076,13 +1079,24 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 	    error_r) < 0)
 		goto fail;
 	for (size_t i = 0; i < nrcpts; i++) {
+		const char *at = strrchr(rcpts[i], '@');
+		char *domain = xstrdup(at ? at + 1 : "");
+
+		ascii_lower(domain);
 		if ((st = db_prep(db, "INSERT OR IGNORE INTO queue_rcpts "
-		    "(queue_id, rcpt, next_try) VALUES (?, ?, ?)",
-		    error_r)) == NULL)
+		    "(queue_id, rcpt, next_try, domain, notify, orcpt) VALUES "
+		    "(?, ?, ?, ?, ?, ?)", error_r)) == NULL) {
+			free(domain);
 			goto fail;
+		}
 		db_bind_text(st, 1, id);
 		db_bind_text(st, 2, rcpts[i]);
 		sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+		db_bind_text(st, 4, domain);
+		sqlite3_bind_int(st, 5, qp && qp->notify ? (int)qp->notify[i] :
+		    0);
+		db_bind_text(st, 6, qp && qp->orcpt ? qp->orcpt[i] : NULL);
+		free(domain);
 		if (db_step(st) < 0) {
 			*error_r = db_err(db, "queue recipient insert");
 			goto fail;
@@ -1090,6 +1104,8 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 	}
 	if (db_commit(db, error_r) < 0)
 		return db_failure(db);
+	if (s->queue_fn != NULL)
+		s->queue_fn(s->queue_ctx);
 	return 0;
 fail:
 	{
@@ -1115,4 +1131,333 @@ store_queue_count(struct store *s, uint64_t *count)
 		*count = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return r == 1 ? 0 : -1;
+}
+
+void
+store_set_queue_hook(struct store *s, void (*fn)(void *), void *ctx)
+{
+	s->queue_fn = fn;
+	s->queue_ctx = ctx;
+}
+
+void
+queue_msg_free(struct queue_msg *m)
+{
+	free(m->sender);
+	free(m->envid);
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		free(m->rcpts[i].addr);
+		free(m->rcpts[i].domain);
+		free(m->rcpts[i].last_error);
+		free(m->rcpts[i].remote);
+		free(m->rcpts[i].orcpt);
+	}
+	free(m->rcpts);
+	memset(m, 0, sizeof(*m));
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	return t != NULL ? xstrdup(t) : NULL;
+}
+
+int
+store_queue_due(struct store *s, time_t now, size_t max,
+    void (*cb)(void *, const struct queue_due *), void *ctx)
+{
+	struct queue_due *list = NULL;
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT r.queue_id, r.domain FROM queue_rcpts r "
+	    "JOIN queue q ON q.id = r.queue_id WHERE r.status = 0 AND "
+	    "r.next_try <= ? GROUP BY r.queue_id, r.domain ORDER BY "
+	    "min(r.next_try), q.created LIMIT ?", &err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (int64_t)now);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while ((r = db_step(st)) == 1) {
+		list = xgrowarray(list, n, sizeof(*list));
+		snprintf(list[n].id, sizeof(list[n].id), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+		list[n].domain = col_dup(st, 1);
+		n++;
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n; i++) {
+		if (r == 0)
+			cb(ctx, &list[i]);
+		free(list[i].domain);
+	}
+	free(list);
+	return r < 0 ? -1 : 0;
+}
+
+int
+store_queue_next_time(struct store *s, time_t *t)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT coalesce(min(next_try), 0) FROM "
+	    "queue_rcpts WHERE status = 0", &err)) == NULL)
+		return -1;
+	if ((r = db_step(st)) == 1)
+		*t = (time_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return r == 1 ? 0 : -1;
+}
+
+int
+store_queue_get(struct store *s, const char *id, struct queue_msg *m)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT id, sender, created, size, envid, ret "
+	    "FROM queue WHERE id = ?", &err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	if ((r = db_step(st)) == 1) {
+		snprintf(m->id, sizeof(m->id), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+		m->sender = col_dup(st, 1);
+		m->created = (time_t)sqlite3_column_int64(st, 2);
+		m->size = (uint64_t)sqlite3_column_int64(st, 3);
+		m->envid = col_dup(st, 4);
+		m->ret = sqlite3_column_int(st, 5);
+	}
+	sqlite3_reset(st);
+	if (r != 1)
+		return r;
+	if ((st = db_prep(db, "SELECT rcpt, domain, status, attempts, "
+	    "next_try, last_try, last_error, remote, notify, orcpt, warned "
+	    "FROM queue_rcpts WHERE queue_id = ? ORDER BY rowid", &err)) ==
+	    NULL) {
+		queue_msg_free(m);
+		return -1;
+	}
+	db_bind_text(st, 1, id);
+	while ((r = db_step(st)) == 1) {
+		struct queue_rcpt *q;
+
+		m->rcpts = xgrowarray(m->rcpts, m->nrcpts, sizeof(*m->rcpts));
+		q = &m->rcpts[m->nrcpts++];
+		memset(q, 0, sizeof(*q));
+		q->addr = col_dup(st, 0);
+		q->domain = col_dup(st, 1);
+		q->state = (enum queue_rcpt_state)sqlite3_column_int(st, 2);
+		q->attempts = (unsigned)sqlite3_column_int(st, 3);
+		q->next_try = (time_t)sqlite3_column_int64(st, 4);
+		q->last_try = (time_t)sqlite3_column_int64(st, 5);
+		q->last_error = col_dup(st, 6);
+		q->remote = col_dup(st, 7);
+		q->notify = (unsigned)sqlite3_column_int(st, 8);
+		q->orcpt = col_dup(st, 9);
+		q->warned = sqlite3_column_int(st, 10) != 0;
+	}
+	sqlite3_reset(st);
+	if (r < 0) {
+		queue_msg_free(m);
+		return -1;
+	}
+	return 1;
+}
+
+int
+store_queue_read(struct store *s, const char *id, uint64_t off, size_t len,
+    struct buf *out, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	sqlite3_blob *blob;
+	int64_t rowid;
+	uint64_t total;
+	int r;
+
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (st = db_prep(db, "SELECT rowid FROM queue WHERE id = ?",
+	    error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	r = db_step(st);
+	rowid = r == 1 ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (r != 1) {
+		*error_r = "no such queued message";
+		return -1;
+	}
+	if (sqlite3_blob_open(db->h, "main", "queue", "body", rowid, 0,
+	    &blob) != SQLITE_OK) {
+		*error_r = db_err(db, "opening queued message");
+		return -1;
+	}
+	total = (uint64_t)sqlite3_blob_bytes(blob);
+	if (off < total) {
+		if (len > total - off)
+			len = (size_t)(total - off);
+		buf_reserve(out, len);
+		if (sqlite3_blob_read(blob, out->data + out->len, (int)len,
+		    (int)off) != SQLITE_OK) {
+			*error_r = db_err(db, "reading queued message");
+			sqlite3_blob_close(blob);
+			return -1;
+		}
+		out->len += len;
+		out->data[out->len] = '\0';
+	}
+	sqlite3_blob_close(blob);
+	return 0;
+}
+
+int
+store_queue_update(struct store *s, const char *id, const char *rcpt,
+    enum queue_rcpt_state state, time_t next_try, const char *error,
+    const char *remote, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (st = db_prep(db, "UPDATE queue_rcpts SET status = ?, attempts = "
+	    "attempts + 1, next_try = ?, last_try = ?, last_error = ?, "
+	    "remote = coalesce(?, remote) WHERE queue_id = ? AND rcpt = ?",
+	    error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int(st, 1, (int)state);
+	sqlite3_bind_int64(st, 2, (int64_t)next_try);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	db_bind_text(st, 4, error);
+	db_bind_text(st, 5, remote);
+	db_bind_text(st, 6, id);
+	db_bind_text(st, 7, rcpt);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "queue update");
+		return db_failure(db);
+	}
+	return 0;
+}
+
+int
+store_queue_set_warned(struct store *s, const char *id, const char *rcpt)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "UPDATE queue_rcpts SET warned = 1 WHERE "
+	    "queue_id = ? AND rcpt = ?", &err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, rcpt);
+	return db_step(st) < 0 ? -1 : 0;
+}
+
+int
+store_queue_retry(struct store *s, const char *id, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, error_r)) == NULL)
+		return -1;
+	if (id != NULL)
+		st = db_prep(db, "UPDATE queue_rcpts SET next_try = 0 WHERE "
+		    "status = 0 AND queue_id = ?", error_r);
+	else
+		st = db_prep(db, "UPDATE queue_rcpts SET next_try = 0 WHERE "
+		    "status = 0", error_r);
+	if (st == NULL)
+		return -1;
+	if (id != NULL)
+		db_bind_text(st, 1, id);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "queue retry");
+		return -1;
+	}
+	if (id != NULL && sqlite3_changes(db->h) == 0) {
+		*error_r = "no such queued message with pending recipients";
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_queue_delete(struct store *s, const char *id, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, error_r)) == NULL || db_begin(db, error_r) < 0)
+		return -1;
+	if ((st = db_prep(db, "DELETE FROM queue_rcpts WHERE queue_id = ?",
+	    error_r)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, id);
+	if (db_step(st) < 0)
+		goto dberr;
+	if ((st = db_prep(db, "DELETE FROM queue WHERE id = ?",
+	    error_r)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, id);
+	if (db_step(st) < 0)
+		goto dberr;
+	if (sqlite3_changes(db->h) == 0) {
+		*error_r = "no such queued message";
+		goto fail;
+	}
+	return db_commit(db, error_r);
+dberr:
+	*error_r = db_err(db, "queue delete");
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+store_queue_list(struct store *s, void (*cb)(void *, const struct queue_msg *),
+    void *ctx)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	char **ids = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT id FROM queue ORDER BY created, id",
+	    &err)) == NULL)
+		return -1;
+	while ((r = db_step(st)) == 1) {
+		ids = xgrowarray(ids, n, sizeof(*ids));
+		ids[n++] = col_dup(st, 0);
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n; i++) {
+		struct queue_msg m;
+
+		if (r == 0 && store_queue_get(s, ids[i], &m) == 1) {
+			cb(ctx, &m);
+			queue_msg_free(&m);
+		}
+		free(ids[i]);
+	}
+	free(ids);
+	return r < 0 ? -1 : 0;
 }

@@ -13,6 +13,8 @@ struct store {
 	uint64_t	 generation;	/* tells thread caches apart */
 	store_change_fn	*change_fn;
 	void		*change_ctx;
+	void		(*queue_fn)(void *);
+	void		*queue_ctx;
 };
 
 /* The calling thread's connection to posthorn.db / an account's mail.db. */

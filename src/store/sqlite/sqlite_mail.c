@@ -75,7 +75,7 @@ store_mailbox_list(struct store *s, int64_t account,
 		return -1;
 	/* Collect first: mbox_from_row uses another statement. */
 	while ((r = db_step(st)) == 1) {
-		list = xreallocarray(list, n + 1, sizeof(*list));
+		list = xgrowarray(list, n, sizeof(*list));
 		list[n].id = sqlite3_column_int64(st, 0);
 		n++;
 	}
@@ -324,7 +324,7 @@ store_mailbox_delete(struct store *s, int64_t account, const char *name,
 		goto fail;
 	sqlite3_bind_int64(st, 1, mi.id);
 	while ((r = db_step(st)) == 1) {
-		ids = xreallocarray(ids, n + 1, sizeof(*ids));
+		ids = xgrowarray(ids, n, sizeof(*ids));
 		ids[n++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
@@ -1206,7 +1206,7 @@ move_all(struct store *s, struct db *db, int64_t src, int64_t dst,
 		return -1;
 	sqlite3_bind_int64(st, 1, src);
 	while ((r = db_step(st)) == 1) {
-		uids = xreallocarray(uids, n + 1, sizeof(*uids));
+		uids = xgrowarray(uids, n, sizeof(*uids));
 		uids[n++] = (uint32_t)sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
@@ -1305,7 +1305,7 @@ expunge_sorted(struct store *s, int64_t account, int64_t mailbox,
 			if (j >= n || uids[j] != uid)
 				continue;
 		}
-		gone = xreallocarray(gone, ngone + 1, sizeof(*gone));
+		gone = xgrowarray(gone, ngone, sizeof(*gone));
 		gone[ngone].uid = uid;
 		gone[ngone].flags = flags;
 		gone[ngone].message_id = sqlite3_column_int64(st, 2);

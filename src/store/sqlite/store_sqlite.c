@@ -108,6 +108,19 @@ static const char *const dir_migrations[] = {
 	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
 	"CREATE TRIGGER gen_app_d AFTER DELETE ON app_passwords BEGIN "
 	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;",
+	/* 3: the outbound queue's delivery state and DSN parameters. */
+	"ALTER TABLE queue ADD COLUMN envid TEXT;"
+	"ALTER TABLE queue ADD COLUMN ret INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queue_rcpts ADD COLUMN domain TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE queue_rcpts ADD COLUMN last_try INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"ALTER TABLE queue_rcpts ADD COLUMN remote TEXT;"
+	"ALTER TABLE queue_rcpts ADD COLUMN notify INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queue_rcpts ADD COLUMN orcpt TEXT;"
+	"ALTER TABLE queue_rcpts ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE queue_rcpts SET domain = lower(substr(rcpt, "
+	"  instr(rcpt, '@') + 1));"
+	"CREATE INDEX queue_rcpts_due ON queue_rcpts (status, next_try);",
 };
 
 static const char *const mail_migrations[] = {
