@@ -14,6 +14,7 @@
  * shares its files safely (sqlite WAL, busy timeouts).
  */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +55,8 @@ usage(void)
 	    "  apppass add ADDRESS NAME [protocols=imap,pop3,submission,"
 	    "webmail]\n"
 	    "  apppass list ADDRESS | apppass del ADDRESS NAME\n"
+	    "  queue list | queue show ID | queue retry [ID] | queue delete "
+	    "ID\n"
 	    "  alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | "
 	    "alias list\n"
 	    "  check                                  verify the store's "
@@ -392,6 +395,92 @@ cmd_apppass(struct store *st, int argc, char **argv)
 	return 2;
 }
 
+static const char *
+qstate(const struct queue_rcpt *r)
+{
+	switch (r->state) {
+	case QRCPT_SENT:
+		return "sent";
+	case QRCPT_FAILED:
+		return "failed";
+	default:
+		return "pending";
+	}
+}
+
+static void
+print_queue_line(void *ctx, const struct queue_msg *m)
+{
+	time_t now = time(NULL);
+	size_t pending = 0;
+
+	for (size_t i = 0; i < m->nrcpts; i++)
+		if (m->rcpts[i].state == QRCPT_PENDING)
+			pending++;
+	printf("%s %8llu %6lldm <%s> %zu/%zu pending\n", m->id,
+	    (unsigned long long)m->size, (long long)(now - m->created) / 60,
+	    m->sender, pending, m->nrcpts);
+	(*(int *)ctx)++;
+}
+
+static int
+cmd_queue(struct store *st, int argc, char **argv)
+{
+	const char *err;
+
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		int n = 0;
+
+		if (store_queue_list(st, print_queue_line, &n) < 0)
+			return fail("queue", "store error");
+		if (n == 0)
+			printf("queue is empty\n");
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[0], "show") == 0) {
+		struct queue_msg m;
+		char date[64];
+
+		if (store_queue_get(st, argv[1], &m) != 1)
+			return fail(argv[1], "no such queued message");
+		rfc5322_date(m.created, date, sizeof(date));
+		printf("id:      %s\nsender:  <%s>\nsize:    %llu\n"
+		    "queued:  %s\n", m.id, m.sender,
+		    (unsigned long long)m.size, date);
+		for (size_t i = 0; i < m.nrcpts; i++) {
+			const struct queue_rcpt *r = &m.rcpts[i];
+
+			printf("rcpt:    <%s> %s attempts=%u", r->addr,
+			    qstate(r), r->attempts);
+			if (r->state == QRCPT_PENDING && r->next_try > 0) {
+				rfc5322_date(r->next_try, date, sizeof(date));
+				printf(" next=\"%s\"", date);
+			}
+			if (r->last_error != NULL)
+				printf(" last=\"%s\"", r->last_error);
+			printf("\n");
+		}
+		queue_msg_free(&m);
+		return 0;
+	}
+	if ((argc == 1 || argc == 2) && strcmp(argv[0], "retry") == 0) {
+		if (store_queue_retry(st, argc == 2 ? argv[1] : NULL,
+		    &err) < 0)
+			return fail("queue retry", err);
+		printf("%s will be retried now\n", argc == 2 ? argv[1] :
+		    "every pending message");
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[0], "delete") == 0) {
+		if (store_queue_delete(st, argv[1], &err) < 0)
+			return fail(argv[1], err);
+		printf("%s deleted from the queue\n", argv[1]);
+		return 0;
+	}
+	usage();
+	return 2;
+}
+
 static int
 cmd_domain(struct store *st, int argc, char **argv)
 {
@@ -581,7 +670,7 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "domain") != 0 && strcmp(argv[0], "user") != 0 &&
 	    strcmp(argv[0], "alias") != 0 && strcmp(argv[0], "check") != 0 &&
-	    strcmp(argv[0], "apppass") != 0)
+	    strcmp(argv[0], "apppass") != 0 && strcmp(argv[0], "queue") != 0)
 		usage();
 	if (server_prepare_and_drop(cfg, true) < 0)
 		return 1;
@@ -597,6 +686,8 @@ main(int argc, char **argv)
 		rc = cmd_alias(st, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "apppass") == 0)
 		rc = cmd_apppass(st, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "queue") == 0)
+		rc = cmd_queue(st, argc - 1, argv + 1);
 	else {
 		struct buf report = BUF_INIT;
 

@@ -32,6 +32,8 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
+#include "dns/dns.h"
+#include "queue/queue.h"
 #include "server.h"
 #include "store/store.h"
 #include "tls/tls.h"
@@ -288,6 +290,26 @@ directory_watch_start(void *arg)
 }
 
 static void
+delivery_start(void *arg)
+{
+	const char *err;
+
+	if (dns_init(srv->cfg->dns_resolver, srv->cfg->dns_trust_anchor,
+	    srv->cfg->dnssec, &err) < 0) {
+		log_error("dns: %s; outbound mail waits in the queue", err);
+		return;
+	}
+	queue_start();
+}
+
+static void
+delivery_stop(void *arg)
+{
+	queue_stop();
+	dns_shutdown();
+}
+
+static void
 directory_watch_stop(void *arg)
 {
 	if (directory_timer != NULL)
@@ -406,6 +428,7 @@ server_run(struct config *cfg)
 		iothread_post(iothread_get(i), listeners_attach,
 		    (void *)(uintptr_t)i);
 	iothread_post(iothread_get(0), directory_watch_start, NULL);
+	iothread_post(iothread_get(0), delivery_start, NULL);
 	iothreads_run();
 	/* Warm the dummy hash so the first failed login is not faster. */
 	(void)password_verify("", NULL);
@@ -430,6 +453,7 @@ server_run(struct config *cfg)
 	    "SIGINT");
 	server.stopping = true;
 	iothread_post(iothread_get(0), directory_watch_stop, NULL);
+	iothread_post(iothread_get(0), delivery_stop, NULL);
 	for (unsigned i = 0; i < nthr; i++)
 		iothread_post(iothread_get(i), listeners_detach,
 		    (void *)(uintptr_t)i);

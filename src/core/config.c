@@ -65,6 +65,16 @@ config_defaults(struct config *c)
 	c->max_bad_commands = 20;
 	c->max_connections_per_ip = 50;
 	c->helo_strict = false;
+	c->dnssec = true;
+	c->delivery_port = 25;
+	c->retry_first = 5 * 60;
+	c->retry_max = 4 * 3600;
+	c->queue_lifetime = 5 * 86400;
+	c->delay_warning = 4 * 3600;
+	c->max_connections = 50;
+	c->max_per_destination = 4;
+	c->connect_timeout = 30;
+	c->command_timeout = 300;
 }
 
 static void
@@ -331,6 +341,8 @@ cfg_handler(void *user, const char *section, const char *name,
 			c->log_level = (int)l;
 	} else if (IS("server", "greeting")) {
 		free(c->greeting);
+	free(c->dns_resolver);
+	free(c->dns_trust_anchor);
 		c->greeting = xstrdup(value);
 	} else if (strcasecmp(section, "tls") == 0) {
 		cfg_tls(p, name, value);
@@ -394,10 +406,50 @@ cfg_handler(void *user, const char *section, const char *name,
 		    &c->max_connections_per_ip);
 	} else if (IS("smtp", "helo_strict")) {
 		want_bool(p, name, value, &c->helo_strict);
+	} else if (IS("dns", "resolver")) {
+		free(c->dns_resolver);
+		c->dns_resolver = xstrdup(value);
+	} else if (IS("dns", "dnssec")) {
+		want_bool(p, name, value, &c->dnssec);
+	} else if (IS("dns", "trust_anchor")) {
+		free(c->dns_trust_anchor);
+		c->dns_trust_anchor = cfg_path(p, value);
+	} else if (IS("delivery", "port")) {
+		if (want_u64(p, name, value, parse_plain_u64, 1, 65535,
+		    &u) == 0)
+			c->delivery_port = (unsigned)u;
+	} else if (IS("delivery", "retry_first")) {
+		want_u64(p, name, value, parse_duration, 1, 86400,
+		    &c->retry_first);
+	} else if (IS("delivery", "retry_max")) {
+		want_u64(p, name, value, parse_duration, 1, 7 * 86400,
+		    &c->retry_max);
+	} else if (IS("delivery", "queue_lifetime")) {
+		want_u64(p, name, value, parse_duration, 60, 60 * 86400,
+		    &c->queue_lifetime);
+	} else if (IS("delivery", "delay_warning")) {
+		want_u64(p, name, value, parse_duration, 0, 60 * 86400,
+		    &c->delay_warning);
+	} else if (IS("delivery", "max_connections")) {
+		if (want_u64(p, name, value, parse_plain_u64, 1, 10000,
+		    &u) == 0)
+			c->max_connections = (unsigned)u;
+	} else if (IS("delivery", "max_per_destination")) {
+		if (want_u64(p, name, value, parse_plain_u64, 1, 1000,
+		    &u) == 0)
+			c->max_per_destination = (unsigned)u;
+	} else if (IS("delivery", "connect_timeout")) {
+		want_u64(p, name, value, parse_duration, 1, 600,
+		    &c->connect_timeout);
+	} else if (IS("delivery", "command_timeout")) {
+		want_u64(p, name, value, parse_duration, 1, 3600,
+		    &c->command_timeout);
 	} else if (strcasecmp(section, "server") == 0 ||
 	    strcasecmp(section, "auth") == 0 ||
 	    strcasecmp(section, "limits") == 0 ||
-	    strcasecmp(section, "smtp") == 0) {
+	    strcasecmp(section, "smtp") == 0 ||
+	    strcasecmp(section, "dns") == 0 ||
+	    strcasecmp(section, "delivery") == 0) {
 		cfg_error(p, "unknown key '%s' in [%s]", name, section);
 	} else if (section[0] == '\0')
 		cfg_error(p, "key '%s' outside any [section]", name);
@@ -407,7 +459,8 @@ cfg_handler(void *user, const char *section, const char *name,
 }
 
 static const char *const sections[] = {
-	"server", "tls", "auth", "listen", "limits", "smtp",
+	"server", "tls", "auth", "listen", "limits", "smtp", "dns",
+	"delivery",
 };
 
 /*

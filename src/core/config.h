@@ -75,6 +75,20 @@ struct config {
 	/* [smtp] */
 	bool		 helo_strict;
 	char		*greeting;
+	/* [dns] */
+	char		*dns_resolver;		/* forwarders, NULL = recursive */
+	bool		 dnssec;
+	char		*dns_trust_anchor;
+	/* [delivery] */
+	unsigned	 delivery_port;		/* remote SMTP port (25) */
+	uint64_t	 retry_first;		/* seconds */
+	uint64_t	 retry_max;		/* longest interval */
+	uint64_t	 queue_lifetime;	/* give up after */
+	uint64_t	 delay_warning;		/* warn the sender after */
+	unsigned	 max_connections;	/* outbound, in all */
+	unsigned	 max_per_destination;	/* outbound, per domain */
+	uint64_t	 connect_timeout;
+	uint64_t	 command_timeout;
 };
 
 extern const char *listen_kind_names[LISTEN_KIND_COUNT];

@@ -318,6 +318,12 @@ dns_init(const char *forwarders, const char *trust_anchor_file, bool dnssec,
 				return -1;
 			}
 		free(copy);
+		/*
+		 * Names under .test (RFC 6761) are answered NXDOMAIN by the
+		 * resolver library itself; with a forwarder configured, its
+		 * answers for them are wanted (test and lab setups).
+		 */
+		(void)ub_ctx_zone_remove(ubctx, "test.");
 	}
 	if (dnssec) {
 		const char *ta = trust_anchor_file ? trust_anchor_file :

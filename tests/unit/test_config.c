@@ -343,13 +343,18 @@ test_example_all_keys(void **state)
 		p += n;
 	}
 	*o = '\0';
-	/* user, greeting, cert, key and the two SNI entries. */
-	assert_int_equal(uncommented, 6);
+	/* user, greeting, cert, key, the two SNI entries, the resolver and
+	 * the trust anchor. */
+	assert_int_equal(uncommented, 8);
 	c = config_load(write_conf(f, "all.conf", out), &err);
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_string_equal(c->user, "posthorn");
 	assert_string_equal(c->greeting, "posthorn");
+	assert_string_equal(c->dns_resolver, "127.0.0.1");
+	assert_string_equal(c->dns_trust_anchor, "/usr/share/dns/root.key");
+	assert_int_equal(c->delivery_port, 25);
+	assert_true(c->queue_lifetime == 5 * 86400);
 	assert_int_equal(c->ncerts, 3);
 	assert_null(c->certs[0].name);
 	assert_string_equal(c->certs[0].cert, "/etc/posthorn/fullchain.pem");

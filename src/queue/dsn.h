@@ -1,0 +1,33 @@
+/*
+ * dsn - delivery status notifications (RFC 3464, RFC 3461): the bounce or
+ * delay warning a sender gets when mail to some recipients failed or is
+ * late.  A DSN is an ordinary message (multipart/report) sent with the null
+ * sender, so it is never bounced itself.
+ */
+#ifndef POSTHORN_DSN_H
+#define POSTHORN_DSN_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/spool.h"
+
+struct queue_msg;
+
+enum dsn_kind {
+	DSN_FAILED,	/* Action: failed (a bounce) */
+	DSN_DELAYED,	/* Action: delayed (a warning) */
+};
+
+/*
+ * Writes the whole DSN for the recipients of m whose indexes are in
+ * which[0..n) into out.  original_head holds the original message's
+ * header block (or the whole message when full is true and the sender
+ * asked for RET=FULL).  Returns 0 or -1 (spool write error).
+ */
+int	 dsn_build(struct spool *out, enum dsn_kind, const char *hostname,
+	    const struct queue_msg *m, const size_t *which, size_t n,
+	    const struct buf *original, bool full, time_t now);
+
+#endif

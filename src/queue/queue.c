@@ -1,0 +1,891 @@
+/*
+ * queue - the outbound queue runner.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/util.h"
+#include "core/worker.h"
+#include "core/xmalloc.h"
+#include "dns/dns.h"
+#include "dsn.h"
+#include "mime/mime.h"
+#include "queue.h"
+#include "server.h"
+#include "smtp/smtp_parse.h"
+#include "smtp_client.h"
+#include "store/store.h"
+
+#define SCAN_EVERY_SECS		5	/* also picks up `queue retry` */
+#define DUE_BATCH		500
+#define IDS_PER_CONNECTION	20
+#define HEADER_MAX		(256 * 1024)
+
+struct target {
+	char			 host[256];	/* the MX name */
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+};
+
+struct attempt {
+	char		*domain;
+	char		**ids;
+	size_t		 nids;
+	size_t		 pos;		/* the message being sent */
+
+	/* MX hosts, then their addresses, tried in order. */
+	struct dns_mx	*mx;
+	size_t		 nmx;
+	size_t		 mxpos;
+	unsigned	 lookups;	/* A/AAAA lookups in flight */
+	struct target	*targets;
+	size_t		 ntargets;
+	size_t		 tpos;
+
+	struct smtpc	*c;
+	bool		 conn_ready;	/* idle and ready for a message */
+	unsigned	 records;	/* outcome writes in flight */
+	bool		 finishing;	/* done once the writes are */
+	char		 relay[300];	/* "host[ip]" */
+
+	/* The message being sent. */
+	struct queue_msg msg;
+	const char	**rcpts;	/* of this domain, pending */
+	size_t		*ridx;
+	size_t		 nrcpts;
+	struct attempt	*next;
+};
+
+/* The outcomes of one message's try, recorded on a worker. */
+struct record {
+	struct attempt	*a;
+	char		 id[ID_HEX_LEN + 1];
+	char		**rcpts;
+	int		*code;
+	char		**text;
+	size_t		 n;
+	char		*relay;
+};
+
+static struct event *scan_timer;
+static struct attempt *attempts;
+static unsigned nattempts;
+static bool stopping;
+static bool kick_pending;
+
+static void scan(void);
+static void attempt_next_message(struct attempt *);
+static void attempt_finish(struct attempt *);
+static void try_next_target(struct attempt *);
+
+static unsigned
+domain_active(const char *domain)
+{
+	unsigned n = 0;
+
+	for (struct attempt *a = attempts; a != NULL; a = a->next)
+		if (strcasecmp(a->domain, domain) == 0)
+			n++;
+	return n;
+}
+
+static bool
+in_flight(const char *id, const char *domain)
+{
+	for (struct attempt *a = attempts; a != NULL; a = a->next)
+		if (strcasecmp(a->domain, domain) == 0)
+			for (size_t i = 0; i < a->nids; i++)
+				if (strcmp(a->ids[i], id) == 0)
+					return true;
+	return false;
+}
+
+/* Next try after `attempts` failed tries: doubling from retry_first. */
+static time_t
+next_try(unsigned tries)
+{
+	uint64_t d = srv->cfg->retry_first;
+
+	for (unsigned i = 0; i < tries && d < srv->cfg->retry_max; i++)
+		d *= 2;
+	if (d > srv->cfg->retry_max)
+		d = srv->cfg->retry_max;
+	return time(NULL) + (time_t)d;
+}
+
+/*
+ * queue_inject - local recipients get the message now; remote ones go
+ * into the queue.
+ */
+int
+queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
+    const char **error_r)
+{
+	struct rcpt_resolution rr;
+	struct mime_parser *mp = mime_parser_create(NULL);
+	struct mime_part *root;
+	struct store_msg msg;
+	struct buf ser = BUF_INIT, chunk = BUF_INIT;
+	char id[ID_HEX_LEN + 1];
+	uint64_t off = 0;
+	int r, rc = 0;
+
+	buf_reserve(&chunk, 65536);
+	while (off < sp->size) {
+		ssize_t n = spool_pread(sp, chunk.data, 65536, off);
+
+		if (n <= 0)
+			break;
+		mime_parser_feed(mp, chunk.data, (size_t)n);
+		off += (uint64_t)n;
+	}
+	buf_free(&chunk);
+	root = mime_parser_finish(&mp);
+	mime_serialize(root, &ser);
+	mime_part_free(&root);
+	msg.spool = sp;
+	msg.mime = ser.data;
+	msg.mime_len = ser.len;
+	msg.internaldate = time(NULL);
+	rcpt_resolution_init(&rr);
+	r = store_resolve_rcpt(srv->store, rcpt, &rr, error_r);
+	if (r < 0)
+		rc = -1;
+	else if (r == 2) {
+		random_id(id);
+		rc = store_queue_add(srv->store, sender, &rcpt, 1, &msg, id,
+		    NULL, error_r);
+		if (rc == 0)
+			log_info("queue id=%s from=<%s> to=<%s> size=%llu "
+			    "status=queued (notification)", id, sender, rcpt,
+			    (unsigned long long)sp->size);
+	} else if (r == 1) {
+		uint32_t *uids = xcalloc(rr.naccounts + 1, sizeof(uint32_t));
+
+		if (rr.naccounts > 0)
+			rc = store_deliver(srv->store, rr.account_ids,
+			    rr.naccounts, &msg, uids, error_r);
+		free(uids);
+		if (rc == 0 && rr.nremote > 0) {
+			const char **rem = xcalloc(rr.nremote, sizeof(char *));
+			const char *p = rr.remote.data;
+
+			for (size_t i = 0; i < rr.nremote; i++) {
+				rem[i] = p;
+				p += strlen(p) + 1;
+			}
+			random_id(id);
+			rc = store_queue_add(srv->store, sender, rem,
+			    rr.nremote, &msg, id, NULL, error_r);
+			free(rem);
+		}
+	} else {
+		*error_r = "the recipient is unknown";
+		rc = -1;
+	}
+	rcpt_resolution_free(&rr);
+	buf_free(&ser);
+	return rc;
+}
+
+/* The header block of a queued message (for DSNs), or all of it. */
+static void
+read_original(const struct queue_msg *m, bool full, struct buf *out)
+{
+	const char *err;
+	size_t want = full ? (size_t)m->size : HEADER_MAX;
+
+	if (store_queue_read(srv->store, m->id, 0, want, out, &err) < 0)
+		return;
+	if (!full) {
+		const char *end = memmem(out->data, out->len, "\r\n\r\n", 4);
+
+		if (end != NULL)
+			buf_truncate(out, (size_t)(end - out->data) + 2);
+	}
+}
+
+static void
+send_dsn(const struct queue_msg *m, enum dsn_kind kind, const size_t *which,
+    size_t n)
+{
+	struct spool sp;
+	struct buf orig = BUF_INIT;
+	const char *err;
+	bool full = kind == DSN_FAILED && m->ret == SMTP_RET_FULL &&
+	    m->size <= 10 * 1024 * 1024;
+
+	/* Never bounce a bounce (RFC 5321 6.1, 3461). */
+	if (m->sender == NULL || m->sender[0] == '\0')
+		return;
+	read_original(m, full, &orig);
+	spool_init(&sp, store_tmpdir(srv->store));
+	if (dsn_build(&sp, kind, srv->cfg->hostname, m, which, n, &orig, full,
+	    time(NULL)) < 0 || queue_inject("", m->sender, &sp, &err) < 0)
+		log_warnx("queue id=%s cannot send a %s notice to <%s>: %s",
+		    m->id, kind == DSN_FAILED ? "failure" : "delay",
+		    m->sender, err ? err : "spool write error");
+	else
+		log_info("queue id=%s %s notice sent to <%s> for %zu "
+		    "recipient(s)", m->id, kind == DSN_FAILED ? "failure" :
+		    "delay", m->sender, n);
+	spool_free(&sp);
+	buf_free(&orig);
+}
+
+/* After outcomes: bounce what failed and drop the message when done. */
+static void
+finalize(const char *id)
+{
+	struct queue_msg m;
+	size_t *failed, *late, nf = 0, nl = 0, pending = 0;
+	time_t now = time(NULL);
+	const char *err;
+
+	if (store_queue_get(srv->store, id, &m) != 1)
+		return;
+	failed = xcalloc(m.nrcpts + 1, sizeof(size_t));
+	late = xcalloc(m.nrcpts + 1, sizeof(size_t));
+	for (size_t i = 0; i < m.nrcpts; i++) {
+		struct queue_rcpt *r = &m.rcpts[i];
+
+		if (r->state == QRCPT_PENDING) {
+			pending++;
+			if (!r->warned && srv->cfg->delay_warning > 0 &&
+			    r->attempts > 0 && now - m.created >=
+			    (time_t)srv->cfg->delay_warning &&
+			    !(r->notify & SMTP_NOTIFY_NEVER) &&
+			    (r->notify == 0 ||
+			    (r->notify & SMTP_NOTIFY_DELAY)))
+				late[nl++] = i;
+		} else if (r->state == QRCPT_FAILED &&
+		    !(r->notify & SMTP_NOTIFY_NEVER) && (r->notify == 0 ||
+		    (r->notify & SMTP_NOTIFY_FAILURE)))
+			failed[nf++] = i;
+	}
+	if (nl > 0) {
+		send_dsn(&m, DSN_DELAYED, late, nl);
+		for (size_t i = 0; i < nl; i++)
+			store_queue_set_warned(srv->store, id,
+			    m.rcpts[late[i]].addr);
+	}
+	if (pending == 0) {
+		if (nf > 0)
+			send_dsn(&m, DSN_FAILED, failed, nf);
+		if (store_queue_delete(srv->store, id, &err) < 0)
+			log_warnx("queue id=%s delete: %s", id, err);
+		else
+			log_info("queue id=%s removed", id);
+	}
+	free(failed);
+	free(late);
+	queue_msg_free(&m);
+}
+
+static void
+record_work(void *arg)
+{
+	struct record *rec = arg;
+	struct queue_msg m;
+	const char *err;
+	time_t now = time(NULL);
+
+	if (store_queue_get(srv->store, rec->id, &m) != 1)
+		return;
+	for (size_t i = 0; i < rec->n; i++) {
+		struct queue_rcpt *r = NULL;
+		enum queue_rcpt_state st;
+		time_t nt = 0;
+		const char *status, *why = rec->text[i];
+		char expired[700];
+
+		for (size_t k = 0; k < m.nrcpts; k++)
+			if (strcmp(m.rcpts[k].addr, rec->rcpts[i]) == 0)
+				r = &m.rcpts[k];
+		if (r == NULL || r->state != QRCPT_PENDING)
+			continue;
+		if (rec->code[i] / 100 == 2) {
+			st = QRCPT_SENT;
+			status = "sent";
+		} else if (rec->code[i] / 100 == 5) {
+			st = QRCPT_FAILED;
+			status = "bounced";
+		} else if (now - m.created >= (time_t)srv->cfg->queue_lifetime) {
+			st = QRCPT_FAILED;
+			status = "expired";
+			snprintf(expired, sizeof(expired), "4.4.7 message "
+			    "expired after %llu days in the queue; last "
+			    "error: %s", (unsigned long long)
+			    (srv->cfg->queue_lifetime / 86400), why);
+			why = expired;
+		} else {
+			st = QRCPT_PENDING;
+			nt = next_try(r->attempts);
+			status = "deferred";
+		}
+		if (store_queue_update(srv->store, rec->id, rec->rcpts[i], st,
+		    nt, why, rec->relay, &err) < 0)
+			log_warnx("queue id=%s update: %s", rec->id, err);
+		log_info("queue id=%s to=<%s> relay=%s attempts=%u "
+		    "status=%s (%s)", rec->id, rec->rcpts[i],
+		    rec->relay ? rec->relay : "none", r->attempts + 1, status,
+		    why);
+	}
+	queue_msg_free(&m);
+	finalize(rec->id);
+}
+
+static void
+record_free(struct record *rec)
+{
+	for (size_t i = 0; i < rec->n; i++) {
+		free(rec->rcpts[i]);
+		free(rec->text[i]);
+	}
+	free(rec->rcpts);
+	free(rec->code);
+	free(rec->text);
+	free(rec->relay);
+	free(rec);
+}
+
+static void
+record_done(void *arg)
+{
+	struct record *rec = arg;
+	struct attempt *a = rec->a;
+
+	record_free(rec);
+	/*
+	 * The attempt keeps its messages "in flight" until every outcome is
+	 * written, so a scan meanwhile can't start them a second time.
+	 */
+	if (--a->records > 0)
+		return;
+	if (a->finishing || stopping) {
+		attempt_finish(a);
+		return;
+	}
+	if (a->c == NULL) {
+		/* The connection was lost meanwhile: try the next one. */
+		try_next_target(a);
+		return;
+	}
+	if (a->conn_ready)
+		attempt_next_message(a);
+}
+
+/*
+ * Records outcomes for the current message (code/text per recipient, or
+ * one for all) on a worker; the attempt goes on when they are written.
+ */
+static void
+record(struct attempt *a, const int *code, char *const *text, const char *one,
+    int one_code)
+{
+	struct record *rec = xcalloc(1, sizeof(*rec));
+
+	rec->a = a;
+	memcpy(rec->id, a->msg.id, sizeof(rec->id));
+	rec->n = a->nrcpts;
+	rec->rcpts = xcalloc(rec->n + 1, sizeof(char *));
+	rec->code = xcalloc(rec->n + 1, sizeof(int));
+	rec->text = xcalloc(rec->n + 1, sizeof(char *));
+	for (size_t i = 0; i < rec->n; i++) {
+		rec->rcpts[i] = xstrdup(a->rcpts[i]);
+		rec->code[i] = code ? code[i] : one_code;
+		rec->text[i] = xstrdup(text ? text[i] : one);
+	}
+	rec->relay = a->relay[0] ? xstrdup(a->relay) : NULL;
+	a->records++;
+	worker_submit(record_work, record_done, rec);
+}
+
+static void
+msg_clear(struct attempt *a)
+{
+	queue_msg_free(&a->msg);
+	free(a->rcpts);
+	free(a->ridx);
+	a->rcpts = NULL;
+	a->ridx = NULL;
+	a->nrcpts = 0;
+}
+
+/* Loads message a->ids[a->pos] and its pending recipients here.  0 = none. */
+static size_t
+load_message(struct attempt *a)
+{
+	msg_clear(a);
+	if (store_queue_get(srv->store, a->ids[a->pos], &a->msg) != 1)
+		return 0;
+	a->rcpts = xcalloc(a->msg.nrcpts + 1, sizeof(char *));
+	a->ridx = xcalloc(a->msg.nrcpts + 1, sizeof(size_t));
+	for (size_t i = 0; i < a->msg.nrcpts; i++) {
+		struct queue_rcpt *r = &a->msg.rcpts[i];
+
+		if (r->state == QRCPT_PENDING &&
+		    strcasecmp(r->domain, a->domain) == 0) {
+			a->ridx[a->nrcpts] = i;
+			a->rcpts[a->nrcpts++] = r->addr;
+		}
+	}
+	return a->nrcpts;
+}
+
+/* Defers (or fails, when permanent) everything not yet tried. */
+static void
+fail_remaining(struct attempt *a, int code, const char *why)
+{
+	/* The message in hand, then the ones after it. */
+	for (; a->pos < a->nids; a->pos++) {
+		if (load_message(a) == 0)
+			continue;
+		record(a, NULL, NULL, why, code);
+	}
+	msg_clear(a);
+}
+
+static int
+read_queued(void *ctx, uint64_t off, size_t len, struct buf *out)
+{
+	struct attempt *a = ctx;
+	const char *err;
+
+	return store_queue_read(srv->store, a->msg.id, off, len, out, &err);
+}
+
+static bool
+eightbit_message(struct attempt *a)
+{
+	struct buf head = BUF_INIT;
+	bool eight = false;
+	const char *err;
+
+	/* A cheap look at the first part is enough for BODY=8BITMIME. */
+	if (store_queue_read(srv->store, a->msg.id, 0, 65536, &head,
+	    &err) == 0)
+		for (size_t i = 0; i < head.len; i++)
+			if ((unsigned char)head.data[i] >= 0x80) {
+				eight = true;
+				break;
+			}
+	buf_free(&head);
+	return eight;
+}
+
+static void
+attempt_next_message(struct attempt *a)
+{
+	struct smtpc_txn t;
+
+	while (a->pos < a->nids && load_message(a) == 0)
+		a->pos++;
+	if (a->pos >= a->nids) {
+		attempt_finish(a);
+		return;
+	}
+	a->conn_ready = false;
+	memset(&t, 0, sizeof(t));
+	t.sender = a->msg.sender;
+	t.rcpts = a->rcpts;
+	t.nrcpts = a->nrcpts;
+	t.size = a->msg.size;
+	t.eightbit = eightbit_message(a);
+	t.read = read_queued;
+	t.read_ctx = a;
+	smtpc_send(a->c, &t);
+}
+
+static void
+on_ready(struct smtpc *c, void *ctx)
+{
+	struct attempt *a = ctx;
+
+	a->conn_ready = true;
+	if (a->records == 0)
+		attempt_next_message(a);
+}
+
+static void
+on_done(struct smtpc *c, void *ctx, const struct smtpc_result *res)
+{
+	struct attempt *a = ctx;
+
+	record(a, res->code, res->text, NULL, 0);
+	a->pos++;
+}
+
+static void
+on_failed(struct smtpc *c, void *ctx, bool permanent, const char *reason)
+{
+	struct attempt *a = ctx;
+	char why[700];
+
+	a->c = NULL;
+	a->conn_ready = false;
+	log_info("queue domain=%s relay=%s connection failed: %s", a->domain,
+	    a->relay, reason);
+	if (permanent) {
+		snprintf(why, sizeof(why), "5.4.6 %s", reason);
+		fail_remaining(a, 554, why);
+		attempt_finish(a);
+		return;
+	}
+	if (a->records > 0)
+		return;		/* record_done() moves on */
+	try_next_target(a);
+}
+
+static const struct smtpc_ops client_ops = { on_ready, on_done, on_failed };
+
+static void lookup_host(struct attempt *);
+
+static void
+try_next_target(struct attempt *a)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	struct smtpc_opts o;
+	struct target *t;
+
+	if (stopping) {
+		attempt_finish(a);
+		return;
+	}
+	if (a->pos >= a->nids) {
+		attempt_finish(a);
+		return;
+	}
+	if (a->tpos >= a->ntargets) {
+		if (a->mxpos < a->nmx) {
+			lookup_host(a);
+			return;
+		}
+		fail_remaining(a, 451, a->relay[0] ? "4.4.1 no MX host "
+		    "accepted a connection" : "4.4.1 no address to deliver "
+		    "to");
+		attempt_finish(a);
+		return;
+	}
+	t = &a->targets[a->tpos++];
+	if (t->ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&t->ss)->sin_addr,
+		    ip, sizeof(ip));
+	else
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&t->ss)->sin6_addr,
+		    ip, sizeof(ip));
+	snprintf(a->relay, sizeof(a->relay), "%s[%s]", t->host, ip);
+	memset(&o, 0, sizeof(o));
+	o.helo_name = srv->cfg->hostname;
+	o.peer_name = t->host;
+	o.tls = SMTPC_TLS_MAY;
+	o.connect_timeout = (unsigned)srv->cfg->connect_timeout;
+	o.command_timeout = (unsigned)srv->cfg->command_timeout;
+	a->c = smtpc_connect(iothread_base(iothread_self()),
+	    (struct sockaddr *)&t->ss, t->sslen, &o, &client_ops, a);
+	if (a->c == NULL)
+		try_next_target(a);
+}
+
+static void
+add_targets(struct attempt *a, const char *host, const struct dns_answer *ans)
+{
+	for (size_t i = 0; i < ans->n; i++) {
+		struct target *t;
+
+		a->targets = xgrowarray(a->targets, a->ntargets,
+		    sizeof(*a->targets));
+		t = &a->targets[a->ntargets++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->host, sizeof(t->host), "%s", host);
+		t->ss = ans->addr[i];
+		if (t->ss.ss_family == AF_INET) {
+			((struct sockaddr_in *)&t->ss)->sin_port =
+			    htons((uint16_t)srv->cfg->delivery_port);
+			t->sslen = sizeof(struct sockaddr_in);
+		} else {
+			((struct sockaddr_in6 *)&t->ss)->sin6_port =
+			    htons((uint16_t)srv->cfg->delivery_port);
+			t->sslen = sizeof(struct sockaddr_in6);
+		}
+	}
+}
+
+struct host_lookup {
+	struct attempt	*a;
+	char		 host[256];
+	int		 type;
+};
+
+static void
+host_answer(void *ctx, const struct dns_answer *ans)
+{
+	struct host_lookup *hl = ctx;
+	struct attempt *a = hl->a;
+
+	if (ans->status == DNS_OK)
+		add_targets(a, hl->host, ans);
+	free(hl);
+	if (--a->lookups > 0)
+		return;
+	try_next_target(a);
+}
+
+/* Resolves the next MX host (AAAA and A at once). */
+static void
+lookup_host(struct attempt *a)
+{
+	const char *host = a->mx[a->mxpos++].name;
+
+	a->lookups = 2;
+	for (int i = 0; i < 2; i++) {
+		struct host_lookup *hl = xcalloc(1, sizeof(*hl));
+
+		hl->a = a;
+		hl->type = i == 0 ? DNS_T_AAAA : DNS_T_A;
+		snprintf(hl->host, sizeof(hl->host), "%s", host);
+		dns_lookup(host, hl->type, host_answer, hl);
+	}
+}
+
+static void
+shuffle_equal(struct dns_mx *mx, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && mx[j].pref == mx[i].pref)
+			j++;
+		for (size_t k = j - 1; k > i; k--) {
+			size_t r = i + random_u32() % (k - i + 1);
+			struct dns_mx t = mx[k];
+
+			mx[k] = mx[r];
+			mx[r] = t;
+		}
+		i = j;
+	}
+}
+
+static void
+mx_answer(void *ctx, const struct dns_answer *ans)
+{
+	struct attempt *a = ctx;
+	char why[400];
+
+	switch (ans->status) {
+	case DNS_OK:
+		if (ans->n == 1 && ans->mx[0].name[0] == '\0') {
+			/* RFC 7505: the domain accepts no mail. */
+			fail_remaining(a, 556, "5.1.10 the domain accepts no "
+			    "mail (null MX)");
+			attempt_finish(a);
+			return;
+		}
+		a->mx = xcalloc(ans->n, sizeof(*a->mx));
+		for (size_t i = 0; i < ans->n; i++)
+			if (ans->mx[i].name[0] != '\0')
+				a->mx[a->nmx++] = ans->mx[i];
+		shuffle_equal(a->mx, a->nmx);
+		break;
+	case DNS_NODATA:
+		/* RFC 5321 5.1: the implicit MX is the domain itself. */
+		a->mx = xcalloc(1, sizeof(*a->mx));
+		snprintf(a->mx[0].name, sizeof(a->mx[0].name), "%s",
+		    a->domain);
+		a->nmx = 1;
+		break;
+	case DNS_NXDOMAIN:
+		snprintf(why, sizeof(why), "5.1.2 domain %s does not exist",
+		    a->domain);
+		fail_remaining(a, 550, why);
+		attempt_finish(a);
+		return;
+	default:
+		snprintf(why, sizeof(why), "4.4.3 DNS lookup of %s failed: %s",
+		    a->domain, ans->error ? ans->error : "temporary failure");
+		fail_remaining(a, 451, why);
+		attempt_finish(a);
+		return;
+	}
+	if (a->nmx == 0) {
+		fail_remaining(a, 451, "4.4.3 no usable MX host");
+		attempt_finish(a);
+		return;
+	}
+	lookup_host(a);
+}
+
+static void
+attempt_finish(struct attempt *a)
+{
+	struct attempt **pp;
+
+	a->finishing = true;
+	if (a->records > 0)
+		return;		/* record_done() comes back here */
+	if (a->c != NULL) {
+		smtpc_quit(a->c);
+		a->c = NULL;
+	}
+	for (pp = &attempts; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	nattempts--;
+	msg_clear(a);
+	for (size_t i = 0; i < a->nids; i++)
+		free(a->ids[i]);
+	free(a->ids);
+	free(a->mx);
+	free(a->targets);
+	free(a->domain);
+	free(a);
+	if (!stopping)
+		queue_kick();
+}
+
+struct scan_ctx {
+	struct queue_due *due;
+	size_t		 n;
+};
+
+static void
+due_cb(void *ctx, const struct queue_due *d)
+{
+	struct scan_ctx *sc = ctx;
+
+	sc->due = xgrowarray(sc->due, sc->n, sizeof(*sc->due));
+	sc->due[sc->n] = *d;
+	sc->due[sc->n].domain = xstrdup(d->domain);
+	sc->n++;
+}
+
+static void
+schedule_next(void)
+{
+	time_t next = 0, now = time(NULL);
+	struct timeval tv = { SCAN_EVERY_SECS, 0 };
+
+	if (store_queue_next_time(srv->store, &next) == 0 && next > now &&
+	    next - now < SCAN_EVERY_SECS)
+		tv.tv_sec = next - now;
+	evtimer_add(scan_timer, &tv);
+}
+
+static void
+scan(void)
+{
+	struct scan_ctx sc = { NULL, 0 };
+	time_t now = time(NULL);
+
+	if (stopping)
+		return;
+	(void)store_queue_due(srv->store, now, DUE_BATCH, due_cb, &sc);
+	for (size_t i = 0; i < sc.n; i++) {
+		struct attempt *a;
+
+		if (sc.due[i].domain == NULL || nattempts >=
+		    srv->cfg->max_connections)
+			continue;
+		if (in_flight(sc.due[i].id, sc.due[i].domain) ||
+		    domain_active(sc.due[i].domain) >=
+		    srv->cfg->max_per_destination)
+			continue;
+		a = xcalloc(1, sizeof(*a));
+		a->domain = xstrdup(sc.due[i].domain);
+		/* Gather more due messages for the same destination. */
+		for (size_t k = i; k < sc.n && a->nids < IDS_PER_CONNECTION;
+		    k++) {
+			if (sc.due[k].domain == NULL ||
+			    strcasecmp(sc.due[k].domain, a->domain) != 0 ||
+			    in_flight(sc.due[k].id, a->domain))
+				continue;
+			a->ids = xgrowarray(a->ids, a->nids, sizeof(char *));
+			a->ids[a->nids++] = xstrdup(sc.due[k].id);
+			if (k > i) {
+				free(sc.due[k].domain);
+				sc.due[k].domain = NULL;
+			}
+		}
+		a->next = attempts;
+		attempts = a;
+		nattempts++;
+		dns_lookup(a->domain, DNS_T_MX, mx_answer, a);
+	}
+	for (size_t i = 0; i < sc.n; i++)
+		free(sc.due[i].domain);
+	free(sc.due);
+	schedule_next();
+}
+
+static void
+scan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	kick_pending = false;
+	scan();
+}
+
+static void
+kick_cb(void *arg)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (stopping || scan_timer == NULL || kick_pending)
+		return;
+	kick_pending = true;
+	evtimer_del(scan_timer);
+	evtimer_add(scan_timer, &tv);
+}
+
+void
+queue_kick(void)
+{
+	iothread_post(iothread_get(0), kick_cb, NULL);
+}
+
+static void
+store_queued(void *ctx)
+{
+	queue_kick();
+}
+
+void
+queue_start(void)
+{
+	const char *err;
+
+	if (smtpc_tls_init(&err) < 0)
+		log_warnx("queue: %s; outbound mail goes without TLS", err);
+	scan_timer = evtimer_new(iothread_base(iothread_self()), scan_cb,
+	    NULL);
+	store_set_queue_hook(srv->store, store_queued, NULL);
+	scan();
+}
+
+void
+queue_stop(void)
+{
+	stopping = true;
+	if (scan_timer != NULL) {
+		event_free(scan_timer);
+		scan_timer = NULL;
+	}
+	for (struct attempt *a = attempts, *next; a != NULL; a = next) {
+		next = a->next;
+		if (a->c != NULL) {
+			smtpc_abort(a->c);
+			a->c = NULL;
+		}
+	}
+}

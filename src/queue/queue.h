@@ -1,0 +1,32 @@
+/*
+ * queue - the outbound queue runner: finds messages with recipients that
+ * are due, resolves each destination's MX hosts, delivers with one SMTP
+ * transaction per (message, destination) over a connection reused for
+ * several messages, records each recipient's outcome durably, retries
+ * temporary failures with back-off, and returns failed or expired mail
+ * to its sender as a DSN (RFC 3464), never bouncing a bounce.
+ *
+ * Runs on the first I/O thread; durable updates go to the worker pool.
+ */
+#ifndef POSTHORN_QUEUE_H
+#define POSTHORN_QUEUE_H
+
+#include <stdbool.h>
+
+struct spool;
+
+/* On the first I/O thread, after dns_init(). */
+void	 queue_start(void);
+void	 queue_stop(void);
+/* Thread safe: something was queued; look soon. */
+void	 queue_kick(void);
+
+/*
+ * Hands a message we made ourselves (a DSN) to the mail flow like SMTP
+ * would: local recipients get it now, remote ones through the queue.
+ * Worker thread.  Returns 0 or -1.
+ */
+int	 queue_inject(const char *sender, const char *rcpt,
+	    const struct spool *, const char **error_r);
+
+#endif

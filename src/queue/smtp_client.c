@@ -1,0 +1,747 @@
+/*
+ * smtp_client - the outbound SMTP client state machine.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "smtp/smtp_data.h"
+#include "smtp_client.h"
+
+#define REPLY_LINE_MAX	4096
+#define REPLY_MAX	(64 * 1024)
+#define BODY_CHUNK	(64 * 1024)
+#define BODY_HIGH	(256 * 1024)
+#define DATA_BLOCK_TIMEOUT	180	/* RFC 5321 4.5.3.2.5 */
+#define FINAL_TIMEOUT		600	/* RFC 5321 4.5.3.2.6 */
+
+enum smtpc_state {
+	C_CONNECTING,
+	C_GREETING,
+	C_EHLO,
+	C_HELO,
+	C_STARTTLS,
+	C_TLS,
+	C_READY,
+	C_MAIL,		/* waiting for MAIL / RCPT / DATA replies */
+	C_BODY,		/* sending the message */
+	C_DOT,		/* waiting for the final reply */
+	C_RSET,
+	C_QUIT,
+	C_DEAD,
+};
+
+/* The replies a pipelined group expects, in order. */
+enum expect {
+	X_MAIL,
+	X_RCPT,
+	X_DATA,
+};
+
+struct smtpc {
+	struct event_base *base;
+	struct bufferevent *bev;
+	int		 fd;
+	SSL		*ssl;
+	struct smtpc_opts opts;
+	char		*helo_name;
+	char		*peer_name;
+	const struct smtpc_ops *ops;
+	void		*ctx;
+	enum smtpc_state state;
+	bool		 tls_up;
+	bool		 freeing;
+	char		 tls_info[96];
+	char		 peer[256];
+
+	/* Extensions from EHLO. */
+	bool		 ext_pipelining;
+	bool		 ext_starttls;
+	bool		 ext_8bitmime;
+	bool		 ext_size;
+	uint64_t	 size_limit;
+
+	/* The reply being read. */
+	int		 code;
+	struct buf	 reply;		/* all lines, joined by spaces */
+	size_t		 reply_lines;
+
+	/* The transaction. */
+	struct smtpc_txn txn;
+	struct smtpc_result res;
+	enum expect	*expects;
+	size_t		 nexpect;
+	size_t		 xpos;
+	size_t		 rcpt_i;
+	size_t		 accepted;
+	bool		 mail_ok;
+	uint64_t	 body_off;
+	struct smtp_stuff_state stuff;
+	struct buf	 chunk;
+	struct buf	 out;
+};
+
+static SSL_CTX *client_ctx;
+
+int
+smtpc_tls_init(const char **error_r)
+{
+	if ((client_ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		*error_r = "cannot create the client TLS context";
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(client_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(client_ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(client_ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* WebPKI roots for the policies that verify (MTA-STS). */
+	SSL_CTX_set_default_verify_paths(client_ctx);
+	return 0;
+}
+
+static void smtpc_free(struct smtpc *);
+static void on_read(struct bufferevent *, void *);
+static void on_write(struct bufferevent *, void *);
+static void on_event(struct bufferevent *, short, void *);
+
+static void
+fail(struct smtpc *c, bool permanent, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct smtpc *c, bool permanent, const char *fmt, ...)
+{
+	char reason[600];
+	va_list ap;
+
+	if (c->state == C_DEAD)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	c->state = C_DEAD;
+	if (c->ops->failed != NULL && !c->freeing)
+		c->ops->failed(c, c->ctx, permanent, reason);
+	smtpc_free(c);
+}
+
+static void
+send_line(struct smtpc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+send_line(struct smtpc *c, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	buf_append(&b, "\r\n", 2);
+	bufferevent_write(c->bev, b.data, b.len);
+	buf_free(&b);
+}
+
+static void
+set_timeout(struct smtpc *c, unsigned secs)
+{
+	struct timeval tv = { secs, 0 };
+
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+static void
+result_reset(struct smtpc *c)
+{
+	for (size_t i = 0; i < c->res.n; i++)
+		free(c->res.text[i]);
+	free(c->res.code);
+	free(c->res.text);
+	memset(&c->res, 0, sizeof(c->res));
+	free(c->expects);
+	c->expects = NULL;
+	c->nexpect = c->xpos = c->rcpt_i = c->accepted = 0;
+}
+
+static void
+set_result(struct smtpc *c, size_t i, int code, const char *text)
+{
+	free(c->res.text[i]);
+	c->res.code[i] = code;
+	c->res.text[i] = xstrdup(text);
+}
+
+static void
+parse_ehlo(struct smtpc *c)
+{
+	/* The reply text holds the lines joined by '\n' here. */
+	const char *p = buf_cstr(&c->reply);
+
+	c->ext_pipelining = c->ext_starttls = c->ext_8bitmime = false;
+	c->ext_size = false;
+	c->size_limit = 0;
+	/* The first line names the peer. */
+	{
+		size_t n = strcspn(p, " \n");
+
+		snprintf(c->peer, sizeof(c->peer), "%.*s", (int)n, p);
+	}
+	while ((p = strchr(p, '\n')) != NULL) {
+		p++;
+		if (strncasecmp(p, "PIPELINING", 10) == 0 &&
+		    (p[10] == '\n' || p[10] == '\0' || p[10] == ' '))
+			c->ext_pipelining = true;
+		else if (strncasecmp(p, "STARTTLS", 8) == 0 &&
+		    (p[8] == '\n' || p[8] == '\0' || p[8] == ' '))
+			c->ext_starttls = true;
+		else if (strncasecmp(p, "8BITMIME", 8) == 0)
+			c->ext_8bitmime = true;
+		else if (strncasecmp(p, "SIZE", 4) == 0 &&
+		    (p[4] == ' ' || p[4] == '\n' || p[4] == '\0')) {
+			c->ext_size = true;
+			c->size_limit = strtoull(p + 4, NULL, 10);
+		}
+	}
+}
+
+/* The joined reply text, for results and diagnostics (one line). */
+static const char *
+reply_text(struct smtpc *c)
+{
+	for (size_t i = 0; i < c->reply.len; i++)
+		if (c->reply.data[i] == '\n')
+			c->reply.data[i] = ' ';
+	return buf_cstr(&c->reply);
+}
+
+static void start_tls(struct smtpc *);
+static void send_body(struct smtpc *);
+
+static void
+transaction_done(struct smtpc *c)
+{
+	struct smtpc_result res = c->res;
+
+	c->state = C_READY;
+	/* The caller gets the results; we keep ownership until reset. */
+	if (c->ops->done != NULL)
+		c->ops->done(c, c->ctx, &res);
+	if (c->state == C_READY && c->ops->ready != NULL && !c->freeing)
+		c->ops->ready(c, c->ctx);
+}
+
+static void
+send_next_unpipelined(struct smtpc *c)
+{
+	if (c->xpos >= c->nexpect)
+		return;
+	switch (c->expects[c->xpos]) {
+	case X_RCPT:
+		send_line(c, "RCPT TO:<%s>", c->txn.rcpts[c->rcpt_i]);
+		break;
+	case X_DATA:
+		send_line(c, "DATA");
+		break;
+	default:
+		break;
+	}
+}
+
+/* One complete reply arrived while a transaction runs. */
+static void
+txn_reply(struct smtpc *c)
+{
+	const char *text = reply_text(c);
+	enum expect x = c->expects[c->xpos++];
+
+	switch (x) {
+	case X_MAIL:
+		if (c->code / 100 == 2)
+			c->mail_ok = true;
+		else {
+			for (size_t i = 0; i < c->txn.nrcpts; i++)
+				set_result(c, i, c->code, text);
+		}
+		break;
+	case X_RCPT:
+		if (c->mail_ok) {
+			set_result(c, c->rcpt_i, c->code, text);
+			if (c->code / 100 == 2)
+				c->accepted++;
+		}
+		c->rcpt_i++;
+		break;
+	case X_DATA:
+		if (c->code == 354) {
+			if (c->accepted == 0 || !c->mail_ok) {
+				/* RFC 2920 3.1: end the empty data. */
+				send_line(c, ".");
+				c->state = C_RSET;
+				c->xpos = c->nexpect = 0;
+				return;
+			}
+			c->state = C_BODY;
+			c->body_off = 0;
+			smtp_stuff_init(&c->stuff);
+			set_timeout(c, DATA_BLOCK_TIMEOUT);
+			send_body(c);
+			return;
+		}
+		/* DATA refused: every accepted recipient shares the reply. */
+		for (size_t i = 0; i < c->txn.nrcpts; i++)
+			if (c->res.code[i] / 100 == 2)
+				set_result(c, i, c->code / 100 == 2 ? 451 :
+				    c->code, text);
+		send_line(c, "RSET");
+		c->state = C_RSET;
+		return;
+	}
+	if (c->xpos >= c->nexpect)
+		return;
+	if (!c->ext_pipelining) {
+		if (!c->mail_ok) {
+			/* MAIL failed: nothing more to send; reset. */
+			send_line(c, "RSET");
+			c->state = C_RSET;
+			return;
+		}
+		if (c->expects[c->xpos] == X_DATA && c->accepted == 0) {
+			send_line(c, "RSET");
+			c->state = C_RSET;
+			return;
+		}
+		send_next_unpipelined(c);
+	}
+}
+
+static void
+handle_reply(struct smtpc *c)
+{
+	int code = c->code;
+
+	switch (c->state) {
+	case C_GREETING:
+		if (code != 220) {
+			fail(c, false, "greeting: %s", reply_text(c));
+			return;
+		}
+		send_line(c, "EHLO %s", c->helo_name);
+		c->state = C_EHLO;
+		break;
+	case C_EHLO:
+		if (code / 100 != 2) {
+			send_line(c, "HELO %s", c->helo_name);
+			c->state = C_HELO;
+			break;
+		}
+		parse_ehlo(c);
+		if (strcasecmp(c->peer, c->helo_name) == 0) {
+			fail(c, true, "mail for %s loops back to myself",
+			    c->peer_name);
+			return;
+		}
+		if (!c->tls_up && c->ext_starttls && client_ctx != NULL) {
+			send_line(c, "STARTTLS");
+			c->state = C_STARTTLS;
+			break;
+		}
+		if (!c->tls_up && c->opts.tls != SMTPC_TLS_MAY) {
+			fail(c, false, "TLS is required but %s does not offer "
+			    "STARTTLS", c->peer_name);
+			return;
+		}
+		c->state = C_READY;
+		if (c->ops->ready != NULL)
+			c->ops->ready(c, c->ctx);
+		break;
+	case C_HELO:
+		if (code / 100 != 2) {
+			fail(c, false, "HELO: %s", reply_text(c));
+			return;
+		}
+		if (c->opts.tls != SMTPC_TLS_MAY) {
+			fail(c, false, "TLS is required but %s speaks only "
+			    "HELO", c->peer_name);
+			return;
+		}
+		c->state = C_READY;
+		if (c->ops->ready != NULL)
+			c->ops->ready(c, c->ctx);
+		break;
+	case C_STARTTLS:
+		if (code != 220) {
+			if (c->opts.tls != SMTPC_TLS_MAY) {
+				fail(c, false, "STARTTLS: %s", reply_text(c));
+				return;
+			}
+			/* Opportunistic: go on in plaintext. */
+			c->state = C_READY;
+			if (c->ops->ready != NULL)
+				c->ops->ready(c, c->ctx);
+			break;
+		}
+		start_tls(c);
+		break;
+	case C_MAIL:
+		txn_reply(c);
+		break;
+	case C_DOT:
+		for (size_t i = 0; i < c->txn.nrcpts; i++)
+			if (c->res.code[i] / 100 == 2)
+				set_result(c, i, code, reply_text(c));
+		set_timeout(c, c->opts.command_timeout);
+		transaction_done(c);
+		break;
+	case C_RSET:
+		set_timeout(c, c->opts.command_timeout);
+		transaction_done(c);
+		break;
+	case C_QUIT:
+		smtpc_free(c);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Reads replies; returns when more input is needed or c is gone. */
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct smtpc *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (c->state != C_DEAD && !c->freeing) {
+		size_t len;
+		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > REPLY_LINE_MAX)
+				fail(c, false, "reply line too long");
+			return;
+		}
+		if (len < 3 || line[0] < '2' || line[0] > '5' ||
+		    line[1] < '0' || line[1] > '9' || line[2] < '0' ||
+		    line[2] > '9' || (len > 3 && line[3] != ' ' &&
+		    line[3] != '-')) {
+			free(line);
+			fail(c, false, "malformed reply from %s", c->peer_name);
+			return;
+		}
+		if (c->reply_lines == 0) {
+			buf_reset(&c->reply);
+			c->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+			    (line[2] - '0');
+		}
+		if (c->reply.len + len > REPLY_MAX) {
+			free(line);
+			fail(c, false, "reply too long");
+			return;
+		}
+		/* EHLO keywords are parsed from the lines; keep them apart. */
+		if (c->reply_lines > 0)
+			buf_putc(&c->reply, '\n');
+		if (c->reply_lines == 0 || c->state == C_EHLO)
+			buf_append(&c->reply, c->reply_lines == 0 ? line :
+			    line + 4, c->reply_lines == 0 ? len :
+			    (len > 4 ? len - 4 : 0));
+		else if (len > 4)
+			buf_append(&c->reply, line + 4, len - 4);
+		c->reply_lines++;
+		if (len == 3 || line[3] == ' ') {
+			c->reply_lines = 0;
+			/* The first line starts with the code; EHLO parsing
+			 * wants the name at the start. */
+			if (c->state == C_EHLO && c->reply.len >= 4)
+				buf_consume(&c->reply, 4);
+			free(line);
+			handle_reply(c);
+			continue;
+		}
+		free(line);
+	}
+}
+
+static void
+send_body(struct smtpc *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	while (c->state == C_BODY && evbuffer_get_length(out) < BODY_HIGH) {
+		uint64_t left = c->txn.size - c->body_off;
+		size_t n = left > BODY_CHUNK ? BODY_CHUNK : (size_t)left;
+
+		if (n == 0) {
+			buf_reset(&c->out);
+			smtp_dot_stuff_finish(&c->out, &c->stuff);
+			bufferevent_write(c->bev, c->out.data, c->out.len);
+			c->state = C_DOT;
+			set_timeout(c, FINAL_TIMEOUT);
+			return;
+		}
+		buf_reset(&c->chunk);
+		if (c->txn.read(c->txn.read_ctx, c->body_off, n, &c->chunk) <
+		    0 || c->chunk.len != n) {
+			fail(c, false, "reading the queued message failed");
+			return;
+		}
+		buf_reset(&c->out);
+		smtp_dot_stuff(&c->out, c->chunk.data, n, &c->stuff);
+		bufferevent_write(c->bev, c->out.data, c->out.len);
+		c->body_off += n;
+	}
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct smtpc *c = arg;
+
+	if (c->state == C_BODY)
+		send_body(c);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpc *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == C_CONNECTING) {
+			c->state = C_GREETING;
+			set_timeout(c, c->opts.command_timeout);
+		} else if (c->state == C_TLS) {
+			c->tls_up = true;
+			snprintf(c->tls_info, sizeof(c->tls_info), "%s/%s",
+			    SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+			if (c->opts.tls == SMTPC_TLS_VERIFY &&
+			    SSL_get_verify_result(c->ssl) != X509_V_OK) {
+				fail(c, false, "certificate of %s does not "
+				    "verify: %s", c->peer_name,
+				    X509_verify_cert_error_string(
+				    SSL_get_verify_result(c->ssl)));
+				return;
+			}
+			send_line(c, "EHLO %s", c->helo_name);
+			c->state = C_EHLO;
+		}
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		fail(c, false, "timeout talking to %s", c->peer_name);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		char ebuf[200] = "";
+
+		if (e != 0)
+			ERR_error_string_n(e, ebuf, sizeof(ebuf));
+		if (c->state == C_CONNECTING)
+			fail(c, false, "cannot connect to %s: %s", c->peer_name,
+			    strerror(EVUTIL_SOCKET_ERROR()));
+		else if (c->state == C_TLS)
+			fail(c, false, "TLS handshake with %s failed%s%s",
+			    c->peer_name, ebuf[0] ? ": " : "", ebuf);
+		else
+			fail(c, false, "connection to %s lost%s%s",
+			    c->peer_name, ebuf[0] ? ": " : "", ebuf);
+	}
+}
+
+static void
+start_tls(struct smtpc *c)
+{
+	struct bufferevent *plain = c->bev;
+
+	if ((c->ssl = SSL_new(client_ctx)) == NULL) {
+		fail(c, false, "SSL_new failed");
+		return;
+	}
+	SSL_set_tlsext_host_name(c->ssl, c->peer_name);
+	if (c->opts.tls == SMTPC_TLS_VERIFY) {
+		SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+		SSL_set1_host(c->ssl, c->peer_name);
+	}
+	bufferevent_setcb(plain, NULL, NULL, NULL, NULL);
+	bufferevent_disable(plain, EV_READ | EV_WRITE);
+	bufferevent_free(plain);
+	c->bev = bufferevent_openssl_socket_new(c->base, c->fd, c->ssl,
+	    BUFFEREVENT_SSL_CONNECTING, 0);
+	if (c->bev == NULL) {
+		fail(c, false, "TLS setup failed");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	set_timeout(c, c->opts.command_timeout);
+	c->state = C_TLS;
+}
+
+struct smtpc *
+smtpc_connect(struct event_base *base, const struct sockaddr *sa,
+    socklen_t salen, const struct smtpc_opts *opts,
+    const struct smtpc_ops *ops, void *ctx)
+{
+	struct smtpc *c = xcalloc(1, sizeof(*c));
+	struct timeval tv = { opts->connect_timeout, 0 };
+
+	c->base = base;
+	c->opts = *opts;
+	c->helo_name = xstrdup(opts->helo_name);
+	c->peer_name = xstrdup(opts->peer_name);
+	c->opts.helo_name = c->helo_name;
+	c->opts.peer_name = c->peer_name;
+	c->ops = ops;
+	c->ctx = ctx;
+	c->state = C_CONNECTING;
+	buf_init(&c->reply);
+	buf_init(&c->chunk);
+	buf_init(&c->out);
+	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || (c->bev = bufferevent_socket_new(base, c->fd,
+	    0)) == NULL) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		free(c->helo_name);
+		free(c->peer_name);
+		free(c);
+		return NULL;
+	}
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(c->bev, sa, (int)salen) < 0) {
+		close(c->fd);
+		c->fd = -1;
+		bufferevent_free(c->bev);
+		free(c->helo_name);
+		free(c->peer_name);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+smtpc_send(struct smtpc *c, const struct smtpc_txn *t)
+{
+	struct buf cmd = BUF_INIT;
+
+	PH_ASSERT(c->state == C_READY);
+	result_reset(c);
+	c->txn = *t;
+	c->res.n = t->nrcpts;
+	c->res.code = xcalloc(t->nrcpts + 1, sizeof(int));
+	c->res.text = xcalloc(t->nrcpts + 1, sizeof(char *));
+	for (size_t i = 0; i < t->nrcpts; i++)
+		set_result(c, i, 451, "4.4.0 no reply");
+	c->expects = xcalloc(t->nrcpts + 2, sizeof(*c->expects));
+	c->expects[c->nexpect++] = X_MAIL;
+	for (size_t i = 0; i < t->nrcpts; i++)
+		c->expects[c->nexpect++] = X_RCPT;
+	c->expects[c->nexpect++] = X_DATA;
+	c->mail_ok = false;
+	c->state = C_MAIL;
+	set_timeout(c, c->opts.command_timeout);
+	buf_printf(&cmd, "MAIL FROM:<%s>", t->sender);
+	if (c->ext_size)
+		buf_printf(&cmd, " SIZE=%llu", (unsigned long long)t->size);
+	if (c->ext_8bitmime && t->eightbit)
+		buf_puts(&cmd, " BODY=8BITMIME");
+	send_line(c, "%s", buf_cstr(&cmd));
+	buf_free(&cmd);
+	if (c->ext_pipelining) {
+		/* RFC 2920: MAIL, every RCPT and DATA in one go. */
+		for (size_t i = 0; i < t->nrcpts; i++)
+			send_line(c, "RCPT TO:<%s>", t->rcpts[i]);
+		send_line(c, "DATA");
+	}
+}
+
+void
+smtpc_quit(struct smtpc *c)
+{
+	c->freeing = true;
+	if (c->state == C_READY && c->bev != NULL) {
+		send_line(c, "QUIT");
+		c->state = C_QUIT;
+		set_timeout(c, 10);
+		return;
+	}
+	smtpc_free(c);
+}
+
+void
+smtpc_abort(struct smtpc *c)
+{
+	c->freeing = true;
+	smtpc_free(c);
+}
+
+static void
+free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpc *c = arg;
+
+	if (c->bev != NULL) {
+		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+		bufferevent_free(c->bev);
+	}
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	result_reset(c);
+	buf_free(&c->reply);
+	buf_free(&c->chunk);
+	buf_free(&c->out);
+	free(c->helo_name);
+	free(c->peer_name);
+	free(c);
+}
+
+static void
+smtpc_free(struct smtpc *c)
+{
+	/* Never inside our own callbacks' stack: from the loop. */
+	if (c->bev != NULL) {
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	}
+	c->freeing = true;
+	c->state = C_DEAD;
+	event_base_once(c->base, -1, EV_TIMEOUT, free_cb, c,
+	    &(struct timeval){ 0, 0 });
+}
+
+const char *
+smtpc_tls_info(const struct smtpc *c)
+{
+	return c->tls_info;
+}
+
+const char *
+smtpc_peer(const struct smtpc *c)
+{
+	return c->peer[0] ? c->peer : c->peer_name;
+}

@@ -1,0 +1,90 @@
+/*
+ * smtp_client - one outbound SMTP connection (RFC 5321), asynchronous on
+ * an event base: greeting, EHLO (HELO as a fallback), STARTTLS whenever
+ * offered, then any number of transactions, PIPELINING when offered.
+ *
+ *	c = smtpc_connect(base, addr, name, &opts, &ops, ctx);
+ *	... ops.ready(c): smtpc_send(c, &txn) ... ops.done(c, &result)
+ *	... ops.ready(c) again: another smtpc_send() or smtpc_quit(c)
+ *	... ops.failed(c, ...) when the connection breaks; c is then gone.
+ *
+ * After failed() or smtpc_quit()/smtpc_abort() the connection frees
+ * itself; no callback runs after smtpc_quit()/smtpc_abort().
+ */
+#ifndef POSTHORN_SMTP_CLIENT_H
+#define POSTHORN_SMTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/buf.h"
+
+struct event_base;
+struct smtpc;
+typedef struct ssl_ctx_st SSL_CTX;
+
+enum smtpc_tls {
+	SMTPC_TLS_MAY,		/* STARTTLS when offered, no verification */
+	SMTPC_TLS_ENCRYPT,	/* STARTTLS required, no verification */
+	SMTPC_TLS_VERIFY,	/* STARTTLS required, WebPKI name check */
+};
+
+struct smtpc_opts {
+	const char	*helo_name;	/* our host name */
+	const char	*peer_name;	/* the MX name: SNI and checks */
+	enum smtpc_tls	 tls;
+	unsigned	 connect_timeout;	/* seconds */
+	unsigned	 command_timeout;	/* seconds */
+};
+
+/* Reads len bytes of the message at off into out; 0 or -1. */
+typedef int smtpc_reader(void *ctx, uint64_t off, size_t len, struct buf *);
+
+struct smtpc_txn {
+	const char	*sender;	/* "" for the null sender */
+	const char *const *rcpts;
+	size_t		 nrcpts;
+	uint64_t	 size;
+	bool		 eightbit;	/* BODY=8BITMIME if offered */
+	smtpc_reader	*read;
+	void		*read_ctx;
+};
+
+struct smtpc_result {
+	/*
+	 * Per recipient: the reply code (250, 4xx, 5xx) and text; a
+	 * recipient accepted at RCPT gets the final reply after the data.
+	 */
+	int		*code;
+	char		**text;
+	size_t		 n;
+};
+
+struct smtpc_ops {
+	void	(*ready)(struct smtpc *, void *ctx);
+	void	(*done)(struct smtpc *, void *ctx, const struct smtpc_result *);
+	/*
+	 * The connection is unusable.  permanent is set only for the few
+	 * cases that can't get better by retrying the same host (e.g. it
+	 * is ourselves: a mail loop).
+	 */
+	void	(*failed)(struct smtpc *, void *ctx, bool permanent,
+		    const char *reason);
+};
+
+/* The client TLS context (TLS 1.2+); made once at start. */
+int	 smtpc_tls_init(const char **error_r);
+struct smtpc *smtpc_connect(struct event_base *, const struct sockaddr *,
+	    socklen_t, const struct smtpc_opts *, const struct smtpc_ops *,
+	    void *ctx);
+void	 smtpc_send(struct smtpc *, const struct smtpc_txn *);
+void	 smtpc_quit(struct smtpc *);
+void	 smtpc_abort(struct smtpc *);
+/* "TLSv1.3/TLS_AES_256_GCM_SHA384" or "" (for logs and Received). */
+const char *smtpc_tls_info(const struct smtpc *);
+/* The remote host's name from its greeting (for DSNs and logs). */
+const char *smtpc_peer(const struct smtpc *);
+
+#endif
