@@ -1,0 +1,102 @@
+/*
+ * smtp_int - private to src/smtp: the SMTP server session shared by
+ * smtp_session.c (connection, greeting, EHLO, STARTTLS, AUTH, the command
+ * loop) and smtp_txn.c (the mail transaction: MAIL, RCPT, DATA and the
+ * durable delivery behind the 250).
+ */
+#ifndef POSTHORN_SMTP_INT_H
+#define POSTHORN_SMTP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/spool.h"
+#include "core/util.h"
+#include "smtp_data.h"
+#include "smtp_parse.h"
+
+struct auth_sasl;
+struct conn;
+struct mime_parser;
+struct mime_part;
+
+enum smtp_state {
+	SMTP_CMD,		/* reading commands */
+	SMTP_DATA,		/* reading the message after 354 */
+	SMTP_AUTH,		/* reading SASL responses after 334 */
+	SMTP_BUSY,		/* a worker job or auth check runs */
+};
+
+struct smtp_rcpt {
+	char	 addr[SMTP_PATH_MAX + 1];
+};
+
+struct smtp_session {
+	struct conn	*conn;
+	enum smtp_state	 state;
+	bool		 submission;	/* 587/2525/465: AUTH required */
+	bool		 helo_seen;
+	bool		 esmtp;
+	char		 helo[SMTP_DOMAIN_MAX + 1];
+	bool		 authenticated;
+	int64_t		 auth_account;
+	char		*auth_user;
+	struct auth_sasl *sasl;		/* AUTH exchange in progress */
+	bool		 skip_line;	/* discarding an over-long line */
+	unsigned	 errors;
+	bool		 quit;
+
+	/* The transaction. */
+	bool		 in_tx;
+	char		 mail_from[SMTP_PATH_MAX + 1];
+	uint64_t	 declared_size;	/* MAIL FROM SIZE=, 0 if none */
+	struct smtp_rcpt *rcpts;
+	size_t		 nrcpts;
+	int64_t		*accounts;	/* local accounts, deduplicated */
+	size_t		 naccounts;
+	struct buf	 remote;	/* remote recipients, NUL-separated */
+	size_t		 nremote;
+
+	/* DATA. */
+	struct smtp_data_reader dr;
+	struct spool	 spool;
+	struct mime_parser *mp;
+	bool		 too_big;
+	bool		 write_error;
+	char		 qid[ID_HEX_LEN + 1];
+};
+
+/* A delivery handed to a worker. */
+struct smtp_delivery {
+	struct smtp_session *s;
+	struct conn	*conn;
+	struct spool	 spool;
+	struct mime_part *mime;
+	int64_t		*accounts;
+	size_t		 naccounts;
+	struct buf	 remote;
+	size_t		 nremote;
+	char		 mail_from[SMTP_PATH_MAX + 1];
+	char		 qid[ID_HEX_LEN + 1];
+	int		 rc;
+	const char	*error;
+};
+
+const char *smtp_hostname(void);
+void	 smtp_reply(struct smtp_session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Forgets the transaction (RSET, EHLO, STARTTLS, after delivery). */
+void	 smtp_tx_reset(struct smtp_session *);
+/* Counts a bad command; true when the session was closed for it. */
+bool	 smtp_bad_command(struct smtp_session *);
+/* Runs the commands (and data) waiting in the input, in order. */
+void	 smtp_process(struct smtp_session *);
+
+void	 smtp_cmd_mail(struct smtp_session *, const struct smtp_cmd *);
+void	 smtp_cmd_rcpt(struct smtp_session *, const struct smtp_cmd *);
+void	 smtp_cmd_data(struct smtp_session *, const struct smtp_cmd *);
+/* In SMTP_DATA: takes what arrived; false when nothing was there. */
+bool	 smtp_data_input(struct smtp_session *);
+
+#endif
