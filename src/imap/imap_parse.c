@@ -334,6 +334,25 @@ skip_section_quoted(struct parser *p)
 	}
 }
 
+/*
+ * Does the atom so far name a fetch item with a section (BODY[...],
+ * BINARY.PEEK[...])?  Only those run across spaces to their "]"; in any
+ * other atom "[" is an ordinary character (RFC 9051 ASTRING-CHAR).
+ */
+static bool
+section_prefix(const char *s, size_t len)
+{
+	static const char *const names[] = {
+		"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && strncasecmp(names[i], s,
+		    len) == 0)
+			return true;
+	return false;
+}
+
 static int
 parse_atom(struct parser *p, struct imap_arg *a)
 {
@@ -342,6 +361,11 @@ parse_atom(struct parser *p, struct imap_arg *a)
 	while (p->pos < p->len) {
 		unsigned char c = (unsigned char)p->s[p->pos];
 
+		if (c == '[' && !section_prefix(p->s + start,
+		    p->pos - start)) {
+			p->pos++;
+			continue;
+		}
 		if (c == '[') {
 			/* Fetch section: runs to the matching "]". */
 			p->pos++;

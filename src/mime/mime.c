@@ -776,6 +776,14 @@ boundary_event(struct mime_parser *ps, size_t idx, bool close, bool has_lf)
 	if (close) {
 		owner->flags &= ~MIME_PART_UNTERMINATED;
 		boundary_pop_to(ps, idx);
+	} else if (has_lf && ps->exhausted) {
+		/*
+		 * Closing the header above may have created the last part
+		 * allowed: the rest is body of the owner, like every
+		 * boundary once the limit is reached.
+		 */
+		owner->flags |= MIME_PART_TRUNCATED;
+		boundary_pop_to(ps, 0);
 	} else if (has_lf) {
 		struct mime_part **tail = ps->bnd[idx].tail;
 
@@ -884,9 +892,12 @@ mime_parser_create(const struct mime_limits *lim)
 void
 mime_parser_feed(struct mime_parser *ps, const void *data, size_t len)
 {
-	const unsigned char *p = data, *end = p + len, *nl;
+	const unsigned char *p = data, *end, *nl;
 	unsigned char c;
 
+	if (len == 0)
+		return;
+	end = p + len;
 	while (p < end) {
 		if (ps->line_start)
 			line_begin(ps);

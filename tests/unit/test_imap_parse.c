@@ -273,6 +273,35 @@ test_atoms_sections(void **state)
 		assert_int_equal(cmd.args[1].len, 30);
 		imap_cmd_args_free(&cmd);
 	}
+	/*
+	 * Outside BODY/BINARY sections "[" is an ordinary ASTRING-CHAR: an
+	 * unbalanced one is fine and spaces still separate arguments.
+	 */
+	{
+		struct imap_cmd_args cmd;
+		const char *err;
+
+		assert_int_equal(imap_parse_command(S("a CREATE foo[bar"), NULL,
+		    &cmd, &err), 0);
+		assert_int_equal(cmd.count, 1);
+		assert_string_equal(cmd.args[0].str, "foo[bar");
+		imap_cmd_args_free(&cmd);
+		assert_int_equal(imap_parse_command(S("a RENAME a[b c]d"), NULL,
+		    &cmd, &err), 0);
+		assert_int_equal(cmd.count, 2);
+		assert_string_equal(cmd.args[0].str, "a[b");
+		assert_string_equal(cmd.args[1].str, "c]d");
+		imap_cmd_args_free(&cmd);
+		assert_int_equal(imap_parse_command(S("a SEARCH SUBJECT foo[bar"),
+		    NULL, &cmd, &err), 0);
+		assert_int_equal(cmd.count, 2);
+		imap_cmd_args_free(&cmd);
+		/* body[ in any case still opens a section. */
+		assert_int_equal(imap_parse_command(S("a FETCH 1 body.peek[1 "
+		    "x]"), NULL, &cmd, &err), 0);
+		assert_int_equal(cmd.count, 2);
+		imap_cmd_args_free(&cmd);
+	}
 }
 
 static void
