@@ -16,6 +16,10 @@ status_of(const char *reply, enum dsn_kind kind, char *out, size_t outlen)
 	const char *p = reply;
 
 	/* Our own reasons start with the enhanced code: "5.1.10 ..." */
+	if (kind == DSN_DELIVERED || kind == DSN_RELAYED) {
+		snprintf(out, outlen, "2.0.0");
+		return;
+	}
 	if (p != NULL && (p[0] == '4' || p[0] == '5') && p[1] == '.') {
 		size_t n = strspn(p, "0123456789.");
 
@@ -80,8 +84,9 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 	put_clean(&b, m->sender);
 	buf_puts(&b, ">\r\n");
 	buf_printf(&b, "Subject: %s\r\n", kind == DSN_FAILED ?
-	    "Undelivered Mail Returned to Sender" :
-	    "Delayed Mail (still being retried)");
+	    "Undelivered Mail Returned to Sender" : kind == DSN_DELAYED ?
+	    "Delayed Mail (still being retried)" :
+	    "Successful Mail Delivery Report");
 	buf_printf(&b, "Date: %s\r\nMessage-ID: <%s.%s@%s>\r\n", date, m->id,
 	    mid, hostname);
 	buf_puts(&b, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
@@ -96,14 +101,28 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 	    hostname);
 	buf_printf(&b, "This is the mail system at host %s.\r\n\r\n",
 	    hostname);
-	if (kind == DSN_FAILED)
+	switch (kind) {
+	case DSN_FAILED:
 		buf_puts(&b, "I'm sorry to have to inform you that your "
 		    "message could not\r\nbe delivered to one or more "
 		    "recipients. It's attached below.\r\n\r\n");
-	else
+		break;
+	case DSN_DELAYED:
 		buf_puts(&b, "Your message could not be delivered yet to one "
 		    "or more\r\nrecipients. The mail system will keep trying; "
 		    "you don't need\r\nto send it again.\r\n\r\n");
+		break;
+	case DSN_DELIVERED:
+		buf_puts(&b, "Your message was delivered to the mailbox of the "
+		    "recipients\r\nlisted below, as you asked.\r\n\r\n");
+		break;
+	case DSN_RELAYED:
+		buf_puts(&b, "Your message was passed on to the recipients "
+		    "below.  Their\r\nmail system does not report delivery, "
+		    "so this is the last\r\nreport you will get about it."
+		    "\r\n\r\n");
+		break;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct queue_rcpt *r = &m->rcpts[which[i]];
 
@@ -111,6 +130,7 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 		put_clean(&b, r->addr);
 		buf_puts(&b, ">: ");
 		put_clean(&b, r->last_error ? r->last_error :
+		    kind == DSN_DELIVERED ? "delivered to the mailbox" :
 		    "no reason recorded");
 		buf_puts(&b, "\r\n");
 	}
@@ -143,7 +163,8 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 			buf_puts(&b, "\r\n");
 		}
 		buf_printf(&b, "Action: %s\r\nStatus: %s\r\n", kind ==
-		    DSN_FAILED ? "failed" : "delayed", status);
+		    DSN_FAILED ? "failed" : kind == DSN_DELAYED ? "delayed" :
+		    kind == DSN_DELIVERED ? "delivered" : "relayed", status);
 		if (r->remote != NULL) {
 			buf_puts(&b, "Remote-MTA: dns; ");
 			put_clean(&b, r->remote);

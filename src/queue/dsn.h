@@ -18,6 +18,8 @@ struct queue_msg;
 enum dsn_kind {
 	DSN_FAILED,	/* Action: failed (a bounce) */
 	DSN_DELAYED,	/* Action: delayed (a warning) */
+	DSN_DELIVERED,	/* Action: delivered (NOTIFY=SUCCESS, local) */
+	DSN_RELAYED,	/* Action: relayed (to a host without DSN) */
 };
 
 /*

@@ -54,6 +54,7 @@ struct attempt {
 	struct smtpc	*c;
 	bool		 conn_ready;	/* idle and ready for a message */
 	unsigned	 records;	/* outcome writes in flight */
+	bool		 dsn_offered;	/* the last transaction passed DSN on */
 	bool		 finishing;	/* done once the writes are */
 	char		 relay[300];	/* "host[ip]" */
 
@@ -62,6 +63,8 @@ struct attempt {
 	const char	**rcpts;	/* of this domain, pending */
 	size_t		*ridx;
 	size_t		 nrcpts;
+	unsigned	*notify;	/* their DSN parameters */
+	const char	**orcpt;
 	struct attempt	*next;
 };
 
@@ -74,6 +77,7 @@ struct record {
 	char		**text;
 	size_t		 n;
 	char		*relay;
+	bool		 dsn_passed;	/* the next hop took DSN over */
 };
 
 static struct event *scan_timer;
@@ -214,6 +218,10 @@ read_original(const struct queue_msg *m, bool full, struct buf *out)
 	}
 }
 
+static const char *const dsn_names[] = {
+	"failure", "delay", "delivery", "relay",
+};
+
 static void
 send_dsn(const struct queue_msg *m, enum dsn_kind kind, const size_t *which,
     size_t n)
@@ -232,12 +240,11 @@ send_dsn(const struct queue_msg *m, enum dsn_kind kind, const size_t *which,
 	if (dsn_build(&sp, kind, srv->cfg->hostname, m, which, n, &orig, full,
 	    time(NULL)) < 0 || queue_inject("", m->sender, &sp, &err) < 0)
 		log_warnx("queue id=%s cannot send a %s notice to <%s>: %s",
-		    m->id, kind == DSN_FAILED ? "failure" : "delay",
-		    m->sender, err ? err : "spool write error");
+		    m->id, dsn_names[kind], m->sender, err ? err :
+		    "spool write error");
 	else
 		log_info("queue id=%s %s notice sent to <%s> for %zu "
-		    "recipient(s)", m->id, kind == DSN_FAILED ? "failure" :
-		    "delay", m->sender, n);
+		    "recipient(s)", m->id, dsn_names[kind], m->sender, n);
 	spool_free(&sp);
 	buf_free(&orig);
 }
@@ -247,7 +254,7 @@ static void
 finalize(const char *id)
 {
 	struct queue_msg m;
-	size_t *failed, *late, nf = 0, nl = 0, pending = 0;
+	size_t *failed, *late, *ok, nf = 0, nl = 0, nok = 0, pending = 0;
 	time_t now = time(NULL);
 	const char *err;
 
@@ -255,6 +262,7 @@ finalize(const char *id)
 		return;
 	failed = xcalloc(m.nrcpts + 1, sizeof(size_t));
 	late = xcalloc(m.nrcpts + 1, sizeof(size_t));
+	ok = xcalloc(m.nrcpts + 1, sizeof(size_t));
 	for (size_t i = 0; i < m.nrcpts; i++) {
 		struct queue_rcpt *r = &m.rcpts[i];
 
@@ -271,6 +279,8 @@ finalize(const char *id)
 		    !(r->notify & SMTP_NOTIFY_NEVER) && (r->notify == 0 ||
 		    (r->notify & SMTP_NOTIFY_FAILURE)))
 			failed[nf++] = i;
+		else if (r->state == QRCPT_SENT && r->success_dsn)
+			ok[nok++] = i;
 	}
 	if (nl > 0) {
 		send_dsn(&m, DSN_DELAYED, late, nl);
@@ -281,6 +291,8 @@ finalize(const char *id)
 	if (pending == 0) {
 		if (nf > 0)
 			send_dsn(&m, DSN_FAILED, failed, nf);
+		if (nok > 0)
+			send_dsn(&m, DSN_RELAYED, ok, nok);
 		if (store_queue_delete(srv->store, id, &err) < 0)
 			log_warnx("queue id=%s delete: %s", id, err);
 		else
@@ -288,6 +300,7 @@ finalize(const char *id)
 	}
 	free(failed);
 	free(late);
+	free(ok);
 	queue_msg_free(&m);
 }
 
@@ -316,6 +329,10 @@ record_work(void *arg)
 		if (rec->code[i] / 100 == 2) {
 			st = QRCPT_SENT;
 			status = "sent";
+			if ((r->notify & SMTP_NOTIFY_SUCCESS) &&
+			    !rec->dsn_passed)
+				store_queue_set_success_dsn(srv->store,
+				    rec->id, rec->rcpts[i]);
 		} else if (rec->code[i] / 100 == 5) {
 			st = QRCPT_FAILED;
 			status = "bounced";
@@ -406,6 +423,7 @@ record(struct attempt *a, const int *code, char *const *text, const char *one,
 		rec->text[i] = xstrdup(text ? text[i] : one);
 	}
 	rec->relay = a->relay[0] ? xstrdup(a->relay) : NULL;
+	rec->dsn_passed = code != NULL && a->dsn_offered;
 	a->records++;
 	worker_submit(record_work, record_done, rec);
 }
@@ -416,8 +434,12 @@ msg_clear(struct attempt *a)
 	queue_msg_free(&a->msg);
 	free(a->rcpts);
 	free(a->ridx);
+	free(a->notify);
+	free(a->orcpt);
 	a->rcpts = NULL;
 	a->ridx = NULL;
+	a->notify = NULL;
+	a->orcpt = NULL;
 	a->nrcpts = 0;
 }
 
@@ -430,12 +452,16 @@ load_message(struct attempt *a)
 		return 0;
 	a->rcpts = xcalloc(a->msg.nrcpts + 1, sizeof(char *));
 	a->ridx = xcalloc(a->msg.nrcpts + 1, sizeof(size_t));
+	a->notify = xcalloc(a->msg.nrcpts + 1, sizeof(unsigned));
+	a->orcpt = xcalloc(a->msg.nrcpts + 1, sizeof(char *));
 	for (size_t i = 0; i < a->msg.nrcpts; i++) {
 		struct queue_rcpt *r = &a->msg.rcpts[i];
 
 		if (r->state == QRCPT_PENDING &&
 		    strcasecmp(r->domain, a->domain) == 0) {
 			a->ridx[a->nrcpts] = i;
+			a->notify[a->nrcpts] = r->notify;
+			a->orcpt[a->nrcpts] = r->orcpt;
 			a->rcpts[a->nrcpts++] = r->addr;
 		}
 	}
@@ -501,6 +527,11 @@ attempt_next_message(struct attempt *a)
 	t.nrcpts = a->nrcpts;
 	t.size = a->msg.size;
 	t.eightbit = eightbit_message(a);
+	t.smtputf8 = a->msg.smtputf8;
+	t.ret = a->msg.ret;
+	t.envid = a->msg.envid;
+	t.notify = a->notify;
+	t.orcpt = a->orcpt;
 	t.read = read_queued;
 	t.read_ctx = a;
 	smtpc_send(a->c, &t);
@@ -521,6 +552,7 @@ on_done(struct smtpc *c, void *ctx, const struct smtpc_result *res)
 {
 	struct attempt *a = ctx;
 
+	a->dsn_offered = res->dsn_passed;
 	record(a, res->code, res->text, NULL, 0);
 	a->pos++;
 }

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "smtp/smtp_data.h"
+#include "smtp/smtp_parse.h"
 #include "smtp_client.h"
 
 #define REPLY_LINE_MAX	4096
@@ -74,6 +75,8 @@ struct smtpc {
 	bool		 ext_starttls;
 	bool		 ext_8bitmime;
 	bool		 ext_size;
+	bool		 ext_dsn;
+	bool		 ext_smtputf8;
 	uint64_t	 size_limit;
 
 	/* The reply being read. */
@@ -194,7 +197,7 @@ parse_ehlo(struct smtpc *c)
 	const char *p = buf_cstr(&c->reply);
 
 	c->ext_pipelining = c->ext_starttls = c->ext_8bitmime = false;
-	c->ext_size = false;
+	c->ext_size = c->ext_dsn = c->ext_smtputf8 = false;
 	c->size_limit = 0;
 	/* The first line names the peer. */
 	{
@@ -212,6 +215,12 @@ parse_ehlo(struct smtpc *c)
 			c->ext_starttls = true;
 		else if (strncasecmp(p, "8BITMIME", 8) == 0)
 			c->ext_8bitmime = true;
+		else if (strncasecmp(p, "DSN", 3) == 0 &&
+		    (p[3] == '\n' || p[3] == '\0' || p[3] == ' '))
+			c->ext_dsn = true;
+		else if (strncasecmp(p, "SMTPUTF8", 8) == 0 &&
+		    (p[8] == '\n' || p[8] == '\0' || p[8] == ' '))
+			c->ext_smtputf8 = true;
 		else if (strncasecmp(p, "SIZE", 4) == 0 &&
 		    (p[4] == ' ' || p[4] == '\n' || p[4] == '\0')) {
 			c->ext_size = true;
@@ -232,6 +241,7 @@ reply_text(struct smtpc *c)
 
 static void start_tls(struct smtpc *);
 static void send_body(struct smtpc *);
+static void rcpt_line(struct smtpc *, size_t);
 
 static void
 transaction_done(struct smtpc *c)
@@ -253,7 +263,7 @@ send_next_unpipelined(struct smtpc *c)
 		return;
 	switch (c->expects[c->xpos]) {
 	case X_RCPT:
-		send_line(c, "RCPT TO:<%s>", c->txn.rcpts[c->rcpt_i]);
+		rcpt_line(c, c->rcpt_i);
 		break;
 	case X_DATA:
 		send_line(c, "DATA");
@@ -642,6 +652,60 @@ smtpc_connect(struct event_base *base, const struct sockaddr *sa,
 	return c;
 }
 
+/* RFC 3461 4: xtext for ENVID and ORCPT values. */
+static void
+put_xtext(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 33 || ch > 126 || ch == '+' || ch == '=')
+			buf_printf(b, "+%02X", ch);
+		else
+			buf_putc(b, (char)ch);
+	}
+}
+
+static void
+rcpt_line(struct smtpc *c, size_t i)
+{
+	struct buf cmd = BUF_INIT;
+
+	buf_printf(&cmd, "RCPT TO:<%s>", c->txn.rcpts[i]);
+	if (c->ext_dsn && c->txn.notify != NULL && c->txn.notify[i] != 0) {
+		unsigned n = c->txn.notify[i];
+
+		buf_puts(&cmd, " NOTIFY=");
+		if (n & SMTP_NOTIFY_NEVER)
+			buf_puts(&cmd, "NEVER");
+		else {
+			bool first = true;
+
+			if (n & SMTP_NOTIFY_SUCCESS) {
+				buf_puts(&cmd, "SUCCESS");
+				first = false;
+			}
+			if (n & SMTP_NOTIFY_FAILURE) {
+				buf_puts(&cmd, first ? "FAILURE" : ",FAILURE");
+				first = false;
+			}
+			if (n & SMTP_NOTIFY_DELAY)
+				buf_puts(&cmd, first ? "DELAY" : ",DELAY");
+		}
+	}
+	if (c->ext_dsn && c->txn.orcpt != NULL && c->txn.orcpt[i] != NULL) {
+		const char *semi = strchr(c->txn.orcpt[i], ';');
+
+		if (semi != NULL) {
+			buf_printf(&cmd, " ORCPT=%.*s;",
+			    (int)(semi - c->txn.orcpt[i]), c->txn.orcpt[i]);
+			put_xtext(&cmd, semi + 1);
+		}
+	}
+	send_line(c, "%s", buf_cstr(&cmd));
+	buf_free(&cmd);
+}
+
 void
 smtpc_send(struct smtpc *c, const struct smtpc_txn *t)
 {
@@ -661,19 +725,38 @@ smtpc_send(struct smtpc *c, const struct smtpc_txn *t)
 		c->expects[c->nexpect++] = X_RCPT;
 	c->expects[c->nexpect++] = X_DATA;
 	c->mail_ok = false;
-	c->state = C_MAIL;
+	c->res.dsn_passed = c->ext_dsn;
 	set_timeout(c, c->opts.command_timeout);
+	if (t->smtputf8 && !c->ext_smtputf8) {
+		/* RFC 6531 3.2: such a message can't be sent here. */
+		for (size_t i = 0; i < t->nrcpts; i++)
+			set_result(c, i, 553, "5.6.7 the receiving server does "
+			    "not support SMTPUTF8, which this message needs");
+		send_line(c, "NOOP");
+		c->state = C_RSET;
+		return;
+	}
+	c->state = C_MAIL;
 	buf_printf(&cmd, "MAIL FROM:<%s>", t->sender);
 	if (c->ext_size)
 		buf_printf(&cmd, " SIZE=%llu", (unsigned long long)t->size);
 	if (c->ext_8bitmime && t->eightbit)
 		buf_puts(&cmd, " BODY=8BITMIME");
+	if (c->ext_smtputf8 && t->smtputf8)
+		buf_puts(&cmd, " SMTPUTF8");
+	if (c->ext_dsn && t->ret != 0)
+		buf_puts(&cmd, t->ret == SMTP_RET_FULL ? " RET=FULL" :
+		    " RET=HDRS");
+	if (c->ext_dsn && t->envid != NULL) {
+		buf_puts(&cmd, " ENVID=");
+		put_xtext(&cmd, t->envid);
+	}
 	send_line(c, "%s", buf_cstr(&cmd));
 	buf_free(&cmd);
 	if (c->ext_pipelining) {
 		/* RFC 2920: MAIL, every RCPT and DATA in one go. */
 		for (size_t i = 0; i < t->nrcpts; i++)
-			send_line(c, "RCPT TO:<%s>", t->rcpts[i]);
+			rcpt_line(c, i);
 		send_line(c, "DATA");
 	}
 }

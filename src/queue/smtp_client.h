@@ -48,6 +48,12 @@ struct smtpc_txn {
 	size_t		 nrcpts;
 	uint64_t	 size;
 	bool		 eightbit;	/* BODY=8BITMIME if offered */
+	bool		 smtputf8;	/* needs SMTPUTF8, else 5.6.7 */
+	/* DSN (RFC 3461), passed on when the next hop offers DSN. */
+	int		 ret;		/* 0, SMTP_RET_FULL, SMTP_RET_HDRS */
+	const char	*envid;
+	const unsigned	*notify;	/* per recipient, 0 = none */
+	const char *const *orcpt;	/* per recipient "type;addr" */
 	smtpc_reader	*read;
 	void		*read_ctx;
 };
@@ -60,6 +66,8 @@ struct smtpc_result {
 	int		*code;
 	char		**text;
 	size_t		 n;
+	/* The next hop took the DSN request over (it offered DSN). */
+	bool		 dsn_passed;
 };
 
 struct smtpc_ops {

@@ -25,11 +25,22 @@ enum smtp_state {
 	SMTP_CMD,		/* reading commands */
 	SMTP_DATA,		/* reading the message after 354 */
 	SMTP_AUTH,		/* reading SASL responses after 334 */
+	SMTP_BDAT,		/* reading the bytes of a BDAT chunk */
 	SMTP_BUSY,		/* a worker job or auth check runs */
 };
 
+/* A recipient as given in RCPT, with its DSN parameters (RFC 3461). */
 struct smtp_rcpt {
 	char	 addr[SMTP_PATH_MAX + 1];
+	unsigned notify;	/* SMTP_NOTIFY_*, 0 when not given */
+	char	*orcpt;		/* "type;address" decoded, or NULL */
+	bool	 local;		/* reached at least one local mailbox */
+};
+
+/* A remote destination and the recipient it came from. */
+struct smtp_remote {
+	char	*addr;
+	size_t	 rcpt;
 };
 
 struct smtp_session {
@@ -51,20 +62,31 @@ struct smtp_session {
 	bool		 in_tx;
 	char		 mail_from[SMTP_PATH_MAX + 1];
 	uint64_t	 declared_size;	/* MAIL FROM SIZE=, 0 if none */
+	bool		 smtputf8;	/* MAIL FROM ... SMTPUTF8 */
+	int		 ret;		/* DSN RET=, 0 when not given */
+	char		*envid;		/* DSN ENVID=, decoded */
 	struct smtp_rcpt *rcpts;
 	size_t		 nrcpts;
 	int64_t		*accounts;	/* local accounts, deduplicated */
 	size_t		 naccounts;
-	struct buf	 remote;	/* remote recipients, NUL-separated */
-	size_t		 nremote;
+	struct smtp_remote *remotes;	/* remote recipients, deduplicated */
+	size_t		 nremotes;
 
-	/* DATA. */
+	/* DATA or BDAT. */
+	bool		 body_started;	/* spool, parser, Received set up */
 	struct smtp_data_reader dr;
 	struct spool	 spool;
 	struct mime_parser *mp;
 	bool		 too_big;
 	bool		 write_error;
 	char		 qid[ID_HEX_LEN + 1];
+	uint64_t	 bdat_left;	/* bytes of the current chunk */
+	uint64_t	 bdat_chunk;	/* its size, for the reply */
+	bool		 bdat_last;
+	bool		 bdat_used;	/* this transaction uses BDAT */
+	bool		 bdat_discard;	/* the chunk is read, not kept */
+	const char	*bdat_error;	/* reply for a discarded chunk */
+	bool		 bdat_cr;	/* the last chunk byte was CR */
 };
 
 /* A delivery handed to a worker. */
@@ -75,8 +97,13 @@ struct smtp_delivery {
 	struct mime_part *mime;
 	int64_t		*accounts;
 	size_t		 naccounts;
-	struct buf	 remote;
-	size_t		 nremote;
+	struct smtp_remote *remotes;
+	size_t		 nremotes;
+	struct smtp_rcpt *rcpts;	/* for DSN parameters */
+	size_t		 nrcpts;
+	char		*envid;
+	int		 ret;
+	bool		 smtputf8;
 	char		 mail_from[SMTP_PATH_MAX + 1];
 	char		 qid[ID_HEX_LEN + 1];
 	int		 rc;
@@ -96,7 +123,10 @@ void	 smtp_process(struct smtp_session *);
 void	 smtp_cmd_mail(struct smtp_session *, const struct smtp_cmd *);
 void	 smtp_cmd_rcpt(struct smtp_session *, const struct smtp_cmd *);
 void	 smtp_cmd_data(struct smtp_session *, const struct smtp_cmd *);
+void	 smtp_cmd_bdat(struct smtp_session *, const struct smtp_cmd *);
 /* In SMTP_DATA: takes what arrived; false when nothing was there. */
 bool	 smtp_data_input(struct smtp_session *);
+/* In SMTP_BDAT: the same for the bytes of a chunk. */
+bool	 smtp_bdat_input(struct smtp_session *);
 
 #endif

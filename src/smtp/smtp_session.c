@@ -69,20 +69,31 @@ smtp_tx_reset(struct smtp_session *s)
 	s->in_tx = false;
 	s->mail_from[0] = '\0';
 	s->declared_size = 0;
+	s->smtputf8 = false;
+	s->ret = 0;
+	free(s->envid);
+	s->envid = NULL;
+	for (size_t i = 0; i < s->nrcpts; i++)
+		free(s->rcpts[i].orcpt);
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpts = 0;
 	free(s->accounts);
 	s->accounts = NULL;
 	s->naccounts = 0;
-	buf_reset(&s->remote);
-	s->nremote = 0;
+	for (size_t i = 0; i < s->nremotes; i++)
+		free(s->remotes[i].addr);
+	free(s->remotes);
+	s->remotes = NULL;
+	s->nremotes = 0;
 	spool_reset(&s->spool);
 	if (s->mp != NULL) {
 		struct mime_part *p = mime_parser_finish(&s->mp);
 
 		mime_part_free(&p);
 	}
+	s->body_started = false;
+	s->bdat_used = false;
 	s->too_big = false;
 	s->write_error = false;
 }
@@ -127,7 +138,10 @@ helo_accept(struct smtp_session *s, const char *name, bool ehlo)
 		buf_free(&mechs);
 	}
 	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
-	smtp_reply(s, "250 8BITMIME");
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-DSN");
+	smtp_reply(s, "250-SMTPUTF8");
+	smtp_reply(s, "250 CHUNKING");
 }
 
 /* helo_strict: the name given on port 25 must resolve (off the loop). */
@@ -388,7 +402,7 @@ smtp_command(struct smtp_session *s, char *line, size_t len)
 		smtp_reply(s, "214 2.0.0 See RFC 5321");
 		break;
 	case SMTP_CMD_BDAT:
-		smtp_reply(s, "502 5.5.1 Error: command not implemented");
+		smtp_cmd_bdat(s, &cmd);
 		break;
 	default:
 		smtp_reply(s, "500 5.5.2 Error: command not recognized");
@@ -418,6 +432,11 @@ smtp_process(struct smtp_session *s)
 			return;
 		if (s->state == SMTP_DATA) {
 			if (!smtp_data_input(s))
+				return;
+			continue;
+		}
+		if (s->state == SMTP_BDAT) {
+			if (!smtp_bdat_input(s))
 				return;
 			continue;
 		}
@@ -513,7 +532,6 @@ smtp_on_close(struct conn *c)
 		return;
 	smtp_tx_reset(s);
 	spool_free(&s->spool);
-	buf_free(&s->remote);
 	auth_sasl_free(&s->sasl);
 	free(s->auth_user);
 	free(s);
@@ -546,7 +564,6 @@ smtp_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->conn = c;
 	s->submission = kind != LISTEN_SMTP;
 	s->state = SMTP_CMD;
-	buf_init(&s->remote);
 	spool_init(&s->spool, store_tmpdir(srv->store));
 	conn_set_timeout(c, (unsigned)srv->cfg->smtp_timeout);
 	if (conn_over_limit(c)) {

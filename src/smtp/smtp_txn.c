@@ -1,11 +1,16 @@
 /*
- * smtp_txn - the SMTP mail transaction (RFC 5321 3.3): MAIL, RCPT, DATA.
+ * smtp_txn - the SMTP mail transaction (RFC 5321 3.3): MAIL, RCPT, DATA
+ * and BDAT (RFC 3030), with the DSN (RFC 3461) and SMTPUTF8 (RFC 6531)
+ * parameters.
  *
  * Recipients are resolved while RCPT is read (local accounts, aliases,
- * remote domains for authenticated senders); DATA is streamed through the
- * dot-unstuffing reader into a spool and the MIME parser at once; the
- * durable commit (local mailboxes and the outbound queue) runs on a worker
- * and only then is "250" sent (DESIGN.md "Mail flow").
+ * remote domains for authenticated senders); the message is streamed into
+ * a spool and the MIME parser at once (DATA through the dot-unstuffing
+ * reader, BDAT chunks as they are); the durable commit (local mailboxes
+ * and the outbound queue) runs on a worker and only then is "250" sent
+ * (DESIGN.md "Mail flow").  A recipient that asked for NOTIFY=SUCCESS and
+ * was delivered locally gets its "delivered" report from here; the queue
+ * reports the rest.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +26,8 @@
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "mime/mime.h"
+#include "queue/dsn.h"
+#include "queue/queue.h"
 #include "server.h"
 #include "smtp_int.h"
 #include "store/store.h"
@@ -40,9 +47,12 @@ need_auth(struct smtp_session *s)
 void
 smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	struct smtp_parse_opts opts = { false };
+	struct smtp_parse_opts opts = { true };
 	struct smtp_path path;
+	struct buf envid = BUF_INIT;
 	const char *err;
+	bool utf8 = false;
+	int ret = 0;
 
 	if (!s->helo_seen) {
 		smtp_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
@@ -54,6 +64,7 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
+	/* UTF-8 is allowed when this very command says SMTPUTF8. */
 	if (smtp_parse_mail_from(cmd->arg, cmd->arg_len, &opts, &path,
 	    &err) < 0) {
 		smtp_reply(s, "%s", err);
@@ -68,12 +79,12 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 			if (smtp_param_size(p, &size) < 0) {
 				smtp_reply(s, "501 5.5.4 Bad SIZE parameter");
-				return;
+				goto out;
 			}
 			if (size > srv->cfg->message_size) {
 				smtp_reply(s, "552 5.3.4 Message size exceeds "
 				    "fixed limit");
-				return;
+				goto out;
 			}
 			s->declared_size = size;
 		} else if (strcmp(p->keyword, "BODY") == 0) {
@@ -83,17 +94,47 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 			    body == SMTP_BODY_BINARYMIME) {
 				smtp_reply(s, "501 5.5.4 Unsupported BODY "
 				    "parameter");
-				return;
+				goto out;
+			}
+		} else if (strcmp(p->keyword, "SMTPUTF8") == 0) {
+			if (smtp_param_flag(p) < 0) {
+				smtp_reply(s, "501 5.5.4 SMTPUTF8 takes no "
+				    "value");
+				goto out;
+			}
+			utf8 = true;
+		} else if (strcmp(p->keyword, "RET") == 0) {
+			enum smtp_ret r;
+
+			if (smtp_param_ret(p, &r) < 0) {
+				smtp_reply(s, "501 5.5.4 Bad RET parameter");
+				goto out;
+			}
+			ret = (int)r;
+		} else if (strcmp(p->keyword, "ENVID") == 0) {
+			if (smtp_param_envid(p, &envid) < 0) {
+				smtp_reply(s, "501 5.5.4 Bad ENVID parameter");
+				goto out;
 			}
 		} else {
 			smtp_reply(s, "555 5.5.4 Unsupported option: %s",
 			    p->keyword);
-			return;
+			goto out;
 		}
 	}
+	if (path.utf8 && !utf8) {
+		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		goto out;
+	}
 	snprintf(s->mail_from, sizeof(s->mail_from), "%s", path.addr);
+	s->smtputf8 = utf8;
+	s->ret = ret;
+	free(s->envid);
+	s->envid = envid.len > 0 ? buf_steal(&envid) : NULL;
 	s->in_tx = true;
 	smtp_reply(s, "250 2.1.0 Ok");
+out:
+	buf_free(&envid);
 }
 
 static void
@@ -102,23 +143,21 @@ add_account(struct smtp_session *s, int64_t id)
 	for (size_t i = 0; i < s->naccounts; i++)
 		if (s->accounts[i] == id)
 			return;
-	s->accounts = xreallocarray(s->accounts, s->naccounts + 1,
+	s->accounts = xgrowarray(s->accounts, s->naccounts,
 	    sizeof(*s->accounts));
 	s->accounts[s->naccounts++] = id;
 }
 
 static void
-add_remote(struct smtp_session *s, const char *addr)
+add_remote(struct smtp_session *s, const char *addr, size_t rcpt)
 {
-	const char *p = s->remote.data;
-
-	for (size_t i = 0; i < s->nremote; i++) {
-		if (strcasecmp(p, addr) == 0)
+	for (size_t i = 0; i < s->nremotes; i++)
+		if (strcasecmp(s->remotes[i].addr, addr) == 0)
 			return;
-		p += strlen(p) + 1;
-	}
-	buf_append(&s->remote, addr, strlen(addr) + 1);
-	s->nremote++;
+	s->remotes = xgrowarray(s->remotes, s->nremotes, sizeof(*s->remotes));
+	s->remotes[s->nremotes].addr = xstrdup(addr);
+	s->remotes[s->nremotes].rcpt = rcpt;
+	s->nremotes++;
 }
 
 static bool
@@ -137,33 +176,80 @@ account_full(struct smtp_session *s, int64_t id)
 	return full;
 }
 
+/* NOTIFY and ORCPT of a RCPT (RFC 3461 4.1, 4.2). */
+static int
+rcpt_params(struct smtp_session *s, const struct smtp_path *path,
+    unsigned *notify, char **orcpt)
+{
+	*notify = 0;
+	*orcpt = NULL;
+	for (size_t i = 0; i < path->nparams; i++) {
+		const struct smtp_param *p = &path->params[i];
+
+		if (strcmp(p->keyword, "NOTIFY") == 0) {
+			if (smtp_param_notify(p, notify) < 0) {
+				smtp_reply(s, "501 5.5.4 Bad NOTIFY parameter");
+				return -1;
+			}
+		} else if (strcmp(p->keyword, "ORCPT") == 0) {
+			struct buf addr = BUF_INIT;
+			const char *type;
+			size_t tlen;
+
+			if (smtp_param_orcpt(p, &type, &tlen, &addr) < 0) {
+				buf_free(&addr);
+				smtp_reply(s, "501 5.5.4 Bad ORCPT parameter");
+				return -1;
+			}
+			free(*orcpt);
+			*orcpt = xasprintf("%.*s;%s", (int)tlen, type,
+			    buf_cstr(&addr));
+			buf_free(&addr);
+		} else {
+			smtp_reply(s, "555 5.5.4 Unsupported option: %s",
+			    p->keyword);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void
 smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	struct smtp_parse_opts opts = { false };
 	struct rcpt_resolution rr;
 	struct smtp_path path;
+	struct smtp_rcpt *rc;
 	char addr[SMTP_PATH_MAX + 1];
 	const char *err;
+	unsigned notify;
+	char *orcpt = NULL;
+	size_t idx = s->nrcpts;
+	bool local = false;
 	int r;
 
 	if (!s->in_tx) {
 		smtp_reply(s, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
+	if (s->body_started) {
+		smtp_reply(s, "503 5.5.1 Error: RCPT after the message data "
+		    "began");
+		return;
+	}
+	opts.smtputf8 = s->smtputf8;
 	if (smtp_parse_rcpt_to(cmd->arg, cmd->arg_len, &opts, &path,
 	    &err) < 0) {
 		smtp_reply(s, "%s", err);
 		smtp_bad_command(s);
 		return;
 	}
-	if (path.nparams > 0) {
-		smtp_reply(s, "555 5.5.4 Unsupported option: %s",
-		    path.params[0].keyword);
+	if (rcpt_params(s, &path, &notify, &orcpt) < 0)
 		return;
-	}
 	if (s->nrcpts >= srv->cfg->max_recipients) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		free(orcpt);
 		return;
 	}
 	if (path.postmaster) {
@@ -178,6 +264,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		snprintf(addr, sizeof(addr), "%s", path.addr);
 	if (smtp_addr_has_relay_tricks(addr)) {
 		smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", addr);
+		free(orcpt);
 		return;
 	}
 	rcpt_resolution_init(&rr);
@@ -186,17 +273,15 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		log_warnx("s=%s smtp recipient lookup failed: %s",
 		    s->conn->sid, err);
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", addr);
-		rcpt_resolution_free(&rr);
-		return;
+		goto refused;
 	}
 	if (r == 2) {
-		rcpt_resolution_free(&rr);
 		if (!s->authenticated) {
 			smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
 			    addr);
-			return;
+			goto refused;
 		}
-		add_remote(s, addr);
+		add_remote(s, addr, idx);
 	} else if (r == 0) {
 		if (rr.disabled)
 			smtp_reply(s, "550 5.2.1 <%s>: Recipient address "
@@ -205,11 +290,9 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 			smtp_reply(s, "550 5.1.1 <%s>: Recipient address "
 			    "rejected: User unknown in local recipient table",
 			    addr);
-		rcpt_resolution_free(&rr);
-		return;
+		goto refused;
 	} else {
 		const char *p = rr.remote.data;
-		size_t full = 0;
 
 		/*
 		 * Quota: refuse at RCPT when a mailbox is already full or
@@ -219,26 +302,32 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		 * that crosses the line is let in.
 		 */
 		for (size_t i = 0; i < rr.naccounts; i++)
-			if (account_full(s, rr.account_ids[i]))
-				full++;
-		if (full > 0) {
-			smtp_reply(s, "452 4.2.2 <%s>: Mailbox full", addr);
-			rcpt_resolution_free(&rr);
-			return;
-		}
+			if (account_full(s, rr.account_ids[i])) {
+				smtp_reply(s, "452 4.2.2 <%s>: Mailbox full",
+				    addr);
+				goto refused;
+			}
 		for (size_t i = 0; i < rr.naccounts; i++)
 			add_account(s, rr.account_ids[i]);
+		local = rr.naccounts > 0;
 		for (size_t i = 0; i < rr.nremote; i++) {
-			add_remote(s, p);
+			add_remote(s, p, idx);
 			p += strlen(p) + 1;
 		}
-		rcpt_resolution_free(&rr);
 	}
-	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(*s->rcpts));
-	snprintf(s->rcpts[s->nrcpts].addr, sizeof(s->rcpts[0].addr), "%s",
-	    addr);
-	s->nrcpts++;
+	rcpt_resolution_free(&rr);
+	s->rcpts = xgrowarray(s->rcpts, s->nrcpts, sizeof(*s->rcpts));
+	rc = &s->rcpts[s->nrcpts++];
+	memset(rc, 0, sizeof(*rc));
+	snprintf(rc->addr, sizeof(rc->addr), "%s", addr);
+	rc->notify = notify;
+	rc->orcpt = orcpt;
+	rc->local = local;
 	smtp_reply(s, "250 2.1.5 Ok");
+	return;
+refused:
+	rcpt_resolution_free(&rr);
+	free(orcpt);
 }
 
 static void
@@ -259,15 +348,45 @@ spool_emit(void *ctx, const char *p, size_t n)
 	mime_parser_feed(s->mp, p, n);
 }
 
-void
-smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
+/* The spool, the MIME parser and our Received header (RFC 5321 4.4). */
+static void
+body_start(struct smtp_session *s)
 {
 	struct buf rcv = BUF_INIT;
 	char date[64];
 	const char *proto;
 
+	random_id(s->qid);
+	spool_init(&s->spool, store_tmpdir(srv->store));
+	s->mp = mime_parser_create(NULL);
+	s->too_big = s->write_error = false;
+	s->body_started = true;
+	/* RFC 3848 protocol names; RFC 6531 3.7.3 with SMTPUTF8. */
+	proto = s->esmtp ? (s->conn->tls ? (s->authenticated ? "ESMTPSA" :
+	    "ESMTPS") : (s->authenticated ? "ESMTPA" : "ESMTP")) : "SMTP";
+	rfc5322_date(time(NULL), date, sizeof(date));
+	buf_printf(&rcv, "Received: from %s ([%s])\r\n\tby %s (posthorn) "
+	    "with %s%s id %s", s->helo, s->conn->peer_ip, smtp_hostname(),
+	    s->smtputf8 ? "UTF8" : "", proto, s->qid);
+	if (s->conn->tls && s->conn->tls_done)
+		buf_printf(&rcv, "\r\n\t(version=%s cipher=%s)",
+		    s->conn->tls_version, s->conn->tls_cipher);
+	if (s->nrcpts == 1)
+		buf_printf(&rcv, "\r\n\tfor <%s>", s->rcpts[0].addr);
+	buf_printf(&rcv, "; %s\r\n", date);
+	spool_emit(s, rcv.data, rcv.len);
+	buf_free(&rcv);
+}
+
+void
+smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
 	if (!s->in_tx) {
 		smtp_reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->bdat_used) {
+		smtp_reply(s, "503 5.5.1 Error: DATA after BDAT");
 		return;
 	}
 	if (s->nrcpts == 0) {
@@ -278,27 +397,72 @@ smtp_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply(s, "501 5.5.4 Syntax: DATA");
 		return;
 	}
-	random_id(s->qid);
-	spool_init(&s->spool, store_tmpdir(srv->store));
-	s->mp = mime_parser_create(NULL);
+	body_start(s);
 	smtp_data_init(&s->dr);
-	/* RFC 5321 4.4 trace header; RFC 3848 protocol names. */
-	proto = s->esmtp ? (s->conn->tls ? (s->authenticated ? "ESMTPSA" :
-	    "ESMTPS") : (s->authenticated ? "ESMTPA" : "ESMTP")) : "SMTP";
-	rfc5322_date(time(NULL), date, sizeof(date));
-	buf_printf(&rcv, "Received: from %s ([%s])\r\n\tby %s (posthorn) "
-	    "with %s id %s", s->helo, s->conn->peer_ip, smtp_hostname(), proto,
-	    s->qid);
-	if (s->conn->tls && s->conn->tls_done)
-		buf_printf(&rcv, "\r\n\t(version=%s cipher=%s)",
-		    s->conn->tls_version, s->conn->tls_cipher);
-	if (s->nrcpts == 1)
-		buf_printf(&rcv, "\r\n\tfor <%s>", s->rcpts[0].addr);
-	buf_printf(&rcv, "; %s\r\n", date);
-	spool_emit(s, rcv.data, rcv.len);
-	buf_free(&rcv);
 	s->state = SMTP_DATA;
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+/* Reads a message-ish copy of the header block for a DSN. */
+static void
+spool_head(const struct spool *sp, struct buf *out)
+{
+	char chunk[65536];
+	ssize_t n = spool_pread(sp, chunk, sizeof(chunk), 0);
+	const char *end;
+
+	if (n <= 0)
+		return;
+	buf_append(out, chunk, (size_t)n);
+	if ((end = memmem(out->data, out->len, "\r\n\r\n", 4)) != NULL)
+		buf_truncate(out, (size_t)(end - out->data) + 2);
+}
+
+/* NOTIFY=SUCCESS for recipients delivered here: "delivered" reports. */
+static void
+local_success_dsn(struct smtp_delivery *d)
+{
+	struct queue_msg m;
+	struct queue_rcpt *qr;
+	struct spool sp;
+	struct buf head = BUF_INIT;
+	size_t *which, n = 0;
+	const char *err;
+
+	if (d->mail_from[0] == '\0')
+		return;
+	memset(&m, 0, sizeof(m));
+	memcpy(m.id, d->qid, sizeof(m.id));
+	m.sender = d->mail_from;
+	m.created = time(NULL);
+	m.envid = d->envid;
+	qr = xcalloc(d->nrcpts + 1, sizeof(*qr));
+	which = xcalloc(d->nrcpts + 1, sizeof(size_t));
+	for (size_t i = 0; i < d->nrcpts; i++) {
+		if (!d->rcpts[i].local ||
+		    !(d->rcpts[i].notify & SMTP_NOTIFY_SUCCESS))
+			continue;
+		qr[n].addr = d->rcpts[i].addr;
+		qr[n].orcpt = d->rcpts[i].orcpt;
+		qr[n].last_try = m.created;
+		which[n] = n;
+		n++;
+	}
+	m.rcpts = qr;
+	m.nrcpts = n;
+	if (n > 0) {
+		spool_head(&d->spool, &head);
+		spool_init(&sp, store_tmpdir(srv->store));
+		if (dsn_build(&sp, DSN_DELIVERED, smtp_hostname(), &m, which,
+		    n, &head, false, m.created) < 0 ||
+		    queue_inject("", d->mail_from, &sp, &err) < 0)
+			log_warnx("smtp id=%s delivery notice to <%s> not "
+			    "sent", d->qid, d->mail_from);
+		spool_free(&sp);
+	}
+	buf_free(&head);
+	free(qr);
+	free(which);
 }
 
 static void
@@ -319,20 +483,52 @@ delivery_work(void *arg)
 	if (d->naccounts > 0)
 		d->rc = store_deliver(srv->store, d->accounts, d->naccounts,
 		    &msg, uids, &d->error);
-	if (d->rc == 0 && d->nremote > 0) {
-		const char **rcpts = xcalloc(d->nremote, sizeof(char *));
-		const char *p = d->remote.data;
+	if (d->rc == 0 && d->nremotes > 0) {
+		const char **rcpts = xcalloc(d->nremotes, sizeof(char *));
+		const char **orcpt = xcalloc(d->nremotes, sizeof(char *));
+		unsigned *notify = xcalloc(d->nremotes, sizeof(unsigned));
+		struct queue_params qp;
 
-		for (size_t i = 0; i < d->nremote; i++) {
-			rcpts[i] = p;
-			p += strlen(p) + 1;
+		for (size_t i = 0; i < d->nremotes; i++) {
+			const struct smtp_rcpt *r =
+			    &d->rcpts[d->remotes[i].rcpt];
+
+			rcpts[i] = d->remotes[i].addr;
+			notify[i] = r->notify;
+			orcpt[i] = r->orcpt;
 		}
+		memset(&qp, 0, sizeof(qp));
+		qp.envid = d->envid;
+		qp.ret = d->ret;
+		qp.notify = notify;
+		qp.orcpt = orcpt;
+		qp.smtputf8 = d->smtputf8;
 		d->rc = store_queue_add(srv->store, d->mail_from, rcpts,
-		    d->nremote, &msg, d->qid, NULL, &d->error);
+		    d->nremotes, &msg, d->qid, &qp, &d->error);
 		free(rcpts);
+		free(orcpt);
+		free(notify);
 	}
+	if (d->rc == 0)
+		local_success_dsn(d);
 	free(uids);
 	buf_free(&ser);
+}
+
+static void
+delivery_free(struct smtp_delivery *d)
+{
+	spool_free(&d->spool);
+	mime_part_free(&d->mime);
+	free(d->accounts);
+	for (size_t i = 0; i < d->nremotes; i++)
+		free(d->remotes[i].addr);
+	free(d->remotes);
+	for (size_t i = 0; i < d->nrcpts; i++)
+		free(d->rcpts[i].orcpt);
+	free(d->rcpts);
+	free(d->envid);
+	free(d);
 }
 
 static void
@@ -347,7 +543,8 @@ delivery_done(void *arg)
 			log_info("s=%s smtp message accepted id=%s size=%llu "
 			    "rcpts=%zu local=%zu queued=%zu from=<%s>", c->sid,
 			    d->qid, (unsigned long long)d->spool.size,
-			    s->nrcpts, d->naccounts, d->nremote, d->mail_from);
+			    d->nrcpts, d->naccounts, d->nremotes,
+			    d->mail_from);
 			smtp_reply(s, "250 2.0.0 Ok: queued as %s", d->qid);
 		} else {
 			log_warnx("s=%s smtp message %s not stored: %s",
@@ -362,18 +559,14 @@ delivery_done(void *arg)
 		smtp_tx_reset(s);
 		s->state = SMTP_CMD;
 	}
-	spool_free(&d->spool);
-	mime_part_free(&d->mime);
-	free(d->accounts);
-	buf_free(&d->remote);
-	free(d);
+	delivery_free(d);
 	if (!c->closing)
 		smtp_process(s);
 	conn_release(c);
 }
 
 static void
-data_finished(struct smtp_session *s)
+body_finished(struct smtp_session *s)
 {
 	struct smtp_delivery *d;
 	struct mime_part *root = mime_parser_finish(&s->mp);
@@ -403,14 +596,23 @@ data_finished(struct smtp_session *s)
 	d->conn = s->conn;
 	spool_move(&d->spool, &s->spool);
 	d->mime = root;
+	/* The transaction's lists move to the delivery. */
 	d->accounts = s->accounts;
 	d->naccounts = s->naccounts;
 	s->accounts = NULL;
 	s->naccounts = 0;
-	d->remote = s->remote;
-	d->nremote = s->nremote;
-	buf_init(&s->remote);
-	s->nremote = 0;
+	d->remotes = s->remotes;
+	d->nremotes = s->nremotes;
+	s->remotes = NULL;
+	s->nremotes = 0;
+	d->rcpts = s->rcpts;
+	d->nrcpts = s->nrcpts;
+	s->rcpts = NULL;
+	s->nrcpts = 0;
+	d->envid = s->envid;
+	s->envid = NULL;
+	d->ret = s->ret;
+	d->smtputf8 = s->smtputf8;
 	snprintf(d->mail_from, sizeof(d->mail_from), "%s", s->mail_from);
 	memcpy(d->qid, s->qid, sizeof(d->qid));
 	s->state = SMTP_BUSY;
@@ -437,6 +639,109 @@ smtp_data_input(struct smtp_session *s)
 	evbuffer_drain(c->in, used);
 	c->bytes_in += used;
 	if (r == 1)
-		data_finished(s);
+		body_finished(s);
+	return true;
+}
+
+/*
+ * BDAT size [LAST] (RFC 3030): exactly size bytes follow the command,
+ * whatever happens to the transaction, so they are always read; they are
+ * kept only when the chunk is acceptable.
+ */
+void
+smtp_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const char *sp = memchr(cmd->arg, ' ', cmd->arg_len);
+	size_t nlen = sp ? (size_t)(sp - cmd->arg) : cmd->arg_len;
+	uint64_t size;
+
+	if (nlen == 0 || parse_u64(cmd->arg, nlen, UINT64_MAX, &size) < 0 ||
+	    (sp != NULL && !ascii_strcaseeq_n(sp + 1, cmd->arg_len - nlen - 1,
+	    "LAST"))) {
+		/* Without a size nothing can be skipped: the session ends. */
+		smtp_reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
+		conn_close(s->conn, "bad BDAT");
+		return;
+	}
+	s->bdat_left = size;
+	s->bdat_chunk = size;
+	s->bdat_last = sp != NULL;
+	s->bdat_discard = false;
+	s->bdat_error = NULL;
+	if (!s->in_tx) {
+		s->bdat_discard = true;
+		s->bdat_error = "503 5.5.1 Error: need MAIL command";
+	} else if (s->nrcpts == 0) {
+		s->bdat_discard = true;
+		s->bdat_error = "554 5.5.1 Error: no valid recipients";
+	} else if (s->body_started && !s->bdat_used) {
+		s->bdat_discard = true;
+		s->bdat_error = "503 5.5.1 Error: BDAT after DATA";
+	} else {
+		if (!s->body_started) {
+			body_start(s);
+			s->bdat_cr = false;
+		}
+		s->bdat_used = true;
+		if (s->spool.size + size > srv->cfg->message_size)
+			s->too_big = true;
+	}
+	s->state = SMTP_BDAT;
+	if (size == 0)
+		smtp_bdat_input(s);
+}
+
+/* Keeps chunk bytes, a bare LF becoming CRLF as in DATA. */
+static void
+bdat_keep(struct smtp_session *s, const char *p, size_t n)
+{
+	size_t from = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n' && !s->bdat_cr) {
+			spool_emit(s, p + from, i - from);
+			spool_emit(s, "\r\n", 2);
+			from = i + 1;
+		}
+		s->bdat_cr = p[i] == '\r';
+	}
+	spool_emit(s, p + from, n - from);
+}
+
+bool
+smtp_bdat_input(struct smtp_session *s)
+{
+	struct conn *c = s->conn;
+
+	while (s->bdat_left > 0) {
+		struct evbuffer_iovec v;
+		size_t n;
+
+		if (evbuffer_peek(c->in, -1, NULL, &v, 1) < 1)
+			return false;
+		n = v.iov_len < s->bdat_left ? v.iov_len : (size_t)s->bdat_left;
+		if (!s->bdat_discard)
+			bdat_keep(s, v.iov_base, n);
+		evbuffer_drain(c->in, n);
+		c->bytes_in += n;
+		s->bdat_left -= n;
+	}
+	s->state = SMTP_CMD;
+	if (s->bdat_discard) {
+		smtp_reply(s, "%s", s->bdat_error);
+		return true;
+	}
+	if (s->bdat_last) {
+		body_finished(s);
+		return true;
+	}
+	if (s->too_big) {
+		/* RFC 3030 4.2: the rest of the transaction is void. */
+		smtp_reply(s, "552 5.3.4 Error: message file too big");
+		smtp_tx_reset(s);
+		return true;
+	}
+	smtp_reply(s, "250 2.0.0 %llu octets received",
+	    (unsigned long long)s->bdat_chunk);
 	return true;
 }

@@ -255,6 +255,7 @@ struct queue_params {
 	int		 ret;		/* 0, 1 = FULL, 2 = HDRS */
 	const unsigned	*notify;	/* per recipient (SMTP_NOTIFY_*), NULL */
 	const char *const *orcpt;	/* per recipient ORCPT, NULL */
+	bool		 smtputf8;	/* needs SMTPUTF8 (RFC 6531) */
 };
 int	 store_queue_add(struct store *, const char *sender,
 	    const char *const *rcpts, size_t nrcpts, const struct store_msg *,
@@ -279,6 +280,9 @@ struct queue_rcpt {
 	unsigned	 notify;
 	char		*orcpt;
 	bool		 warned;	/* a delay DSN was sent */
+	/* A "relayed"/"delivered" DSN is owed: NOTIFY=SUCCESS and the
+	 * next hop did not take the DSN request over. */
+	bool		 success_dsn;
 };
 
 struct queue_msg {
@@ -288,6 +292,7 @@ struct queue_msg {
 	uint64_t	 size;
 	char		*envid;
 	int		 ret;
+	bool		 smtputf8;
 	struct queue_rcpt *rcpts;
 	size_t		 nrcpts;
 };
@@ -316,6 +321,10 @@ int	 store_queue_update(struct store *, const char *id, const char *rcpt,
 	    enum queue_rcpt_state, time_t next_try, const char *error,
 	    const char *remote, const char **error_r);
 int	 store_queue_set_warned(struct store *, const char *id,
+	    const char *rcpt);
+/* Marks that a success DSN is owed for a sent recipient (relayed to a
+ * host without DSN). */
+int	 store_queue_set_success_dsn(struct store *, const char *id,
 	    const char *rcpt);
 /* Makes every pending recipient of id (or of all messages, id NULL) due. */
 int	 store_queue_retry(struct store *, const char *id, const char **);

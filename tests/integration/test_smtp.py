@@ -186,7 +186,8 @@ def message(subject, body=b"Hello.\r\n", extra=b""):
 
 
 MX_EXTS = sorted(["PIPELINING", "SIZE 52428800", "STARTTLS",
-                  "ENHANCEDSTATUSCODES", "8BITMIME"])
+                  "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8",
+                  "CHUNKING"])
 
 
 # -- the shared server --------------------------------------------------
@@ -268,7 +269,8 @@ class SMTPTest(unittest.TestCase):
             self.assertEqual(exts, sorted(["PIPELINING", "SIZE 52428800",
                                            "AUTH SCRAM-SHA-256 PLAIN LOGIN",
                                            "ENHANCEDSTATUSCODES",
-                                           "8BITMIME"]))
+                                           "8BITMIME", "DSN", "SMTPUTF8",
+                                           "CHUNKING"]))
             self.assertEqual(s.docmd("STARTTLS")[0], 554)
             self.assertEqual(s.noop()[0], 250)
         finally:
@@ -500,7 +502,7 @@ class SMTPTest(unittest.TestCase):
             rc.send(b"EHLO [127.0.0.1]\r\n")
             r = reply(rc)
             self.assertEqual(r[0], f"250-{HOST}")
-            self.assertEqual(r[-1], "250 8BITMIME")
+            self.assertEqual(r[-1], "250 CHUNKING")
             rc.send(b"HELO client.example.org\r\n")
             self.assertEqual(code(rc), f"250 {HOST}")
         finally:
@@ -631,7 +633,7 @@ class SMTPTest(unittest.TestCase):
                     b"DATA\r\n")
             r = reply(rc)
             self.assertEqual(r[0], f"250-{HOST}")
-            self.assertEqual(r[-1], "250 8BITMIME")
+            self.assertEqual(r[-1], "250 CHUNKING")
             self.assertEqual(code(rc), "250 2.1.0 Ok")
             self.assertEqual(code(rc), "250 2.1.5 Ok")
             self.assertTrue(code(rc).startswith("550 5.1.1 "))
@@ -896,7 +898,8 @@ class PlaintextOffTest(unittest.TestCase):
             self.assertEqual(exts, sorted(["PIPELINING", "SIZE 52428800",
                                            "AUTH SCRAM-SHA-256 PLAIN LOGIN",
                                            "ENHANCEDSTATUSCODES",
-                                           "8BITMIME"]))
+                                           "8BITMIME", "DSN", "SMTPUTF8",
+                                           "CHUNKING"]))
             self.assertEqual(s.login(harness.Server.USER,
                                      harness.Server.PASSWORD)[0], 235)
         finally:

@@ -1061,7 +1061,8 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 	if ((db = sq_dir(s, error_r)) == NULL || db_begin(db, error_r) < 0)
 		return -1;
 	if ((st = db_prep(db, "INSERT INTO queue (id, sender, created, size, "
-	    "body, envid, ret) VALUES (?, ?, ?, ?, ?, ?, ?)", error_r)) == NULL)
+	    "body, envid, ret, smtputf8) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	    error_r)) == NULL)
 		goto fail;
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, sender);
@@ -1070,6 +1071,7 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 	sqlite3_bind_zeroblob(st, 5, (int)msg->spool->size);
 	db_bind_text(st, 6, qp != NULL ? qp->envid : NULL);
 	sqlite3_bind_int(st, 7, qp != NULL ? qp->ret : 0);
+	sqlite3_bind_int(st, 8, qp != NULL && qp->smtputf8);
 	if (db_step(st) < 0) {
 		*error_r = db_err(db, "queue insert");
 		goto fail;
@@ -1228,8 +1230,8 @@ store_queue_get(struct store *s, const char *id, struct queue_msg *m)
 
 	memset(m, 0, sizeof(*m));
 	if ((db = sq_dir(s, &err)) == NULL ||
-	    (st = db_prep(db, "SELECT id, sender, created, size, envid, ret "
-	    "FROM queue WHERE id = ?", &err)) == NULL)
+	    (st = db_prep(db, "SELECT id, sender, created, size, envid, ret, "
+	    "smtputf8 FROM queue WHERE id = ?", &err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);
 	if ((r = db_step(st)) == 1) {
@@ -1240,14 +1242,15 @@ store_queue_get(struct store *s, const char *id, struct queue_msg *m)
 		m->size = (uint64_t)sqlite3_column_int64(st, 3);
 		m->envid = col_dup(st, 4);
 		m->ret = sqlite3_column_int(st, 5);
+		m->smtputf8 = sqlite3_column_int(st, 6) != 0;
 	}
 	sqlite3_reset(st);
 	if (r != 1)
 		return r;
 	if ((st = db_prep(db, "SELECT rcpt, domain, status, attempts, "
-	    "next_try, last_try, last_error, remote, notify, orcpt, warned "
-	    "FROM queue_rcpts WHERE queue_id = ? ORDER BY rowid", &err)) ==
-	    NULL) {
+	    "next_try, last_try, last_error, remote, notify, orcpt, warned, "
+	    "dsn_done FROM queue_rcpts WHERE queue_id = ? ORDER BY rowid",
+	    &err)) == NULL) {
 		queue_msg_free(m);
 		return -1;
 	}
@@ -1269,6 +1272,7 @@ store_queue_get(struct store *s, const char *id, struct queue_msg *m)
 		q->notify = (unsigned)sqlite3_column_int(st, 8);
 		q->orcpt = col_dup(st, 9);
 		q->warned = sqlite3_column_int(st, 10) != 0;
+		q->success_dsn = sqlite3_column_int(st, 11) != 0;
 	}
 	sqlite3_reset(st);
 	if (r < 0) {
@@ -1361,6 +1365,22 @@ store_queue_set_warned(struct store *s, const char *id, const char *rcpt)
 
 	if ((db = sq_dir(s, &err)) == NULL ||
 	    (st = db_prep(db, "UPDATE queue_rcpts SET warned = 1 WHERE "
+	    "queue_id = ? AND rcpt = ?", &err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, rcpt);
+	return db_step(st) < 0 ? -1 : 0;
+}
+
+int
+store_queue_set_success_dsn(struct store *s, const char *id, const char *rcpt)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "UPDATE queue_rcpts SET dsn_done = 1 WHERE "
 	    "queue_id = ? AND rcpt = ?", &err)) == NULL)
 		return -1;
 	db_bind_text(st, 1, id);

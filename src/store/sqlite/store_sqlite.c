@@ -121,6 +121,10 @@ static const char *const dir_migrations[] = {
 	"UPDATE queue_rcpts SET domain = lower(substr(rcpt, "
 	"  instr(rcpt, '@') + 1));"
 	"CREATE INDEX queue_rcpts_due ON queue_rcpts (status, next_try);",
+	/* 4: SMTPUTF8 messages; recipients whose success was reported. */
+	"ALTER TABLE queue ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queue_rcpts ADD COLUMN dsn_done INTEGER NOT NULL "
+	"  DEFAULT 0;",
 };
 
 static const char *const mail_migrations[] = {
