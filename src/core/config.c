@@ -584,6 +584,8 @@ config_free(struct config **cp)
 	free(c->data_dir);
 	free(c->user);
 	free(c->greeting);
+	free(c->dns_resolver);
+	free(c->dns_trust_anchor);
 	for (size_t i = 0; i < c->ncerts; i++) {
 		free(c->certs[i].name);
 		free(c->certs[i].cert);
