@@ -165,10 +165,11 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 		buf_printf(&b, "Action: %s\r\nStatus: %s\r\n", kind ==
 		    DSN_FAILED ? "failed" : kind == DSN_DELAYED ? "delayed" :
 		    kind == DSN_DELIVERED ? "delivered" : "relayed", status);
-		if (r->remote != NULL) {
-			buf_puts(&b, "Remote-MTA: dns; ");
-			put_clean(&b, r->remote);
-			buf_puts(&b, "\r\n");
+		/* The host name alone (RFC 3464 2.3.5), not "name[ip]". */
+		if (r->remote != NULL && r->remote[0] != '[' &&
+		    r->remote[0] != '\0') {
+			buf_printf(&b, "Remote-MTA: dns; %.*s\r\n",
+			    (int)strcspn(r->remote, "[\r\n "), r->remote);
 		}
 		/* Only remote replies are SMTP diagnostics (RFC 3464 2.3.6). */
 		if (r->last_error != NULL && strlen(r->last_error) > 4 &&
@@ -181,8 +182,9 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 			rfc5322_date(r->last_try, last, sizeof(last));
 			buf_printf(&b, "Last-Attempt-Date: %s\r\n", last);
 		}
-		if (kind == DSN_DELAYED && r->next_try != 0) {
-			rfc5322_date(r->next_try, last, sizeof(last));
+		/* When we give up, not the next try (RFC 3464 2.3.7). */
+		if (kind == DSN_DELAYED && m->expires != 0) {
+			rfc5322_date(m->expires, last, sizeof(last));
 			buf_printf(&b, "Will-Retry-Until: %s\r\n", last);
 		}
 	}

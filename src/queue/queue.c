@@ -218,6 +218,23 @@ read_original(const struct queue_msg *m, bool full, struct buf *out)
 	}
 }
 
+/* "5 days", "1 hour", "90 minutes", "45 seconds". */
+static const char *
+duration_text(uint64_t secs, char *b, size_t size)
+{
+	static const struct { uint64_t s; const char *name; } u[] = {
+		{ 86400, "day" }, { 3600, "hour" }, { 60, "minute" },
+		{ 1, "second" },
+	};
+	size_t i;
+
+	for (i = 0; i < 3 && (secs < u[i].s || secs % u[i].s != 0); i++)
+		;
+	snprintf(b, size, "%llu %s%s", (unsigned long long)(secs / u[i].s),
+	    u[i].name, secs / u[i].s == 1 ? "" : "s");
+	return b;
+}
+
 static const char *const dsn_names[] = {
 	"failure", "delay", "delivery", "relay",
 };
@@ -283,6 +300,7 @@ finalize(const char *id)
 			ok[nok++] = i;
 	}
 	if (nl > 0) {
+		m.expires = m.created + (time_t)srv->cfg->queue_lifetime;
 		send_dsn(&m, DSN_DELAYED, late, nl);
 		for (size_t i = 0; i < nl; i++)
 			store_queue_set_warned(srv->store, id,
@@ -319,7 +337,7 @@ record_work(void *arg)
 		enum queue_rcpt_state st;
 		time_t nt = 0;
 		const char *status, *why = rec->text[i];
-		char expired[700];
+		char expired[700], dur[32];
 
 		for (size_t k = 0; k < m.nrcpts; k++)
 			if (strcmp(m.rcpts[k].addr, rec->rcpts[i]) == 0)
@@ -340,9 +358,9 @@ record_work(void *arg)
 			st = QRCPT_FAILED;
 			status = "expired";
 			snprintf(expired, sizeof(expired), "4.4.7 message "
-			    "expired after %llu days in the queue; last "
-			    "error: %s", (unsigned long long)
-			    (srv->cfg->queue_lifetime / 86400), why);
+			    "expired after %s in the queue; last error: %s",
+			    duration_text(srv->cfg->queue_lifetime, dur,
+			    sizeof(dur)), why);
 			why = expired;
 		} else {
 			st = QRCPT_PENDING;

@@ -293,6 +293,8 @@ struct queue_msg {
 	char		*envid;
 	int		 ret;
 	bool		 smtputf8;
+	time_t		 expires;	/* when the queue gives up; 0: not
+					   known (not stored: from config) */
 	struct queue_rcpt *rcpts;
 	size_t		 nrcpts;
 };
