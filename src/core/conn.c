@@ -174,7 +174,9 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			conn_schedule_reap(c);
 			return;
 		}
-		if (c->ops->on_timeout != NULL) {
+		/* Before a TLS handshake nothing can be said: just close. */
+		if (c->ops->on_timeout != NULL &&
+		    (c->ssl == NULL || c->tls_done)) {
 			c->ops->on_timeout(c);
 			/* The session says goodbye; give it a moment. */
 			bufferevent_set_timeouts(c->bev, NULL,
@@ -243,6 +245,10 @@ conn_setup_bev(struct conn *c)
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH_MARK);
 	bufferevent_setwatermark(c->bev, EV_WRITE, c->drain_mark, 0);
+	/* The idle timeout outlives a STARTTLS switch of bufferevents. */
+	if (c->timeout > 0)
+		bufferevent_set_timeouts(c->bev,
+		    &(struct timeval){ c->timeout, 0 }, NULL);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -393,6 +399,7 @@ conn_set_timeout(struct conn *c, unsigned seconds)
 {
 	struct timeval tv = { seconds, 0 };
 
+	c->timeout = seconds;
 	if (c->bev != NULL && !c->closing)
 		bufferevent_set_timeouts(c->bev, seconds ? &tv : NULL, NULL);
 }
@@ -522,7 +529,9 @@ conn_close(struct conn *c, const char *reason)
 	bufferevent_disable(c->bev, EV_READ);
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(c->out) == 0 || c->starttls_pending) {
+	/* Nothing can be flushed before a TLS handshake completes. */
+	if (evbuffer_get_length(c->out) == 0 || c->starttls_pending ||
+	    (c->ssl != NULL && !c->tls_done)) {
 		conn_schedule_reap(c);
 		return;
 	}

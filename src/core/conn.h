@@ -73,6 +73,7 @@ struct conn {
 	bool		 closing;
 	bool		 reap_scheduled;
 	bool		 starttls_pending;
+	unsigned	 timeout;	/* idle seconds (conn_set_timeout) */
 	bool		 shutdown_requested;
 	const char	*close_reason;
 	size_t		 drain_mark;	/* on_drain low-water mark */

@@ -456,6 +456,18 @@ literal_is_message(struct imap_session *s, size_t marker_at)
 }
 
 /* Handles a line (CRLF removed) that belongs to the command being framed. */
+/* Drops a command being collected, with the literals it had so far. */
+static void
+discard_command(struct imap_session *s)
+{
+	buf_reset(&s->cmdbuf);
+	for (size_t i = 0; i < s->nspools; i++)
+		spool_free(&s->spools[i]);
+	free(s->spools);
+	s->spools = NULL;
+	s->nspools = 0;
+}
+
 static void
 frame_line(struct imap_session *s, const char *line, size_t len)
 {
@@ -477,12 +489,7 @@ frame_line(struct imap_session *s, const char *line, size_t len)
 			buf_free(&t);
 		}
 		imap_send(s, "%s BAD [TOOBIG] Command line too long", tag);
-		buf_reset(&s->cmdbuf);
-		for (size_t i = 0; i < s->nspools; i++)
-			spool_free(&s->spools[i]);
-		free(s->spools);
-		s->spools = NULL;
-		s->nspools = 0;
+		discard_command(s);
 		too_many_bad(s);
 		return;
 	}
@@ -495,8 +502,15 @@ frame_line(struct imap_session *s, const char *line, size_t len)
 	peek_tag(&s->cmdbuf, tag, sizeof(tag));
 	if (r < 0) {
 		imap_send(s, "%s BAD Invalid literal size", tag);
-		buf_reset(&s->cmdbuf);
-		conn_close(s->conn, "bad literal");
+		discard_command(s);
+		/*
+		 * A synchronizing literal's data waits for our "+", so the
+		 * session goes on; after {N+} data of unknown length follows.
+		 */
+		if (len >= 2 && line[len - 2] == '+')
+			conn_close(s->conn, "bad literal");
+		else
+			too_many_bad(s);
 		return;
 	}
 	{

@@ -58,9 +58,23 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 		return;
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
+	/* Reply text is %d09 / %d32-126 (RFC 5321 4.2): no echoed CR. */
+	for (int i = 0; i < n; i++)
+		if (((unsigned char)line[i] < 32 && line[i] != '\t') ||
+		    line[i] == 127)
+			line[i] = '?';
 	line[n++] = '\r';
 	line[n++] = '\n';
 	conn_write(s->conn, line, (size_t)n);
+}
+
+static bool
+has_ctl(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] < 32 || p[i] == 127)
+			return true;
+	return false;
 }
 
 void
@@ -392,6 +406,12 @@ smtp_command(struct smtp_session *s, char *line, size_t len)
 		conn_close(s->conn, "quit");
 		break;
 	case SMTP_CMD_VRFY:
+		/* vrfy = "VRFY" SP String (RFC 5321 4.1.1.6). */
+		if (cmd.arg_len == 0 || has_ctl(cmd.arg, cmd.arg_len)) {
+			smtp_reply(s, "501 5.5.4 Syntax: VRFY address");
+			smtp_bad_command(s);
+			break;
+		}
 		smtp_reply(s, "252 2.0.0 Cannot VRFY user, but will accept "
 		    "message and attempt delivery");
 		break;

@@ -1804,17 +1804,26 @@ class TestBadInput(ImapBase):
         self.assertEqual(fetch_map(u)[1]["FLAGS"], [])
 
     def test_huge_literal_size(self):
+        # A synchronizing literal waits for "+": BAD, and the session goes
+        # on.  After a non-synchronizing one the data cannot be framed, so
+        # the server closes.
         for login in (False, True):
             c = self.conn(login=login)
             c.send(b"x1 LOGIN {99999999999999999999}\r\n" if not login else
                    b'x1 APPEND "INBOX" {99999999999999999999}\r\n')
+            r = c.read_response()
+            self.assertTrue(r.startswith(b"x1 BAD"), r)
+            c.send(b"x2 NOOP\r\n")
+            self.assertTrue(c.read_response().startswith(b"x2 OK"))
+            c.send(b"x3 LOGIN {99999999999999999999+}\r\n" if not login
+                   else b'x3 APPEND "INBOX" {99999999999999999999+}\r\n')
             lines = []
             while True:
                 try:
                     lines.append(c.read_response())
                 except (EOFError, OSError):
                     break
-            self.assertTrue([l for l in lines if l.startswith(b"x1 BAD")],
+            self.assertTrue([l for l in lines if l.startswith(b"x3 BAD")],
                             lines)
             self.assertFalse([l for l in lines if l.startswith(b"+")], lines)
             self.assertTrue(c.raw.closed(timeout=5))
