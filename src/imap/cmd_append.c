@@ -68,6 +68,7 @@ append_work(struct imap_cmd *cmd)
 	}
 	mime_serialize(root, &ser);
 	mime_part_free(&root);
+	memset(&msg, 0, sizeof(msg));
 	msg.spool = sp;
 	msg.mime = ser.data;
 	msg.mime_len = ser.len;

@@ -1072,6 +1072,28 @@ mime_part_count(const struct mime_part *root)
 	return n;
 }
 
+void
+mime_part_shift(struct mime_part *root, uint64_t delta)
+{
+	struct mime_part *p = root;
+
+	root->hdr_len += delta;
+	root->body_off += delta;
+	for (p = root->children; p != NULL && p != root;) {
+		p->hdr_off += delta;
+		p->body_off += delta;
+		if (p->children != NULL) {
+			p = p->children;
+			continue;
+		}
+		while (p != root && p->next == NULL)
+			p = p->parent;
+		if (p == root)
+			break;
+		p = p->next;
+	}
+}
+
 const char *
 mime_param_get(const struct mime_param *p, const char *name)
 {

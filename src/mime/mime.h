@@ -157,6 +157,12 @@ bool	 mime_part_is_multipart(const struct mime_part *);
 bool	 mime_part_is_message(const struct mime_part *);
 /* Number of parts in the tree rooted here (iterative). */
 size_t	 mime_part_count(const struct mime_part *);
+/*
+ * For header fields of delta bytes put before the message the tree was
+ * parsed from (Authentication-Results, DKIM-Signature): the root's header
+ * grows by delta, every other part moves by delta.
+ */
+void	 mime_part_shift(struct mime_part *root, uint64_t delta);
 /* Value of the first parameter called name (lowercase), or NULL. */
 const char *mime_param_get(const struct mime_param *, const char *name);
 

@@ -156,6 +156,7 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 	root = mime_parser_finish(&mp);
 	mime_serialize(root, &ser);
 	mime_part_free(&root);
+	memset(&msg, 0, sizeof(msg));
 	msg.spool = sp;
 	msg.mime = ser.data;
 	msg.mime_len = ser.len;

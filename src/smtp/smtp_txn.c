@@ -474,6 +474,7 @@ delivery_work(void *arg)
 	uint32_t *uids;
 
 	mime_serialize(d->mime, &ser);
+	memset(&msg, 0, sizeof(msg));
 	msg.spool = &d->spool;
 	msg.mime = ser.data;
 	msg.mime_len = ser.len;

@@ -166,8 +166,31 @@ int	 store_apppass_list(struct store *, int64_t account,
 int	 store_apppass_used(struct store *, int64_t id);
 
 /*
- * A counter that every change of domains, accounts, aliases or app
- * passwords increases (from any process, e.g. the CLI), so the server can
+ * DKIM signing keys: each domain may have several (say one RSA and one
+ * Ed25519), each a selector and a PEM file.  Outgoing mail is signed with
+ * every key of its From domain.
+ */
+struct dkim_key_row {
+	const char	*domain;
+	const char	*selector;
+	const char	*algorithm;	/* "rsa-sha256", "ed25519-sha256" */
+	const char	*file;
+	time_t		 created;
+};
+/* The domain must exist; a selector is unique within its domain. */
+int	 store_dkim_add(struct store *, const char *domain,
+	    const char *selector, const char *algorithm, const char *file,
+	    const char **error_r);
+/* On success *file_r (malloc'd) is the key's file, for the caller. */
+int	 store_dkim_del(struct store *, const char *domain,
+	    const char *selector, char **file_r, const char **error_r);
+/* Keys of one domain (NULL: all), by domain then selector. */
+int	 store_dkim_list(struct store *, const char *domain,
+	    void (*cb)(void *, const struct dkim_key_row *), void *ctx);
+
+/*
+ * A counter that every change of domains, accounts, aliases, DKIM keys or
+ * app passwords increases (from any process, e.g. the CLI), so the server can
  * notice and re-check open sessions.
  */
 int	 store_directory_generation(struct store *, uint64_t *);
@@ -226,15 +249,28 @@ int	 store_resolve_rcpt(struct store *, const char *address,
  * A message as handed to the store: the bytes (spool) and its parsed MIME
  * structure serialized by mime_serialize().
  */
+/*
+ * A message to store: prefix (header fields added on the way in, such as
+ * Authentication-Results or DKIM-Signature; may be empty) followed by the
+ * spool.  mime is the serialized MIME tree of the whole message, prefix
+ * included (mime_part_shift() moves a tree parsed from the spool alone).
+ */
 struct store_msg {
 	const struct spool *spool;
+	const void	*prefix;
+	size_t		 prefix_len;
 	const void	*mime;
 	size_t		 mime_len;
 	time_t		 internaldate;
+	bool		 junk;		/* store_deliver(): into the \Junk
+					   mailbox (INBOX when none) */
 };
 
+/* Bytes of the whole message: prefix and spool. */
+uint64_t store_msg_size(const struct store_msg *);
+
 /*
- * Durable delivery into the INBOX of each account.  Returns 0 once every
+ * Durable delivery into the INBOX (or \Junk, msg->junk) of each account.  Returns 0 once every
  * copy is committed to disk (fsync), -1 if any failed (then none of the
  * remaining are attempted; uids_r[i] is 0 for those not delivered).
  * Quotas are not checked here: SMTP checks them at RCPT time, and the

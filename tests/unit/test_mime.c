@@ -1357,6 +1357,44 @@ test_address_fuzz(void **state)
 	}
 }
 
+/* A tree shifted past added header fields equals the tree of the whole. */
+static void
+test_shift(void **state)
+{
+	static const char msg[] =
+	    "From: a@example.com\r\n"
+	    "Content-Type: multipart/mixed; boundary=x\r\n\r\n"
+	    "--x\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	    "--x\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Subject: inner\r\nContent-Type: multipart/alternative; "
+	    "boundary=y\r\n\r\n--y\r\n\r\none\r\n--y\r\n\r\ntwo\r\n--y--\r\n"
+	    "--x--\r\n";
+	static const char pre[] =
+	    "Authentication-Results: mx.example.test; spf=pass\r\n"
+	    "\tsmtp.mailfrom=example.com\r\n";
+	struct buf whole = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
+	struct mime_part *shifted, *ref;
+
+	(void)state;
+	buf_puts(&whole, pre);
+	buf_puts(&whole, msg);
+	shifted = mime_parse(msg, sizeof(msg) - 1, NULL);
+	ref = mime_parse(whole.data, whole.len, NULL);
+	assert_true(mime_part_count(ref) == 6);
+	serialize_to(ref, &a);
+	serialize_to(shifted, &b);
+	assert_false(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	mime_part_shift(shifted, sizeof(pre) - 1);
+	serialize_to(shifted, &b);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.data, b.data, a.len);
+	mime_part_free(&shifted);
+	mime_part_free(&ref);
+	buf_free(&whole);
+	buf_free(&a);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1385,6 +1423,7 @@ main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_address_groups_api),
 		cmocka_unit_test(test_address_fuzz),
+		cmocka_unit_test(test_shift),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -188,6 +188,7 @@ tmsg_init(struct fixture *f, struct tmsg *t, const char *subject,
 	assert_int_equal(mime_serialize(root, &t->mime), 0);
 	assert_true(t->mime.len > 0);
 	mime_part_free(&root);
+	memset(&t->m, 0, sizeof(t->m));
 	t->m.spool = &t->sp;
 	t->m.mime = t->mime.data;
 	t->m.mime_len = t->mime.len;
@@ -1913,6 +1914,50 @@ test_claim_recent(void **state)
 	tmsg_free(&t);
 }
 
+/* A prefix goes before the spool; junk delivers into \Junk, or INBOX. */
+static void
+test_deliver_prefix_junk(void **state)
+{
+	struct fixture *f = *state;
+	static const char pre[] = "Authentication-Results: mx; none\r\n";
+	struct mail_meta mm;
+	struct mailbox_info mi;
+	struct buf b = BUF_INIT;
+	struct tmsg t;
+	const char *err = NULL;
+	uint32_t uids[1];
+	int64_t a;
+
+	add_domain(f, "example.com");
+	a = add_account(f, "jo@example.com");
+	tmsg_init(f, &t, "p", 300);
+	t.m.prefix = pre;
+	t.m.prefix_len = sizeof(pre) - 1;
+	t.m.junk = true;
+	assert_true(store_msg_size(&t.m) == t.len + sizeof(pre) - 1);
+	assert_int_equal(store_deliver(f->st, &a, 1, &t.m, uids, &err), 0);
+	assert_int_equal(uids[0], 1);
+	assert_int_equal(mbox(f, a, "INBOX").messages, 0);
+	mi = mbox(f, a, "Junk");
+	assert_int_equal(mi.messages, 1);
+	assert_true(mi.size == t.len + sizeof(pre) - 1);
+	mail_meta_init(&mm);
+	assert_int_equal(store_mail_meta(f->st, a, mi.id, 1, true, &mm), 1);
+	assert_true(mm.size == t.len + sizeof(pre) - 1);
+	body_all(f, a, mm.message_id, 7, &b);
+	assert_int_equal(b.len, t.len + sizeof(pre) - 1);
+	assert_memory_equal(b.data, pre, sizeof(pre) - 1);
+	assert_memory_equal(b.data + sizeof(pre) - 1, t.text, t.len);
+	mail_meta_free(&mm);
+
+	/* Without a \Junk mailbox the message goes to INBOX. */
+	assert_int_equal(store_mailbox_delete(f->st, a, "Junk", &err), 0);
+	assert_int_equal(store_deliver(f->st, &a, 1, &t.m, uids, &err), 0);
+	assert_int_equal(mbox(f, a, "INBOX").messages, 1);
+	buf_free(&b);
+	tmsg_free(&t);
+}
+
 static void
 test_queue(void **state)
 {
@@ -2096,6 +2141,7 @@ main(void)
 		T(test_mailbox_rename),
 		T(test_subscriptions),
 		T(test_claim_recent),
+		T(test_deliver_prefix_junk),
 		T(test_queue),
 		T(test_check),
 		T(test_disabled_and_quota),

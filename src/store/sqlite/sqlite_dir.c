@@ -493,6 +493,129 @@ store_apppass_add(struct store *s, const char *address, const char *name,
 	return 0;
 }
 
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	return t != NULL ? xstrdup(t) : NULL;
+}
+
+int
+store_dkim_add(struct store *s, const char *domain, const char *selector,
+    const char *algorithm, const char *file, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	int64_t id;
+	int r;
+
+	if ((db = sq_dir(s, error_r)) == NULL)
+		return -1;
+	if ((r = domain_id(db, domain, &id, error_r)) <= 0) {
+		if (r == 0)
+			*error_r = "no such domain";
+		return -1;
+	}
+	if ((st = db_prep(db, "INSERT INTO dkim_keys (domain_id, selector, "
+	    "algorithm, file, created) VALUES (?, lower(?), ?, ?, ?)",
+	    error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	db_bind_text(st, 2, selector);
+	db_bind_text(st, 3, algorithm);
+	db_bind_text(st, 4, file);
+	sqlite3_bind_int64(st, 5, (int64_t)time(NULL));
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (r == SQLITE_CONSTRAINT_UNIQUE) {
+		*error_r = "the domain has a key with that selector already";
+		return -1;
+	}
+	if (r != SQLITE_DONE) {
+		*error_r = db_err(db, "adding DKIM key");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_dkim_del(struct store *s, const char *domain, const char *selector,
+    char **file_r, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	*file_r = NULL;
+	if ((db = sq_dir(s, error_r)) == NULL || db_begin(db, error_r) < 0)
+		return -1;
+	if ((st = db_prep(db, "SELECT k.id, k.file FROM dkim_keys k JOIN "
+	    "domains d ON d.id = k.domain_id WHERE d.name = lower(?) AND "
+	    "k.selector = lower(?)", error_r)) == NULL)
+		goto fail;
+	db_bind_text(st, 1, domain);
+	db_bind_text(st, 2, selector);
+	if ((r = db_step(st)) != 1) {
+		sqlite3_reset(st);
+		*error_r = r == 0 ? "no such DKIM key" :
+		    db_err(db, "DKIM key lookup");
+		goto fail;
+	}
+	{
+		int64_t id = sqlite3_column_int64(st, 0);
+
+		*file_r = col_dup(st, 1);
+		sqlite3_reset(st);
+		if ((st = db_prep(db, "DELETE FROM dkim_keys WHERE id = ?",
+		    error_r)) == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, id);
+	}
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "deleting DKIM key");
+		goto fail;
+	}
+	if (db_commit(db, error_r) < 0)
+		goto fail;
+	return 0;
+fail:
+	db_rollback(db);
+	free(*file_r);
+	*file_r = NULL;
+	return -1;
+}
+
+int
+store_dkim_list(struct store *s, const char *domain,
+    void (*cb)(void *, const struct dkim_key_row *), void *ctx)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT d.name, k.selector, k.algorithm, k.file, "
+	    "k.created FROM dkim_keys k JOIN domains d ON d.id = k.domain_id "
+	    "WHERE ?1 IS NULL OR d.name = lower(?1) ORDER BY d.name, "
+	    "k.selector", &err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, domain);
+	while ((r = db_step(st)) == 1) {
+		struct dkim_key_row k;
+
+		k.domain = (const char *)sqlite3_column_text(st, 0);
+		k.selector = (const char *)sqlite3_column_text(st, 1);
+		k.algorithm = (const char *)sqlite3_column_text(st, 2);
+		k.file = (const char *)sqlite3_column_text(st, 3);
+		k.created = (time_t)sqlite3_column_int64(st, 4);
+		cb(ctx, &k);
+	}
+	sqlite3_reset(st);
+	return r < 0 ? -1 : 0;
+}
+
 int
 store_apppass_del(struct store *s, const char *address, const char *name,
     const char **error_r)
@@ -1007,19 +1130,33 @@ store_resolve_rcpt(struct store *s, const char *address,
 	return c.found;
 }
 
+uint64_t
+store_msg_size(const struct store_msg *msg)
+{
+	return msg->prefix_len + msg->spool->size;
+}
+
+/* Writes prefix and spool into a zeroblob of store_msg_size() bytes. */
 int
 sq_write_blob(struct db *db, const char *table, const char *column,
-    int64_t rowid, const struct spool *sp, const char **error_r)
+    int64_t rowid, const struct store_msg *msg, const char **error_r)
 {
+	const struct spool *sp = msg->spool;
 	sqlite3_blob *blob;
 	char chunk[65536];
-	uint64_t off = 0;
+	uint64_t off = 0, base = msg->prefix_len;
 
-	if (sp->size == 0)
+	if (store_msg_size(msg) == 0)
 		return 0;
 	if (sqlite3_blob_open(db->h, "main", table, column, rowid, 1,
 	    &blob) != SQLITE_OK) {
 		*error_r = db_err(db, "blob open");
+		return -1;
+	}
+	if (base > 0 && sqlite3_blob_write(blob, msg->prefix, (int)base, 0) !=
+	    SQLITE_OK) {
+		*error_r = db_err(db, "blob write");
+		sqlite3_blob_close(blob);
 		return -1;
 	}
 	while (off < sp->size) {
@@ -1030,7 +1167,7 @@ sq_write_blob(struct db *db, const char *table, const char *column,
 			*error_r = "reading the spooled message failed";
 			return -1;
 		}
-		if (sqlite3_blob_write(blob, chunk, (int)n, (int)off) !=
+		if (sqlite3_blob_write(blob, chunk, (int)n, (int)(base + off)) !=
 		    SQLITE_OK) {
 			*error_r = db_err(db, "blob write");
 			sqlite3_blob_close(blob);
@@ -1054,7 +1191,7 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 	sqlite3_stmt *st;
 	int64_t rowid;
 
-	if (msg->spool->size > 0x7fffffff) {
+	if (store_msg_size(msg) > 0x7fffffff) {
 		*error_r = "message too large for the queue";
 		return -1;
 	}
@@ -1067,8 +1204,8 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 	db_bind_text(st, 1, id);
 	db_bind_text(st, 2, sender);
 	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
-	sqlite3_bind_int64(st, 4, (int64_t)msg->spool->size);
-	sqlite3_bind_zeroblob(st, 5, (int)msg->spool->size);
+	sqlite3_bind_int64(st, 4, (int64_t)store_msg_size(msg));
+	sqlite3_bind_zeroblob(st, 5, (int)store_msg_size(msg));
 	db_bind_text(st, 6, qp != NULL ? qp->envid : NULL);
 	sqlite3_bind_int(st, 7, qp != NULL ? qp->ret : 0);
 	sqlite3_bind_int(st, 8, qp != NULL && qp->smtputf8);
@@ -1077,8 +1214,7 @@ store_queue_add(struct store *s, const char *sender, const char *const *rcpts,
 		goto fail;
 	}
 	rowid = sqlite3_last_insert_rowid(db->h);
-	if (sq_write_blob(db, "queue", "body", rowid, msg->spool,
-	    error_r) < 0)
+	if (sq_write_blob(db, "queue", "body", rowid, msg, error_r) < 0)
 		goto fail;
 	for (size_t i = 0; i < nrcpts; i++) {
 		const char *at = strrchr(rcpts[i], '@');
@@ -1156,14 +1292,6 @@ queue_msg_free(struct queue_msg *m)
 	}
 	free(m->rcpts);
 	memset(m, 0, sizeof(*m));
-}
-
-static char *
-col_dup(sqlite3_stmt *st, int i)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-
-	return t != NULL ? xstrdup(t) : NULL;
 }
 
 int

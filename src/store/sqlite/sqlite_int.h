@@ -25,6 +25,6 @@ void	 sq_changed(struct store *, int64_t account, int64_t mailbox);
 void	 sq_acct_remove_files(struct store *, int64_t account);
 /* Streams a spool into the zero-filled blob column of an existing row. */
 int	 sq_write_blob(struct db *, const char *table, const char *column,
-	    int64_t rowid, const struct spool *, const char **error_r);
+	    int64_t rowid, const struct store_msg *, const char **error_r);
 
 #endif

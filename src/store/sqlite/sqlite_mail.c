@@ -1358,14 +1358,14 @@ msg_insert(struct db *db, const struct store_msg *msg, int64_t *id_r,
 	sqlite3_stmt *st;
 	int64_t id;
 
-	if (msg->spool->size > 0x7fffffffU) {
+	if (store_msg_size(msg) > 0x7fffffffU) {
 		*error_r = "message too large";
 		return -1;
 	}
 	if ((st = db_prep(db, "INSERT INTO messages (refs, size, internaldate, "
 	    "mime) VALUES (1, ?, ?, ?)", error_r)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, (int64_t)msg->spool->size);
+	sqlite3_bind_int64(st, 1, (int64_t)store_msg_size(msg));
 	sqlite3_bind_int64(st, 2, (int64_t)msg->internaldate);
 	sqlite3_bind_blob(st, 3, msg->mime ? msg->mime : "", (int)msg->mime_len,
 	    SQLITE_STATIC);
@@ -1378,12 +1378,12 @@ msg_insert(struct db *db, const struct store_msg *msg, int64_t *id_r,
 	    error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_zeroblob(st, 2, (int)msg->spool->size);
+	sqlite3_bind_zeroblob(st, 2, (int)store_msg_size(msg));
 	if (db_step(st) < 0) {
 		*error_r = db_err(db, "storing message body");
 		return -1;
 	}
-	if (sq_write_blob(db, "bodies", "data", id, msg->spool, error_r) < 0)
+	if (sq_write_blob(db, "bodies", "data", id, msg, error_r) < 0)
 		return -1;
 	*id_r = id;
 	return 0;
@@ -1404,7 +1404,7 @@ append_one(struct store *s, struct db *db, int64_t mailbox,
 		/* Inside the write transaction: no race with other writers. */
 		if (usage_locked(db, &used, error_r) < 0)
 			goto fail;
-		if (used + msg->spool->size > quota) {
+		if (used + store_msg_size(msg) > quota) {
 			db_rollback(db);
 			*error_r = "Quota exceeded";
 			return STORE_OVERQUOTA;
@@ -1417,7 +1417,7 @@ append_one(struct store *s, struct db *db, int64_t mailbox,
 	if (entry_insert(db, mailbox, id, flags, keywords, &uidnext, &hms,
 	    error_r) < 0 ||
 	    mbox_update(db, mailbox, hms, uidnext, 1,
-	    (flags & MAIL_SEEN) ? 0 : 1, (int64_t)msg->spool->size,
+	    (flags & MAIL_SEEN) ? 0 : 1, (int64_t)store_msg_size(msg),
 	    error_r) < 0)
 		goto fail;
 	if (db_commit(db, error_r) < 0)
@@ -1456,6 +1456,28 @@ store_append(struct store *s, int64_t account, int64_t mailbox,
 	return 0;
 }
 
+/* The account's first mailbox marked \Junk: 1, 0 when none, -1. */
+static int
+junk_mailbox(struct store *s, struct db *db, int64_t account,
+    struct mailbox_info *mi)
+{
+	sqlite3_stmt *st;
+	const char *err;
+	int64_t id = 0;
+	int r;
+
+	if ((st = db_prep(db, "SELECT id FROM mailboxes WHERE special_use & ? "
+	    "ORDER BY id LIMIT 1", &err)) == NULL)
+		return -1;
+	sqlite3_bind_int(st, 1, MBOX_SU_JUNK);
+	if ((r = db_step(st)) == 1)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (r != 1)
+		return r;
+	return store_mailbox_get_id(s, account, id, mi);
+}
+
 int
 store_deliver(struct store *s, const int64_t *accounts, size_t n,
     const struct store_msg *msg, uint32_t *uids_r, const char **error_r)
@@ -1468,7 +1490,8 @@ store_deliver(struct store *s, const int64_t *accounts, size_t n,
 
 		if ((db = sq_acct(s, accounts[i], error_r)) == NULL)
 			return -1;
-		if (store_mailbox_get(s, accounts[i], "INBOX", &mi) != 1) {
+		if ((!msg->junk || junk_mailbox(s, db, accounts[i], &mi) != 1) &&
+		    store_mailbox_get(s, accounts[i], "INBOX", &mi) != 1) {
 			*error_r = "INBOX is missing";
 			return -1;
 		}
