@@ -8,6 +8,8 @@
  *   posthorn [-c FILE] user del ADDRESS | user list
  *   posthorn [-c FILE] alias add ALIAS TARGET[,TARGET...]
  *   posthorn [-c FILE] alias del ALIAS | alias list
+ *   posthorn [-c FILE] dkim generate DOMAIN [--selector S] [--algorithm A]
+ *   posthorn [-c FILE] dkim list [DOMAIN] | show DOMAIN | del DOMAIN SEL
  *   posthorn [-c FILE] check
  *
  * The CLI works while the server runs: both go through the store, which
@@ -22,6 +24,7 @@
 #include "auth/apppass.h"
 #include "auth/password.h"
 #include "auth/scram.h"
+#include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -59,6 +62,9 @@ usage(void)
 	    "ID\n"
 	    "  alias add ALIAS TARGET[,TARGET...] | alias del ALIAS | "
 	    "alias list\n"
+	    "  dkim generate DOMAIN [--selector S] [--algorithm rsa|ed25519]\n"
+	    "  dkim list [DOMAIN] | dkim show DOMAIN | dkim del DOMAIN "
+	    "SELECTOR\n"
 	    "  check                                  verify the store's "
 	    "integrity\n"
 	    "  version\n"
@@ -670,7 +676,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "domain") != 0 && strcmp(argv[0], "user") != 0 &&
 	    strcmp(argv[0], "alias") != 0 && strcmp(argv[0], "check") != 0 &&
-	    strcmp(argv[0], "apppass") != 0 && strcmp(argv[0], "queue") != 0)
+	    strcmp(argv[0], "apppass") != 0 && strcmp(argv[0], "queue") != 0 &&
+	    strcmp(argv[0], "dkim") != 0)
 		usage();
 	if (server_prepare_and_drop(cfg, true) < 0)
 		return 1;
@@ -688,6 +695,10 @@ main(int argc, char **argv)
 		rc = cmd_apppass(st, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "queue") == 0)
 		rc = cmd_queue(st, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "dkim") == 0) {
+		if ((rc = cli_dkim(st, cfg, argc - 1, argv + 1)) == 2)
+			usage();
+	}
 	else {
 		struct buf report = BUF_INIT;
 

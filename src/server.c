@@ -32,6 +32,7 @@
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
+#include "dmarc/psl.h"
 #include "dns/dns.h"
 #include "queue/queue.h"
 #include "server.h"
@@ -398,6 +399,17 @@ server_run(struct config *cfg)
 	}
 	conn_set_limits(cfg->max_connections_per_ip);
 	{
+		bool fallback = false;
+
+		if ((server.psl = psl_load(NULL, &fallback, &err)) == NULL) {
+			log_error("public suffix list: %s", err);
+			return 1;
+		}
+		if (fallback)
+			log_warnx("%s not found (Debian package publicsuffix); "
+			    "DMARC uses a small built-in list", PSL_DEFAULT_PATH);
+	}
+	{
 		struct authfail_limits al = { cfg->auth_fail_delay_ms,
 		    cfg->auth_max_delay_ms, cfg->auth_lockout_failures,
 		    cfg->auth_lockout_time };
@@ -464,6 +476,8 @@ server_run(struct config *cfg)
 		free(listeners[i].evs);
 	}
 	free(listeners);
+	smtp_dkim_shutdown();
+	psl_free(&server.psl);
 	store_close(&server.store);
 	tls_deinit();
 	log_info("stopped");

@@ -13,9 +13,12 @@
 struct store;
 struct conn;
 
+struct psl;
+
 struct server {
 	struct config	*cfg;
 	struct store	*store;
+	struct psl	*psl;		/* public suffixes, for DMARC */
 	bool		 stopping;
 };
 
@@ -39,6 +42,9 @@ void	 imap_accept(int fd, const struct sockaddr *, socklen_t,
 	    enum listen_kind);
 void	 pop3_accept(int fd, const struct sockaddr *, socklen_t,
 	    enum listen_kind);
+
+/* Frees the DKIM signing keys (at stop). */
+void	 smtp_dkim_shutdown(void);
 
 /* May a password be sent on this connection now? (DESIGN.md limits) */
 bool	 server_plaintext_ok(const struct conn *);

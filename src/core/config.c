@@ -37,6 +37,9 @@ struct cfg_parse {
 	bool		 seen_tls_default;
 };
 
+/* Like policyd-spf's skip_addresses: mail from this host is ours. */
+#define CONFIG_CHECKS_SKIP	"127.0.0.0/8, ::1"
+
 void
 config_defaults(struct config *c)
 {
@@ -65,6 +68,9 @@ config_defaults(struct config *c)
 	c->max_bad_commands = 20;
 	c->max_connections_per_ip = 50;
 	c->helo_strict = false;
+	c->checks = true;
+	c->nchecks_skip = (size_t)netlist_parse(CONFIG_CHECKS_SKIP,
+	    &c->checks_skip);
 	c->dnssec = true;
 	c->delivery_port = 25;
 	c->retry_first = 5 * 60;
@@ -341,8 +347,6 @@ cfg_handler(void *user, const char *section, const char *name,
 			c->log_level = (int)l;
 	} else if (IS("server", "greeting")) {
 		free(c->greeting);
-	free(c->dns_resolver);
-	free(c->dns_trust_anchor);
 		c->greeting = xstrdup(value);
 	} else if (strcasecmp(section, "tls") == 0) {
 		cfg_tls(p, name, value);
@@ -406,6 +410,38 @@ cfg_handler(void *user, const char *section, const char *name,
 		    &c->max_connections_per_ip);
 	} else if (IS("smtp", "helo_strict")) {
 		want_bool(p, name, value, &c->helo_strict);
+	} else if (IS("smtp", "checks")) {
+		want_bool(p, name, value, &c->checks);
+	} else if (IS("smtp", "checks_skip")) {
+		struct netmask *list;
+		int n = netlist_parse(value, &list);
+
+		if (n < 0)
+			cfg_error(p, "bad network list '%s' for %s", value,
+			    name);
+		else {
+			free(c->checks_skip);
+			c->checks_skip = list;
+			c->nchecks_skip = (size_t)n;
+		}
+	} else if (IS("smtp", "spf_fail")) {
+		if (strcasecmp(value, "reject") == 0)
+			c->spf_fail = CONFIG_SPF_REJECT;
+		else if (strcasecmp(value, "mark") == 0)
+			c->spf_fail = CONFIG_SPF_MARK;
+		else
+			cfg_error(p, "bad value '%s' for %s (want reject or "
+			    "mark)", value, name);
+	} else if (IS("smtp", "dmarc_policy")) {
+		if (strcasecmp(value, "apply") == 0)
+			c->dmarc_policy = CONFIG_DMARC_APPLY;
+		else if (strcasecmp(value, "quarantine") == 0)
+			c->dmarc_policy = CONFIG_DMARC_QUARANTINE;
+		else if (strcasecmp(value, "none") == 0)
+			c->dmarc_policy = CONFIG_DMARC_NONE;
+		else
+			cfg_error(p, "bad value '%s' for %s (want apply, "
+			    "quarantine or none)", value, name);
 	} else if (IS("dns", "resolver")) {
 		free(c->dns_resolver);
 		c->dns_resolver = xstrdup(value);
@@ -584,6 +620,7 @@ config_free(struct config **cp)
 	free(c->data_dir);
 	free(c->user);
 	free(c->greeting);
+	free(c->checks_skip);
 	free(c->dns_resolver);
 	free(c->dns_trust_anchor);
 	for (size_t i = 0; i < c->ncerts; i++) {

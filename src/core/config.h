@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/util.h"
+
 enum listen_kind {
 	LISTEN_SMTP = 0,	/* 25: MX, STARTTLS offered, no AUTH */
 	LISTEN_SUBMISSION,	/* 587/2525: STARTTLS, AUTH required */
@@ -75,6 +77,11 @@ struct config {
 	/* [smtp] */
 	bool		 helo_strict;
 	char		*greeting;
+	bool		 checks;		/* SPF, DKIM, DMARC on port 25 */
+	struct netmask	*checks_skip;		/* clients not checked */
+	size_t		 nchecks_skip;
+	int		 spf_fail;		/* CONFIG_SPF_* */
+	int		 dmarc_policy;		/* CONFIG_DMARC_* */
 	/* [dns] */
 	char		*dns_resolver;		/* forwarders, NULL = recursive */
 	bool		 dnssec;
@@ -90,6 +97,14 @@ struct config {
 	uint64_t	 connect_timeout;
 	uint64_t	 command_timeout;
 };
+
+/* spf_fail: what an SPF "fail" of MAIL FROM leads to without DMARC pass. */
+#define CONFIG_SPF_REJECT	0
+#define CONFIG_SPF_MARK		1
+/* dmarc_policy: how much of the published policy is applied. */
+#define CONFIG_DMARC_APPLY	0	/* reject and quarantine */
+#define CONFIG_DMARC_QUARANTINE	1	/* reject becomes quarantine */
+#define CONFIG_DMARC_NONE	2	/* recorded only */
 
 extern const char *listen_kind_names[LISTEN_KIND_COUNT];
 

@@ -5,12 +5,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
 #include "log.h"
 #include "util.h"
+#include "xmalloc.h"
 
 void
 random_bytes(void *p, size_t n)
@@ -220,6 +222,97 @@ addr_literal_valid(const char *s, size_t len)
 	memcpy(tmp, s + 1, len - 2);
 	tmp[len - 2] = '\0';
 	return inet_pton(AF_INET, tmp, bin) == 1;
+}
+
+static int
+netmask_parse(const char *s, size_t len, struct netmask *m)
+{
+	char tmp[INET6_ADDRSTRLEN + 8];
+	const char *slash = memchr(s, '/', len);
+	size_t alen = slash ? (size_t)(slash - s) : len;
+	unsigned max;
+	uint64_t bits;
+
+	if (alen == 0 || alen >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, alen);
+	tmp[alen] = '\0';
+	memset(m, 0, sizeof(*m));
+	if (inet_pton(AF_INET, tmp, m->addr) == 1) {
+		m->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, tmp, m->addr) == 1) {
+		m->family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	bits = max;
+	if (slash != NULL && parse_u64(slash + 1, len - alen - 1, max,
+	    &bits) < 0)
+		return -1;
+	m->bits = (unsigned)bits;
+	return 0;
+}
+
+int
+netlist_parse(const char *s, struct netmask **list_r)
+{
+	struct netmask *list = NULL;
+	int n = 0;
+
+	while (*s != '\0') {
+		size_t len;
+
+		s += strspn(s, ", \t");
+		if ((len = strcspn(s, ", \t")) == 0)
+			break;
+		list = xgrowarray(list, (size_t)n, sizeof(*list));
+		if (netmask_parse(s, len, &list[n]) < 0) {
+			free(list);
+			*list_r = NULL;
+			return -1;
+		}
+		n++;
+		s += len;
+	}
+	*list_r = list;
+	return n;
+}
+
+static bool
+prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	return rest == 0 || ((a[bytes] ^ b[bytes]) &
+	    (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+bool
+netlist_match(const struct netmask *list, size_t n, const char *ip)
+{
+	uint8_t a[16];
+	int family;
+
+	if (inet_pton(AF_INET, ip, a) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, a) == 1) {
+		static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+		family = AF_INET6;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			memmove(a, a + 12, 4);
+			family = AF_INET;
+		}
+	} else
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (list[i].family == family &&
+		    prefix_eq(list[i].addr, a, list[i].bits))
+			return true;
+	return false;
 }
 
 bool

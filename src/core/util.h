@@ -47,6 +47,20 @@ bool	 addr_literal_valid(const char *, size_t);
 /* Constant-time comparison of two equal-length byte strings. */
 bool	 timingsafe_eq(const void *, const void *, size_t);
 
+/*
+ * Networks: "192.0.2.0/24", "2001:db8::/32", a bare address (the whole
+ * address), separated by commas and/or white space.  An IPv4-mapped IPv6
+ * client address ("::ffff:192.0.2.1") matches IPv4 networks.
+ */
+struct netmask {
+	int		 family;	/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];
+	unsigned	 bits;
+};
+/* Returns the number of networks (0 for an empty list) or -1. */
+int	 netlist_parse(const char *, struct netmask **list_r);
+bool	 netlist_match(const struct netmask *, size_t n, const char *ip);
+
 /* Millisecond monotonic clock. */
 uint64_t mono_ms(void);
 

@@ -18,6 +18,7 @@
 
 struct auth_sasl;
 struct conn;
+struct smtp_checks;
 struct mime_parser;
 struct mime_part;
 
@@ -87,6 +88,31 @@ struct smtp_session {
 	bool		 bdat_discard;	/* the chunk is read, not kept */
 	const char	*bdat_error;	/* reply for a discarded chunk */
 	bool		 bdat_cr;	/* the last chunk byte was CR */
+
+	/* Port 25: SPF from MAIL on, DKIM and DMARC after the data. */
+	struct smtp_checks *checks;
+	struct mime_part *root;		/* the parsed message meanwhile */
+};
+
+/* A byte range of the spool. */
+struct smtp_range {
+	uint64_t off, len;
+};
+
+enum smtp_verdict_action {
+	SMTP_VERDICT_ACCEPT,
+	SMTP_VERDICT_JUNK,		/* DMARC quarantine */
+	SMTP_VERDICT_REJECT,		/* reply says why */
+};
+
+/* What the checks of a message from another server concluded. */
+struct smtp_verdict {
+	enum smtp_verdict_action action;
+	char		 reply[512];	/* REJECT: the whole reply line */
+	struct buf	 header;	/* Authentication-Results field(s) */
+	struct smtp_range *strip;	/* forged AR fields to remove */
+	size_t		 nstrip;
+	char		 summary[128];	/* "spf=pass dkim=none dmarc=none" */
 };
 
 /* A delivery handed to a worker. */
@@ -106,6 +132,12 @@ struct smtp_delivery {
 	bool		 smtputf8;
 	char		 mail_from[SMTP_PATH_MAX + 1];
 	char		 qid[ID_HEX_LEN + 1];
+	bool		 authenticated;	/* a user's mail: DKIM-sign it */
+	struct buf	 prefix;	/* header fields to put first */
+	struct smtp_range *strip;	/* spool ranges to leave out */
+	size_t		 nstrip;
+	bool		 junk;
+	char		 summary[128];	/* the checks, for the log */
 	int		 rc;
 	const char	*error;
 };
@@ -128,5 +160,25 @@ void	 smtp_cmd_bdat(struct smtp_session *, const struct smtp_cmd *);
 bool	 smtp_data_input(struct smtp_session *);
 /* In SMTP_BDAT: the same for the bytes of a chunk. */
 bool	 smtp_bdat_input(struct smtp_session *);
+
+/* smtp_checks.c: SPF, DKIM, DMARC of mail from other servers. */
+bool	 smtp_checks_wanted(const struct smtp_session *);
+/* At MAIL: starts SPF of MAIL FROM and HELO. */
+struct smtp_checks *smtp_checks_start(const struct smtp_session *);
+/*
+ * After the data: verifies DKIM, evaluates DMARC and calls done(ctx,
+ * verdict) once (maybe at once).  The verdict lives as long as the checks;
+ * done may free them.  The spool must stay as it is until then.
+ */
+void	 smtp_checks_finish(struct smtp_checks *, const struct spool *,
+	    void (*done)(void *, struct smtp_verdict *), void *ctx);
+void	 smtp_checks_free(struct smtp_checks **);
+
+/*
+ * smtp_dkim.c: appends a DKIM-Signature for each key of the From domain
+ * (or of the MAIL FROM domain) to out; returns how many.
+ */
+int	 smtp_dkim_sign(const struct mime_part *, const char *mail_from,
+	    const struct spool *, struct buf *out);
 
 #endif

@@ -100,6 +100,8 @@ smtp_tx_reset(struct smtp_session *s)
 	free(s->remotes);
 	s->remotes = NULL;
 	s->nremotes = 0;
+	smtp_checks_free(&s->checks);
+	mime_part_free(&s->root);
 	spool_reset(&s->spool);
 	if (s->mp != NULL) {
 		struct mime_part *p = mime_parser_finish(&s->mp);

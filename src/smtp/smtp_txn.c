@@ -133,6 +133,8 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->envid = envid.len > 0 ? buf_steal(&envid) : NULL;
 	s->in_tx = true;
 	smtp_reply(s, "250 2.1.0 Ok");
+	if (smtp_checks_wanted(s))
+		s->checks = smtp_checks_start(s);
 out:
 	buf_free(&envid);
 }
@@ -465,6 +467,58 @@ local_success_dsn(struct smtp_delivery *d)
 	free(which);
 }
 
+/*
+ * Leaves the ranges out of the spool (forged Authentication-Results) and
+ * parses the new message.  Returns 0, or -1 when the copy failed (the
+ * message then goes as it came: better than losing it).
+ */
+static int
+strip_ranges(struct smtp_delivery *d)
+{
+	struct spool out;
+	struct mime_parser *mp = mime_parser_create(NULL);
+	char chunk[65536];
+	uint64_t off = 0;
+	size_t r = 0;
+	int rc = 0;
+
+	spool_init(&out, store_tmpdir(srv->store));
+	while (off < d->spool.size && rc == 0) {
+		uint64_t end = r < d->nstrip ? d->strip[r].off : d->spool.size;
+		size_t want;
+		ssize_t n;
+
+		if (off >= end) {
+			off = d->strip[r].off + d->strip[r].len;
+			r++;
+			continue;
+		}
+		want = end - off < sizeof(chunk) ? (size_t)(end - off) :
+		    sizeof(chunk);
+		if ((n = spool_pread(&d->spool, chunk, want, off)) <= 0 ||
+		    spool_write(&out, chunk, (size_t)n) < 0)
+			rc = -1;
+		else {
+			mime_parser_feed(mp, chunk, (size_t)n);
+			off += (uint64_t)n;
+		}
+	}
+	{
+		struct mime_part *root = mime_parser_finish(&mp);
+
+		if (rc == 0) {
+			spool_free(&d->spool);
+			spool_move(&d->spool, &out);
+			mime_part_free(&d->mime);
+			d->mime = root;
+		} else {
+			mime_part_free(&root);
+			spool_free(&out);
+		}
+	}
+	return rc;
+}
+
 static void
 delivery_work(void *arg)
 {
@@ -473,9 +527,21 @@ delivery_work(void *arg)
 	struct buf ser = BUF_INIT;
 	uint32_t *uids;
 
+	if (d->nstrip > 0 && strip_ranges(d) < 0)
+		log_warnx("smtp id=%s forged Authentication-Results not "
+		    "removed: spool error", d->qid);
+	/* Our users' mail leaves signed (only mail that leaves). */
+	if (d->authenticated && d->nremotes > 0)
+		(void)smtp_dkim_sign(d->mime, d->mail_from, &d->spool,
+		    &d->prefix);
+	if (d->prefix.len > 0)
+		mime_part_shift(d->mime, d->prefix.len);
 	mime_serialize(d->mime, &ser);
 	memset(&msg, 0, sizeof(msg));
 	msg.spool = &d->spool;
+	msg.prefix = d->prefix.data;
+	msg.prefix_len = d->prefix.len;
+	msg.junk = d->junk;
 	msg.mime = ser.data;
 	msg.mime_len = ser.len;
 	msg.internaldate = time(NULL);
@@ -520,6 +586,8 @@ static void
 delivery_free(struct smtp_delivery *d)
 {
 	spool_free(&d->spool);
+	buf_free(&d->prefix);
+	free(d->strip);
 	mime_part_free(&d->mime);
 	free(d->accounts);
 	for (size_t i = 0; i < d->nremotes; i++)
@@ -542,10 +610,12 @@ delivery_done(void *arg)
 	if (!c->closing) {
 		if (d->rc == 0) {
 			log_info("s=%s smtp message accepted id=%s size=%llu "
-			    "rcpts=%zu local=%zu queued=%zu from=<%s>", c->sid,
-			    d->qid, (unsigned long long)d->spool.size,
-			    d->nrcpts, d->naccounts, d->nremotes,
-			    d->mail_from);
+			    "rcpts=%zu local=%zu queued=%zu from=<%s>%s%s%s",
+			    c->sid, d->qid, (unsigned long long)
+			    (d->spool.size + d->prefix.len), d->nrcpts,
+			    d->naccounts, d->nremotes, d->mail_from,
+			    d->summary[0] ? " " : "", d->summary,
+			    d->junk ? " folder=Junk" : "");
 			smtp_reply(s, "250 2.0.0 Ok: queued as %s", d->qid);
 		} else {
 			log_warnx("s=%s smtp message %s not stored: %s",
@@ -566,32 +636,13 @@ delivery_done(void *arg)
 	conn_release(c);
 }
 
+/* Hands the message to a worker for the durable delivery behind 250. */
 static void
-body_finished(struct smtp_session *s)
+start_delivery(struct smtp_session *s, struct mime_part *root,
+    struct smtp_verdict *v)
 {
 	struct smtp_delivery *d;
-	struct mime_part *root = mime_parser_finish(&s->mp);
 
-	if (s->too_big || s->write_error) {
-		mime_part_free(&root);
-		if (s->too_big) {
-			smtp_reply(s, "552 5.3.4 Error: message file too big");
-			log_info("s=%s smtp message rejected: too big",
-			    s->conn->sid);
-		} else {
-			if (s->spool.error == ENOSPC)
-				smtp_reply(s, "452 4.3.1 Insufficient system "
-				    "storage");
-			else
-				smtp_reply(s, "451 4.3.0 Error: queue file "
-				    "write error");
-			log_warnx("s=%s smtp spool write failed: %s",
-			    s->conn->sid, strerror(s->spool.error));
-		}
-		smtp_tx_reset(s);
-		s->state = SMTP_CMD;
-		return;
-	}
 	d = xcalloc(1, sizeof(*d));
 	d->s = s;
 	d->conn = s->conn;
@@ -614,11 +665,85 @@ body_finished(struct smtp_session *s)
 	s->envid = NULL;
 	d->ret = s->ret;
 	d->smtputf8 = s->smtputf8;
+	d->authenticated = s->authenticated;
+	buf_init(&d->prefix);
+	if (v != NULL) {
+		buf_append(&d->prefix, v->header.data, v->header.len);
+		d->strip = v->strip;
+		d->nstrip = v->nstrip;
+		v->strip = NULL;
+		v->nstrip = 0;
+		d->junk = v->action == SMTP_VERDICT_JUNK;
+		snprintf(d->summary, sizeof(d->summary), "%s", v->summary);
+	}
 	snprintf(d->mail_from, sizeof(d->mail_from), "%s", s->mail_from);
 	memcpy(d->qid, s->qid, sizeof(d->qid));
 	s->state = SMTP_BUSY;
 	conn_hold(s->conn);
 	worker_submit(delivery_work, delivery_done, d);
+}
+
+/* The checks of a message from another server have concluded. */
+static void
+checks_done(void *arg, struct smtp_verdict *v)
+{
+	struct smtp_session *s = arg;
+	struct smtp_checks *chk = s->checks;	/* v lives in it */
+	struct conn *c = s->conn;
+	struct mime_part *root = s->root;
+
+	s->checks = NULL;
+	s->root = NULL;
+	if (c->closing)
+		mime_part_free(&root);
+	else if (v->action == SMTP_VERDICT_REJECT) {
+		log_info("s=%s smtp message rejected id=%s from=<%s> %s "
+		    "reply=\"%s\"", c->sid, s->qid, s->mail_from, v->summary,
+		    v->reply);
+		smtp_reply(s, "%s", v->reply);
+		mime_part_free(&root);
+		smtp_tx_reset(s);
+		s->state = SMTP_CMD;
+		smtp_process(s);
+	} else
+		start_delivery(s, root, v);
+	smtp_checks_free(&chk);
+	conn_release(c);
+}
+
+static void
+body_finished(struct smtp_session *s)
+{
+	struct mime_part *root = mime_parser_finish(&s->mp);
+
+	if (s->too_big || s->write_error) {
+		mime_part_free(&root);
+		if (s->too_big) {
+			smtp_reply(s, "552 5.3.4 Error: message file too big");
+			log_info("s=%s smtp message rejected: too big",
+			    s->conn->sid);
+		} else {
+			if (s->spool.error == ENOSPC)
+				smtp_reply(s, "452 4.3.1 Insufficient system "
+				    "storage");
+			else
+				smtp_reply(s, "451 4.3.0 Error: queue file "
+				    "write error");
+			log_warnx("s=%s smtp spool write failed: %s",
+			    s->conn->sid, strerror(s->spool.error));
+		}
+		smtp_tx_reset(s);
+		s->state = SMTP_CMD;
+		return;
+	}
+	if (s->checks != NULL) {
+		s->root = root;
+		s->state = SMTP_BUSY;
+		conn_hold(s->conn);
+		smtp_checks_finish(s->checks, &s->spool, checks_done, s);
+		return;
+	}
+	start_delivery(s, root, NULL);
 }
 
 /*

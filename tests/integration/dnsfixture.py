@@ -30,6 +30,14 @@ UNBOUND = "/usr/sbin/unbound"
 A, NS, MX, TXT, AAAA = 1, 2, 15, 16, 28
 
 
+def txt(text):
+    """A TXT record of any length: character-strings of at most 255 bytes
+    (RFC 1035 3.3.14), as a zone file writes them."""
+    parts = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
+    return "TXT " + " ".join('"' + p.replace('"', '\\"') + '"'
+                             for p in parts)
+
+
 def free_udp_tcp_port(host="127.0.0.1"):
     """A port number free for both TCP and UDP on host."""
     for _ in range(50):
@@ -128,7 +136,10 @@ class Unbound:
         ]
         for name in sorted(self.records):
             for rr in self.records[name]:
-                lines.append(f'    local-data: "{name}. {self.ttl} IN {rr}"')
+                # TXT data is quoted itself: then quote with '.
+                q = "'" if '"' in rr else '"'
+                lines.append(f'    local-data: {q}{name}. {self.ttl} IN '
+                             f'{rr}{q}')
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
 

@@ -185,8 +185,14 @@ test_defaults(void **state)
 	assert_string_equal(d.hostname, "localhost");
 	assert_int_equal(d.workers, 4);
 	assert_null(d.path);
+	assert_true(d.checks);
+	assert_int_equal(d.nchecks_skip, 2);
+	assert_true(netlist_match(d.checks_skip, d.nchecks_skip, "127.0.0.9"));
+	assert_true(netlist_match(d.checks_skip, d.nchecks_skip, "::1"));
+	assert_false(netlist_match(d.checks_skip, d.nchecks_skip, "10.0.0.1"));
 	free(d.hostname);
 	free(d.data_dir);
+	free(d.checks_skip);
 }
 
 /* The shipped example, as it is. */
@@ -443,6 +449,45 @@ test_values(void **state)
 	c = load_ok(f, "[auth]\nfailure_delay = 60000MS\n");
 	assert_true(c->auth_fail_delay_ms == 60000);
 	config_free(&c);
+
+	/* Mail checks on port 25. */
+	c = load_ok(f, "[smtp]\nchecks = no\nchecks_skip = 10.0.0.0/8, "
+	    "2001:db8::/32 192.0.2.7\nspf_fail = mark\n"
+	    "dmarc_policy = quarantine\n");
+	assert_false(c->checks);
+	assert_int_equal(c->nchecks_skip, 3);
+	assert_true(netlist_match(c->checks_skip, c->nchecks_skip,
+	    "10.255.1.2"));
+	assert_true(netlist_match(c->checks_skip, c->nchecks_skip,
+	    "::ffff:10.1.1.1"));
+	assert_true(netlist_match(c->checks_skip, c->nchecks_skip,
+	    "2001:db8:ffff::1"));
+	assert_true(netlist_match(c->checks_skip, c->nchecks_skip,
+	    "192.0.2.7"));
+	assert_false(netlist_match(c->checks_skip, c->nchecks_skip,
+	    "192.0.2.8"));
+	assert_false(netlist_match(c->checks_skip, c->nchecks_skip,
+	    "127.0.0.1"));
+	assert_false(netlist_match(c->checks_skip, c->nchecks_skip,
+	    "2001:db9::1"));
+	assert_false(netlist_match(c->checks_skip, c->nchecks_skip, "junk"));
+	assert_int_equal(c->spf_fail, CONFIG_SPF_MARK);
+	assert_int_equal(c->dmarc_policy, CONFIG_DMARC_QUARANTINE);
+	config_free(&c);
+	c = load_ok(f, "[smtp]\nchecks_skip =\n");
+	assert_int_equal(c->nchecks_skip, 0);
+	assert_false(netlist_match(c->checks_skip, c->nchecks_skip,
+	    "127.0.0.1"));
+	config_free(&c);
+	load_err(f, "[smtp]\nchecks_skip = 10.0.0.0/33\n", 2,
+	    "bad network list '10.0.0.0/33' for checks_skip");
+	load_err(f, "[smtp]\n\nchecks_skip = 10.0.0.0/8, nope\n", 3,
+	    "bad network list '10.0.0.0/8, nope' for checks_skip");
+	load_err(f, "[smtp]\nspf_fail = maybe\n", 2,
+	    "bad value 'maybe' for spf_fail (want reject or mark)");
+	load_err(f, "[smtp]\ndmarc_policy = strict\n", 2,
+	    "bad value 'strict' for dmarc_policy (want apply, quarantine or "
+	    "none)");
 
 	/* The last value of a key wins. */
 	c = load_ok(f, "[server]\nworkers = 2\nworkers = 3\n");
