@@ -215,7 +215,14 @@ smtp_parse_helo_arg(const char *arg, size_t len,
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)arg[i] >= 0x80)
 			return -1;
-	if (!domain_valid(arg, len))
+	/*
+	 * Underscores are not RFC 5321 syntax, but machine names such as
+	 * DESKTOP_1 reach us from real mail programs: let them through
+	 * (helo_strict refuses them on port 25).
+	 */
+	for (size_t i = 0; i < len; i++)
+		name_r[i] = arg[i] == '_' ? 'u' : arg[i];
+	if (!domain_valid(name_r, len))
 		return -1;
 	for (size_t i = 0; i < len; i++)
 		name_r[i] = to_lower(arg[i]);

@@ -196,8 +196,8 @@ helo_check_done(void *arg)
 		else {
 			log_info("s=%s smtp helo rejected name=%s "
 			    "reason=\"does not resolve\"", c->sid, h->name);
-			smtp_reply(s, "550 5.7.1 <%s>: Helo command rejected: "
-			    "Host not found", h->name);
+			smtp_reply(s, "550 5.7.1 Bad HELO <%s>: Host not found",
+			    h->name);
 		}
 		smtp_process(s);
 	}
@@ -222,9 +222,13 @@ cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, bool ehlo)
 
 		if (strchr(name, '.') == NULL ||
 		    strcasecmp(name, "localhost") == 0 ||
-		    strcasecmp(name, "localhost.localdomain") == 0) {
-			smtp_reply(s, "550 5.7.1 <%s>: Helo command rejected: "
-			    "need fully-qualified hostname", name);
+		    strcasecmp(name, "localhost.localdomain") == 0 ||
+		    strchr(name, '_') != NULL) {
+			log_info("s=%s smtp helo rejected name=%s reason=\""
+			    "not a fully-qualified host name\"", s->conn->sid,
+			    name);
+			smtp_reply(s, "550 5.7.1 Bad HELO <%s>: need a "
+			    "fully-qualified host name", name);
 			smtp_bad_command(s);
 			return;
 		}

@@ -300,10 +300,17 @@ class Lifecycle(unittest.TestCase):
             s = srv.raw("smtp")
             s.readline()
             s.send(b"EHLO localhost\r\n")
-            self.assertTrue(s.readline().startswith(b"550 5.7.1 "))
+            self.assertEqual(s.readline(), b"550 5.7.1 Bad HELO <localhost>: "
+                             b"need a fully-qualified host name\r\n")
+            s.send(b"EHLO my_host.example.com\r\n")
+            self.assertEqual(s.readline(), b"550 5.7.1 Bad HELO "
+                             b"<my_host.example.com>: need a "
+                             b"fully-qualified host name\r\n")
+            s.send(b"EHLO mailhost\r\n")
+            self.assertTrue(s.readline().startswith(b"550 5.7.1 Bad HELO "))
             s.send(b"EHLO no-such-host.invalid\r\n")
-            self.assertEqual(s.readline(), b"550 5.7.1 <no-such-host.invalid>:"
-                             b" Helo command rejected: Host not found\r\n")
+            self.assertEqual(s.readline(), b"550 5.7.1 Bad HELO "
+                             b"<no-such-host.invalid>: Host not found\r\n")
             s.send(b"EHLO [127.0.0.1]\r\n")
             self.assertEqual(s.readline(),
                              f"250-{Server.HOSTNAME}\r\n".encode())
@@ -313,6 +320,14 @@ class Lifecycle(unittest.TestCase):
             s.readline()
             s.send(b"EHLO localhost.localdomain\r\n")
             self.assertTrue(s.readline().startswith(b"250-"))
+            s.close()
+        # Without helo_strict a machine name with '_' is accepted.
+        with Server() as srv:
+            s = srv.raw("smtp")
+            s.readline()
+            s.send(b"EHLO DESKTOP_7\r\n")
+            self.assertEqual(s.readline(),
+                             f"250-{Server.HOSTNAME}\r\n".encode())
             s.close()
 
 

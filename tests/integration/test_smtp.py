@@ -492,7 +492,7 @@ class SMTPTest(unittest.TestCase):
         rc = self.srv.raw("smtp")
         try:
             self.assertTrue(code(rc).startswith("220 "))
-            for bad in (b"EHLO", b"EHLO bad_name", b"EHLO -foo.",
+            for bad in (b"EHLO", b"EHLO bad name", b"EHLO -foo.",
                         b"HELO"):
                 rc.send(bad + b"\r\n")
                 line = code(rc)

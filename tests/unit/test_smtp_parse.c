@@ -180,7 +180,9 @@ test_helo(void **state)
 
 	helo_bad("");
 	helo_bad("two words");
-	helo_bad("under_score.example");
+	helo_ok("Under_Score.example", "under_score.example");
+	helo_ok("DESKTOP_1", "desktop_1");
+	helo_bad("a_.b c");
 	helo_bad("example.com.");
 	helo_bad(".example.com");
 	helo_bad("a..b");
