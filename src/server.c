@@ -387,6 +387,7 @@ server_run(struct config *cfg)
 		return 1;
 	}
 	store_set_change_hook(server.store, store_changed, NULL);
+	store_set_recipient_delimiter(server.store, cfg->recipient_delimiter);
 	{
 		unsigned char secret[32];
 

@@ -69,6 +69,7 @@ config_defaults(struct config *c)
 	c->max_connections_per_ip = 50;
 	c->helo_strict = false;
 	c->checks = true;
+	c->recipient_delimiter[0] = '+';
 	c->nchecks_skip = (size_t)netlist_parse(CONFIG_CHECKS_SKIP,
 	    &c->checks_skip);
 	c->dnssec = true;
@@ -432,6 +433,24 @@ cfg_handler(void *user, const char *section, const char *name,
 		else
 			cfg_error(p, "bad value '%s' for %s (want reject or "
 			    "mark)", value, name);
+	} else if (IS("smtp", "recipient_delimiter")) {
+		if (strlen(value) >= sizeof(c->recipient_delimiter) ||
+		    strpbrk(value, "@\" \t") != NULL)
+			cfg_error(p, "bad value '%s' for %s (up to 7 "
+			    "characters, not '@')", value, name);
+		else
+			snprintf(c->recipient_delimiter,
+			    sizeof(c->recipient_delimiter), "%s", value);
+	} else if (IS("smtp", "sender_check")) {
+		if (strcasecmp(value, "from") == 0)
+			c->sender_check = CONFIG_SENDER_FROM;
+		else if (strcasecmp(value, "envelope") == 0)
+			c->sender_check = CONFIG_SENDER_ENVELOPE;
+		else if (strcasecmp(value, "off") == 0)
+			c->sender_check = CONFIG_SENDER_OFF;
+		else
+			cfg_error(p, "bad value '%s' for %s (want from, "
+			    "envelope or off)", value, name);
 	} else if (IS("smtp", "dmarc_policy")) {
 		if (strcasecmp(value, "apply") == 0)
 			c->dmarc_policy = CONFIG_DMARC_APPLY;

@@ -82,6 +82,8 @@ struct config {
 	size_t		 nchecks_skip;
 	int		 spf_fail;		/* CONFIG_SPF_* */
 	int		 dmarc_policy;		/* CONFIG_DMARC_* */
+	int		 sender_check;		/* CONFIG_SENDER_* */
+	char		 recipient_delimiter[8];	/* "+" */
 	/* [dns] */
 	char		*dns_resolver;		/* forwarders, NULL = recursive */
 	bool		 dnssec;
@@ -105,6 +107,11 @@ struct config {
 #define CONFIG_DMARC_APPLY	0	/* reject and quarantine */
 #define CONFIG_DMARC_QUARANTINE	1	/* reject becomes quarantine */
 #define CONFIG_DMARC_NONE	2	/* recorded only */
+
+/* sender_check: which sender addresses a user must own on submission. */
+#define CONFIG_SENDER_FROM	0	/* MAIL FROM and the From field */
+#define CONFIG_SENDER_ENVELOPE	1	/* MAIL FROM only */
+#define CONFIG_SENDER_OFF	2
 
 extern const char *listen_kind_names[LISTEN_KIND_COUNT];
 

@@ -26,6 +26,7 @@
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "mime/mime.h"
+#include "mime/mime_addr.h"
 #include "queue/dsn.h"
 #include "queue/queue.h"
 #include "server.h"
@@ -42,6 +43,26 @@ need_auth(struct smtp_session *s)
 	else
 		smtp_reply(s, "530 5.7.0 Authentication required");
 	return true;
+}
+
+/*
+ * Whether an authenticated user may send as addr: mail to it reaches
+ * their account (their address, user+tag, an alias naming them).
+ */
+static bool
+sender_owned(struct smtp_session *s, const char *addr)
+{
+	struct rcpt_resolution rr;
+	const char *err;
+	bool owned = false;
+
+	rcpt_resolution_init(&rr);
+	if (store_resolve_rcpt(srv->store, addr, &rr, &err) == 1)
+		for (size_t i = 0; i < rr.naccounts; i++)
+			if (rr.account_ids[i] == s->auth_account)
+				owned = true;
+	rcpt_resolution_free(&rr);
+	return owned;
 }
 
 void
@@ -124,6 +145,14 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	if (path.utf8 && !utf8) {
 		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		goto out;
+	}
+	if (s->authenticated && srv->cfg->sender_check != CONFIG_SENDER_OFF &&
+	    path.addr[0] != '\0' && !sender_owned(s, path.addr)) {
+		log_info("s=%s smtp sender rejected from=<%s> user=%s",
+		    s->conn->sid, path.addr, s->auth_user);
+		smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not "
+		    "owned by user %s", path.addr, s->auth_user);
 		goto out;
 	}
 	snprintf(s->mail_from, sizeof(s->mail_from), "%s", path.addr);
@@ -711,6 +740,39 @@ checks_done(void *arg, struct smtp_verdict *v)
 	conn_release(c);
 }
 
+/*
+ * The author (RFC 5322 From) must be the user too, or a receiver sees a
+ * message from someone else with our DKIM signature on it.  Replies 550
+ * and returns false when an address there is not theirs.
+ */
+static bool
+from_owned(struct smtp_session *s, const struct mime_part *root)
+{
+	struct mime_addr *list, *a;
+	bool ok = true;
+
+	if (root->env == NULL || root->env->from == NULL)
+		return true;
+	list = mime_addr_parse(root->env->from, strlen(root->env->from));
+	for (a = list; a != NULL && ok; a = a->next) {
+		char addr[SMTP_PATH_MAX + 1];
+
+		if (a->mailbox == NULL || a->host == NULL)
+			continue;	/* group syntax */
+		snprintf(addr, sizeof(addr), "%s@%s", a->mailbox, a->host);
+		if (a->invalid || !sender_owned(s, addr)) {
+			log_info("s=%s smtp message rejected id=%s: From <%s> "
+			    "not owned by user %s", s->conn->sid, s->qid,
+			    addr, s->auth_user);
+			smtp_reply(s, "550 5.7.1 <%s>: From address rejected: "
+			    "not owned by user %s", addr, s->auth_user);
+			ok = false;
+		}
+	}
+	mime_addr_free(&list);
+	return ok;
+}
+
 static void
 body_finished(struct smtp_session *s)
 {
@@ -732,6 +794,13 @@ body_finished(struct smtp_session *s)
 			log_warnx("s=%s smtp spool write failed: %s",
 			    s->conn->sid, strerror(s->spool.error));
 		}
+		smtp_tx_reset(s);
+		s->state = SMTP_CMD;
+		return;
+	}
+	if (s->authenticated && srv->cfg->sender_check == CONFIG_SENDER_FROM &&
+	    !from_owned(s, root)) {
+		mime_part_free(&root);
 		smtp_tx_reset(s);
 		s->state = SMTP_CMD;
 		return;

@@ -240,6 +240,12 @@ struct rcpt_resolution {
 	 * else was found. */
 	bool	 disabled;
 };
+/*
+ * Characters that start an address extension (user+ext@domain goes to
+ * user@domain when no account or alias has the whole address); "" turns
+ * extensions off.  The default is "+".
+ */
+void	 store_set_recipient_delimiter(struct store *, const char *);
 void	 rcpt_resolution_init(struct rcpt_resolution *);
 void	 rcpt_resolution_free(struct rcpt_resolution *);
 int	 store_resolve_rcpt(struct store *, const char *address,

@@ -43,8 +43,8 @@ def b64(s):
     return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
 
 
-def msg(subject, body=b"Hello.\r\n"):
-    return (b"From: sender@example.org\r\nTo: someone@example.test\r\n"
+def msg(subject, body=b"Hello.\r\n", frm=b"sender@example.org"):
+    return (b"From: " + frm + b"\r\nTo: someone@example.test\r\n"
             b"Subject: " + subject.encode() + b"\r\n\r\n" + body)
 
 
@@ -1040,7 +1040,7 @@ class AccountsTest(unittest.TestCase):
             self.assertTrue(s.auth_login(user, phone).startswith("235 "))
             self.assertTrue(s.cmd(f"MAIL FROM:<{user}>").startswith("250 "))
             self.assertTrue(s.cmd(f"RCPT TO:<{CONTROL}>").startswith("250 "))
-            self.assertTrue(s.data(msg("sent with an app password"))
+            self.assertTrue(s.data(msg("sent with an app password", frm=user.encode()))
                             .startswith("250 "))
         finally:
             s.close()

@@ -85,7 +85,7 @@ def out(r):
 
 def msg(subject, body=b"Body line.\r\n.leading dot\r\nlast\r\n"):
     return (b"Date: Mon, 02 Jan 2023 10:00:00 +0000\r\n"
-            b"From: Sender <sender@example.org>\r\n"
+            b"From: Demo <" + USER.encode() + b">\r\n"
             b"To: someone@example.test\r\n"
             b"Subject: " + subject.encode() + b"\r\n"
             b"Message-ID: <" + subject.replace(" ", ".").encode() +

@@ -435,8 +435,9 @@ imap_line_max = 4096
         """One ordinary, complete session per listener; returns
         {name: (seconds, error or None)}."""
         srv = self.srv
-        msg = (b"From: a@example.org\r\nSubject: normal\r\n\r\n"
-               b"served while slow clients wait\r\n")
+        # From: the submitting user, who must own it (sender_check).
+        msg = (b"From: " + FAST_USERS[1].encode() + b"\r\n"
+               b"Subject: normal\r\n\r\nserved while slow clients wait\r\n")
 
         def smtp25():
             s = srv.smtp(timeout=10)

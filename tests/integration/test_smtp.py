@@ -176,8 +176,9 @@ def ehlo_exts(s):
     return lines[0], sorted(lines[1:])
 
 
-def message(subject, body=b"Hello.\r\n", extra=b""):
-    return (b"From: Sender <sender@example.org>\r\n"
+def message(subject, body=b"Hello.\r\n", extra=b"",
+            frm=b"Sender <sender@example.org>"):
+    return (b"From: " + frm + b"\r\n"
             b"To: someone@example.test\r\n"
             b"Subject: " + subject.encode() + b"\r\n"
             b"Message-ID: <" + subject.replace(" ", "-").encode() +
@@ -450,7 +451,7 @@ class SMTPTest(unittest.TestCase):
 
     def test_submission_remote_is_queued(self):
         before = queue_count(self.srv)
-        msg = message("queued remote")
+        msg = message("queued remote", frm=harness.Server.USER.encode())
         self.assertEqual(self.srv.submit(msg, ["friend@remote.example"]), {})
         self.assertEqual(queue_count(self.srv), before + 1)
 
@@ -465,7 +466,7 @@ class SMTPTest(unittest.TestCase):
                 b"\ttab line\r\n"
                 b"\r\n"
                 b"x" * 900 + b"\r\n"
-                b"end\r\n")
+                b"end\r\n", frm=harness.Server.USER.encode())
         self.srv.submit(msgs["submission"], [self.addr("subm")],
                         listener="submission")
         self.srv.submit(msgs["submission2"], [self.addr("subm")],

@@ -483,6 +483,26 @@ test_values(void **state)
 	    "bad network list '10.0.0.0/33' for checks_skip");
 	load_err(f, "[smtp]\n\nchecks_skip = 10.0.0.0/8, nope\n", 3,
 	    "bad network list '10.0.0.0/8, nope' for checks_skip");
+	c = load_ok(f, "");
+	assert_string_equal(c->recipient_delimiter, "+");
+	config_free(&c);
+	c = load_ok(f, "[smtp]\nrecipient_delimiter = +-\n");
+	assert_string_equal(c->recipient_delimiter, "+-");
+	config_free(&c);
+	c = load_ok(f, "[smtp]\nrecipient_delimiter =\n");
+	assert_string_equal(c->recipient_delimiter, "");
+	config_free(&c);
+	load_err(f, "[smtp]\nrecipient_delimiter = +@\n", 2,
+	    "bad value '+@' for recipient_delimiter (up to 7 characters, "
+	    "not '@')");
+	c = load_ok(f, "[smtp]\nsender_check = envelope\n");
+	assert_int_equal(c->sender_check, CONFIG_SENDER_ENVELOPE);
+	config_free(&c);
+	c = load_ok(f, "[smtp]\nsender_check = OFF\n");
+	assert_int_equal(c->sender_check, CONFIG_SENDER_OFF);
+	config_free(&c);
+	load_err(f, "[smtp]\nsender_check = maybe\n", 2,
+	    "bad value 'maybe' for sender_check (want from, envelope or off)");
 	load_err(f, "[smtp]\nspf_fail = maybe\n", 2,
 	    "bad value 'maybe' for spf_fail (want reject or mark)");
 	load_err(f, "[smtp]\ndmarc_policy = strict\n", 2,

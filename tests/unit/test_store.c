@@ -857,6 +857,100 @@ test_resolve(void **state)
 	calls_expect(f, 0);
 }
 
+/* user+ext@domain, then user@domain, then the catch-all @domain. */
+static void
+test_resolve_extensions(void **state)
+{
+	struct fixture *f = *state;
+	struct rcpt_resolution rr;
+	const char *err = NULL, *t[1];
+	int64_t bob, alice, pm;
+
+	add_domain(f, "example.com");
+	add_domain(f, "example.net");
+	bob = add_account(f, "bob@example.com");
+	alice = add_account(f, "alice@example.com");
+	pm = add_account(f, "pm@example.net");
+
+	/* Extensions go to the user. */
+	assert_int_equal(resolve(f, "bob+lists@example.com", &rr), 1);
+	assert_int_equal(rr.naccounts, 1);
+	assert_true(rr.account_ids[0] == bob);
+	rcpt_resolution_free(&rr);
+	assert_int_equal(resolve(f, "bob+a+b@example.com", &rr), 1);
+	assert_true(rr.account_ids[0] == bob);
+	rcpt_resolution_free(&rr);
+	/* "+" at the start or "+@" is no extension of anyone. */
+	assert_int_equal(resolve(f, "+bob@example.com", &rr), 0);
+	rcpt_resolution_free(&rr);
+	assert_int_equal(resolve(f, "nobody+x@example.com", &rr), 0);
+	rcpt_resolution_free(&rr);
+	/* The whole address wins over the extension rule. */
+	add_alias(f, "bob+alice@example.com", 1, "alice@example.com");
+	assert_int_equal(resolve(f, "bob+alice@example.com", &rr), 1);
+	assert_int_equal(rr.naccounts, 1);
+	assert_true(rr.account_ids[0] == alice);
+	rcpt_resolution_free(&rr);
+	/* An alias with an extension. */
+	add_alias(f, "team@example.com", 2, "bob@example.com",
+	    "alice@example.com");
+	assert_int_equal(resolve(f, "team+x@example.com", &rr), 1);
+	assert_int_equal(rr.naccounts, 2);
+	rcpt_resolution_free(&rr);
+	/* Other delimiters; none at all. */
+	store_set_recipient_delimiter(f->st, "-+");
+	assert_int_equal(resolve(f, "bob-x@example.com", &rr), 1);
+	assert_true(rr.account_ids[0] == bob);
+	rcpt_resolution_free(&rr);
+	store_set_recipient_delimiter(f->st, "");
+	assert_int_equal(resolve(f, "bob+x@example.com", &rr), 0);
+	rcpt_resolution_free(&rr);
+	store_set_recipient_delimiter(f->st, "+");
+
+	/* A catch-all takes what nothing else takes, in its domain only. */
+	add_alias(f, "@example.net", 1, "bob@example.com");
+	assert_int_equal(resolve(f, "anything@example.net", &rr), 1);
+	assert_int_equal(rr.naccounts, 1);
+	assert_true(rr.account_ids[0] == bob);
+	rcpt_resolution_free(&rr);
+	assert_int_equal(resolve(f, "PM@example.net", &rr), 1);
+	assert_true(rr.account_ids[0] == pm);
+	rcpt_resolution_free(&rr);
+	assert_int_equal(resolve(f, "pm+x@example.net", &rr), 1);
+	assert_true(rr.account_ids[0] == pm);
+	rcpt_resolution_free(&rr);
+	assert_int_equal(resolve(f, "nobody@example.com", &rr), 0);
+	rcpt_resolution_free(&rr);
+	/* A disabled account is not caught by the catch-all. */
+	{
+		struct account_change ch;
+
+		account_change_init(&ch);
+		ch.enabled = 0;
+		assert_int_equal(store_account_set(f->st, "pm@example.net",
+		    &ch, &err), 0);
+	}
+	assert_int_equal(resolve(f, "pm@example.net", &rr), 0);
+	assert_true(rr.disabled);
+	rcpt_resolution_free(&rr);
+	/* A catch-all into another domain's catch-all. */
+	add_alias(f, "@example.com", 1, "x@example.net");
+	assert_int_equal(resolve(f, "y@example.com", &rr), 1);
+	assert_true(rr.account_ids[0] == bob);
+	rcpt_resolution_free(&rr);
+	/* "@" alone, "@@x" are no catch-alls; the domain must be ours. */
+	t[0] = "bob@example.com";
+	assert_int_equal(store_alias_add(f->st, "@", t, 1, &err), -1);
+	assert_int_equal(store_alias_add(f->st, "@@example.com", t, 1, &err),
+	    -1);
+	assert_int_equal(store_alias_add(f->st, "@remote.org", t, 1, &err),
+	    -1);
+	assert_string_equal(err, "the alias's domain is not served here");
+	assert_int_equal(store_alias_del(f->st, "@example.net", &err), 0);
+	assert_int_equal(resolve(f, "anything@example.net", &rr), 0);
+	rcpt_resolution_free(&rr);
+}
+
 /*
  * Mailboxes of a new account
  */
@@ -2131,6 +2225,7 @@ main(void)
 		T(test_accounts),
 		T(test_aliases),
 		T(test_resolve),
+		T(test_resolve_extensions),
 		T(test_default_mailboxes),
 		T(test_deliver),
 		T(test_append),

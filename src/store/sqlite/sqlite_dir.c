@@ -853,7 +853,7 @@ int
 store_alias_add(struct store *s, const char *alias, const char *const *targets,
     size_t ntargets, const char **error_r)
 {
-	const char *domain = addr_domain(alias);
+	const char *domain = alias[0] == '@' ? alias + 1 : addr_domain(alias);
 	struct buf joined = BUF_INIT;
 	struct db *db;
 	sqlite3_stmt *st;
@@ -861,8 +861,9 @@ store_alias_add(struct store *s, const char *alias, const char *const *targets,
 	char *norm;
 	int r;
 
-	if (domain == NULL) {
-		*error_r = "not an address (want user@domain)";
+	if (domain == NULL || domain[0] == '\0' || strchr(domain, '@')) {
+		*error_r = "not an address (want user@domain, or @domain for "
+		    "a catch-all)";
 		return -1;
 	}
 	if (ntargets == 0) {
@@ -1023,24 +1024,23 @@ rr_add_remote(struct rcpt_resolution *rr, const char *addr)
 	rr->nremote++;
 }
 
+static int resolve_one(struct resolve_ctx *, const char *, int);
+
+/*
+ * The alias or account of exactly this address.  *matched tells whether
+ * there was one (even a disabled account), so the caller knows whether to
+ * try the address without its extension or the domain's catch-all.
+ */
 static int
-resolve_one(struct resolve_ctx *c, const char *addr, int depth)
+resolve_exact(struct resolve_ctx *c, const char *addr, int depth,
+    bool *matched)
 {
-	const char *domain = addr_domain(addr);
 	sqlite3_stmt *st;
 	bool visited = false;
 	char *targets = NULL;
 	int r;
 
-	if (domain == NULL)
-		return 0;
-	if ((r = domain_id(c->db, domain, &(int64_t){ 0 }, &c->error)) < 0)
-		return -1;
-	if (r == 0) {
-		rr_add_remote(c->rr, addr);
-		c->found = 1;
-		return 0;
-	}
+	*matched = false;
 	for (size_t i = 0; i < c->nvisited; i++)
 		if (strcasecmp(c->visited[i], addr) == 0)
 			visited = true;
@@ -1064,6 +1064,7 @@ resolve_one(struct resolve_ctx *c, const char *addr, int depth)
 		if (targets != NULL) {
 			char *save = NULL;
 
+			*matched = true;
 			for (char *t = strtok_r(targets, ",", &save);
 			    t != NULL; t = strtok_r(NULL, ",", &save)) {
 				if (resolve_one(c, t, depth + 1) < 0) {
@@ -1074,12 +1075,16 @@ resolve_one(struct resolve_ctx *c, const char *addr, int depth)
 			free(targets);
 			return 0;
 		}
-	}
+	} else if (visited)
+		*matched = true;	/* a loop: do not look further */
+	if (addr[0] == '@')
+		return 0;		/* a catch-all is an alias only */
 	if ((st = db_prep(c->db, "SELECT id, enabled, receive FROM accounts "
 	    "WHERE address = ?", &c->error)) == NULL)
 		return -1;
 	db_bind_text(st, 1, addr);
 	if ((r = db_step(st)) == 1) {
+		*matched = true;
 		if (sqlite3_column_int(st, 1) != 0 ||
 		    sqlite3_column_int(st, 2) != 0) {
 			rr_add_account(c->rr, sqlite3_column_int64(st, 0));
@@ -1091,6 +1096,52 @@ resolve_one(struct resolve_ctx *c, const char *addr, int depth)
 	if (r < 0) {
 		c->error = db_err(c->db, "account lookup");
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One address, as Postfix's virtual alias maps look it up: user+ext@dom
+ * exactly, then user@dom (the extension is for the user's filters), then
+ * the domain's catch-all alias @dom.
+ */
+static int
+resolve_one(struct resolve_ctx *c, const char *addr, int depth)
+{
+	const char *domain = addr_domain(addr);
+	const char *delim = c->st->rcpt_delimiter;
+	bool matched;
+	size_t cut;
+	int r;
+
+	if (domain == NULL)
+		return 0;
+	if ((r = domain_id(c->db, domain, &(int64_t){ 0 }, &c->error)) < 0)
+		return -1;
+	if (r == 0) {
+		rr_add_remote(c->rr, addr);
+		c->found = 1;
+		return 0;
+	}
+	if (resolve_exact(c, addr, depth, &matched) < 0)
+		return -1;
+	if (!matched && delim != NULL && delim[0] != '\0' &&
+	    (cut = strcspn(addr, delim)) > 0 &&
+	    addr + cut < domain - 1) {
+		char *base = xasprintf("%.*s%s", (int)cut, addr, domain - 1);
+
+		r = resolve_exact(c, base, depth, &matched);
+		free(base);
+		if (r < 0)
+			return -1;
+	}
+	if (!matched) {
+		char *all = xasprintf("@%s", domain);
+
+		r = resolve_exact(c, all, depth, &matched);
+		free(all);
+		if (r < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@ struct store {
 	void		*change_ctx;
 	void		(*queue_fn)(void *);
 	void		*queue_ctx;
+	char		 rcpt_delimiter[8];	/* "+": user+ext@domain */
 };
 
 /* The calling thread's connection to posthorn.db / an account's mail.db. */

@@ -423,6 +423,12 @@ sq_changed(struct store *st, int64_t account, int64_t mailbox)
 		st->change_fn(st->change_ctx, account, mailbox);
 }
 
+void
+store_set_recipient_delimiter(struct store *st, const char *d)
+{
+	snprintf(st->rcpt_delimiter, sizeof(st->rcpt_delimiter), "%s", d);
+}
+
 int
 store_open(const char *data_dir, struct store **stp, const char **error_r)
 {
@@ -432,6 +438,7 @@ store_open(const char *data_dir, struct store **stp, const char **error_r)
 
 	st->data_dir = xstrdup(data_dir);
 	st->tmp_dir = xasprintf("%s/tmp", data_dir);
+	store_set_recipient_delimiter(st, "+");
 	st->generation = atomic_fetch_add(&store_generations, 1);
 	p = xasprintf("%s/accounts", data_dir);
 	if (mkdir_p(data_dir, 0750) < 0 || mkdir_p(p, 0700) < 0 ||
