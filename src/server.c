@@ -342,6 +342,13 @@ raise_nofile(void)
 	}
 }
 
+const char *
+server_srs_domain(void)
+{
+	return srv->cfg->srs_domain != NULL ? srv->cfg->srs_domain :
+	    srv->cfg->hostname;
+}
+
 int
 server_run(struct config *cfg)
 {
@@ -397,6 +404,11 @@ server_run(struct config *cfg)
 		}
 		auth_sasl_set_secret(secret);
 		explicit_bzero(secret, sizeof(secret));
+		if (store_secret(server.store, "srs", server.srs_secret,
+		    &err) < 0) {
+			log_error("store: %s", err);
+			return 1;
+		}
 	}
 	conn_set_limits(cfg->max_connections_per_ip);
 	{

@@ -19,6 +19,7 @@ struct server {
 	struct config	*cfg;
 	struct store	*store;
 	struct psl	*psl;		/* public suffixes, for DMARC */
+	unsigned char	 srs_secret[32];	/* store secret "srs" */
 	bool		 stopping;
 };
 
@@ -42,6 +43,9 @@ void	 imap_accept(int fd, const struct sockaddr *, socklen_t,
 	    enum listen_kind);
 void	 pop3_accept(int fd, const struct sockaddr *, socklen_t,
 	    enum listen_kind);
+
+/* The domain of SRS addresses ([smtp] srs_domain or the hostname). */
+const char *server_srs_domain(void);
 
 /* Frees the DKIM signing keys (at stop). */
 void	 smtp_dkim_shutdown(void);

@@ -70,6 +70,7 @@ config_defaults(struct config *c)
 	c->helo_strict = false;
 	c->checks = true;
 	c->recipient_delimiter[0] = '+';
+	c->srs = true;
 	c->nchecks_skip = (size_t)netlist_parse(CONFIG_CHECKS_SKIP,
 	    &c->checks_skip);
 	c->dnssec = true;
@@ -441,6 +442,16 @@ cfg_handler(void *user, const char *section, const char *name,
 		else
 			snprintf(c->recipient_delimiter,
 			    sizeof(c->recipient_delimiter), "%s", value);
+	} else if (IS("smtp", "srs")) {
+		want_bool(p, name, value, &c->srs);
+	} else if (IS("smtp", "srs_domain")) {
+		if (!domain_valid(value, strlen(value)))
+			cfg_error(p, "bad value '%s' for %s (want a domain)",
+			    value, name);
+		else {
+			free(c->srs_domain);
+			c->srs_domain = xstrdup(value);
+		}
 	} else if (IS("smtp", "sender_check")) {
 		if (strcasecmp(value, "from") == 0)
 			c->sender_check = CONFIG_SENDER_FROM;
@@ -640,6 +651,7 @@ config_free(struct config **cp)
 	free(c->user);
 	free(c->greeting);
 	free(c->checks_skip);
+	free(c->srs_domain);
 	free(c->dns_resolver);
 	free(c->dns_trust_anchor);
 	for (size_t i = 0; i < c->ncerts; i++) {

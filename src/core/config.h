@@ -84,6 +84,8 @@ struct config {
 	int		 dmarc_policy;		/* CONFIG_DMARC_* */
 	int		 sender_check;		/* CONFIG_SENDER_* */
 	char		 recipient_delimiter[8];	/* "+" */
+	bool		 srs;			/* rewrite forwarded senders */
+	char		*srs_domain;		/* NULL: the hostname */
 	/* [dns] */
 	char		*dns_resolver;		/* forwarders, NULL = recursive */
 	bool		 dnssec;

@@ -22,6 +22,7 @@
 #include "queue.h"
 #include "server.h"
 #include "smtp/smtp_parse.h"
+#include "smtp/srs.h"
 #include "smtp_client.h"
 #include "store/store.h"
 
@@ -139,7 +140,7 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 	struct mime_part *root;
 	struct store_msg msg;
 	struct buf ser = BUF_INIT, chunk = BUF_INIT;
-	char id[ID_HEX_LEN + 1];
+	char id[ID_HEX_LEN + 1], back[SRS_ADDR_MAX];
 	uint64_t off = 0;
 	int r, rc = 0;
 
@@ -162,6 +163,22 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 	msg.mime_len = ser.len;
 	msg.internaldate = time(NULL);
 	rcpt_resolution_init(&rr);
+	/* A notice to a sender we rewrote goes to the real sender. */
+	if (srv->cfg->srs) {
+		const char *why;
+
+		switch (srs_reverse_ours(srv->srs_secret, server_srs_domain(),
+		    rcpt, time(NULL), back, sizeof(back), &why)) {
+		case -1:
+			*error_r = "invalid SRS address";
+			rcpt_resolution_free(&rr);
+			buf_free(&ser);
+			return -1;
+		case 1:
+			rcpt = back;
+			break;
+		}
+	}
 	r = store_resolve_rcpt(srv->store, rcpt, &rr, error_r);
 	if (r < 0)
 		rc = -1;
@@ -244,15 +261,25 @@ static void
 send_dsn(const struct queue_msg *m, enum dsn_kind kind, const size_t *which,
     size_t n)
 {
+	struct queue_msg rm;
 	struct spool sp;
 	struct buf orig = BUF_INIT;
-	const char *err;
+	char back[SRS_ADDR_MAX];
+	const char *err, *why;
 	bool full = kind == DSN_FAILED && m->ret == SMTP_RET_FULL &&
 	    m->size <= 10 * 1024 * 1024;
 
 	/* Never bounce a bounce (RFC 5321 6.1, 3461). */
 	if (m->sender == NULL || m->sender[0] == '\0')
 		return;
+	/* A forwarded message's notice goes to (and names) the real sender. */
+	if (srv->cfg->srs && srs_reverse_ours(srv->srs_secret,
+	    server_srs_domain(), m->sender, time(NULL), back, sizeof(back),
+	    &why) == 1) {
+		rm = *m;
+		rm.sender = back;
+		m = &rm;
+	}
 	read_original(m, full, &orig);
 	spool_init(&sp, store_tmpdir(srv->store));
 	if (dsn_build(&sp, kind, srv->cfg->hostname, m, which, n, &orig, full,

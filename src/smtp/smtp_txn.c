@@ -31,6 +31,7 @@
 #include "queue/queue.h"
 #include "server.h"
 #include "smtp_int.h"
+#include "srs.h"
 #include "store/store.h"
 
 static bool
@@ -257,7 +258,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	unsigned notify;
 	char *orcpt = NULL;
 	size_t idx = s->nrcpts;
-	bool local = false;
+	bool local = false, srs_back = false;
 	int r;
 
 	if (!s->in_tx) {
@@ -298,6 +299,26 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		free(orcpt);
 		return;
 	}
+	/* A bounce (or reply) to a sender we rewrote goes back to them. */
+	if (srv->cfg->srs) {
+		char back[SMTP_PATH_MAX + 1];
+		const char *why;
+
+		switch (srs_reverse_ours(srv->srs_secret, server_srs_domain(),
+		    addr, time(NULL), back, sizeof(back), &why)) {
+		case -1:
+			smtp_reply(s, "550 5.1.1 <%s>: Recipient address "
+			    "rejected: invalid SRS address (%s)", addr, why);
+			free(orcpt);
+			return;
+		case 1:
+			log_info("s=%s smtp srs rcpt=<%s> -> <%s>",
+			    s->conn->sid, addr, back);
+			snprintf(addr, sizeof(addr), "%s", back);
+			srs_back = true;
+			break;
+		}
+	}
 	rcpt_resolution_init(&rr);
 	r = store_resolve_rcpt(srv->store, addr, &rr, &err);
 	if (r < 0) {
@@ -307,7 +328,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		goto refused;
 	}
 	if (r == 2) {
-		if (!s->authenticated) {
+		if (!s->authenticated && !srs_back) {
 			smtp_reply(s, "554 5.7.1 <%s>: Relay access denied",
 			    addr);
 			goto refused;
@@ -583,6 +604,8 @@ delivery_work(void *arg)
 		const char **rcpts = xcalloc(d->nremotes, sizeof(char *));
 		const char **orcpt = xcalloc(d->nremotes, sizeof(char *));
 		unsigned *notify = xcalloc(d->nremotes, sizeof(unsigned));
+		const char *sender = d->mail_from;
+		char srs[SMTP_PATH_MAX + 1];
 		struct queue_params qp;
 
 		for (size_t i = 0; i < d->nremotes; i++) {
@@ -593,13 +616,28 @@ delivery_work(void *arg)
 			notify[i] = r->notify;
 			orcpt[i] = r->orcpt;
 		}
+		/*
+		 * Mail from elsewhere that we forward leaves with a sender of
+		 * ours (SRS), so SPF passes at the destination.
+		 */
+		if (!d->authenticated && srv->cfg->srs &&
+		    d->mail_from[0] != '\0') {
+			if (srs_forward(srv->srs_secret, d->mail_from,
+			    server_srs_domain(), time(NULL), srs,
+			    sizeof(srs)) == 0)
+				sender = srs;
+			else
+				log_warnx("smtp id=%s sender <%s> too long for "
+				    "SRS; forwarded as it is", d->qid,
+				    d->mail_from);
+		}
 		memset(&qp, 0, sizeof(qp));
 		qp.envid = d->envid;
 		qp.ret = d->ret;
 		qp.notify = notify;
 		qp.orcpt = orcpt;
 		qp.smtputf8 = d->smtputf8;
-		d->rc = store_queue_add(srv->store, d->mail_from, rcpts,
+		d->rc = store_queue_add(srv->store, sender, rcpts,
 		    d->nremotes, &msg, d->qid, &qp, &d->error);
 		free(rcpts);
 		free(orcpt);

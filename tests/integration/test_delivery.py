@@ -818,6 +818,102 @@ class TestDelivery(DeliveryBase):
 
 # -- the sender that retries only when told -----------------------------
 
+class TestForwarding(DeliveryBase):
+    """Aliases that forward mail from other servers to another domain:
+    the envelope sender is rewritten with SRS (SPF passes downstream) and
+    bounces to the rewritten sender go back to the original sender."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.A.cli("alias", "add", "fwd@example.test", "bob@remote.test")
+        cls.A.cli("alias", "add", "fwdbad@example.test",
+                  "nobody7@remote.test")
+
+    def port25(self, sender, rcpt, msg):
+        s = self.A.smtp()
+        try:
+            s.ehlo()
+            code, resp = s.mail(sender)
+            self.assertEqual(code, 250, resp)
+            code, resp = s.rcpt(rcpt)
+            if code != 250:
+                return code, resp
+            code, resp = s.data(msg)
+            self.assertEqual(code, 250, resp)
+            return code, resp
+        finally:
+            s.quit()
+
+    def test_forward_rewrites_sender(self):
+        subj, mid = unique("srs"), unique("srs") + "@sender.test"
+        off = len(B.read_log())
+        self.port25("alice@sender.test", "fwd@example.test",
+                    make_msg(subj, mid, to="fwd@example.test",
+                             frm="alice@sender.test"))
+        m = wait_log(B, r"smtp message accepted id=\w+ size=\d+ rcpts=1 "
+                        r"local=1 queued=0 from=<(SRS0=[^>]+)>", since=off)
+        srs = m.group(1)
+        self.assertRegex(srs, r"^SRS0=[A-Za-z0-9+/]{4}=[A-Z2-7]{2}="
+                              r"sender\.test=alice@" + re.escape(A_HOST) +
+                              "$")
+        got = with_msgid(fetch_all(B, "bob@remote.test", BOB_PW), mid)
+        self.assertEqual(len(got), 1)
+        # The author is unchanged; only the envelope is ours.
+        self.assertIn(b"From: Demo <alice@sender.test>\r\n", got[0])
+        # A bounce to that address reaches the original sender (here a
+        # user of B, so the reversed address is relayed to B).
+        r = self.port25("", srs, make_msg("bounce back", unique("bb"),
+                                          to=srs, frm="MAILER-DAEMON@x"))
+        self.assertEqual(r[0], 250)
+        wait_log(self.A, r"smtp srs rcpt=<" + re.escape(srs) +
+                 r"> -> <alice@sender\.test>")
+
+    def test_bounce_of_forwarded_mail_returns_to_sender(self):
+        subj, mid = unique("srsb"), unique("srsb") + "@remote.test"
+        off = len(self.A.read_log())
+        self.port25("carol@remote.test", "fwdbad@example.test",
+                    make_msg(subj, mid, to="fwdbad@example.test",
+                             frm="carol@remote.test"))
+        # A's queue holds it from the SRS sender; B refuses nobody7; the
+        # failure notice to the SRS sender is turned back into carol.
+        m = wait_log(self.A, r"queue id=(\w+) to=<nobody7@remote\.test> "
+                             r"relay=\S+ attempts=1 status=bounced",
+                     since=off)
+        wait_log(self.A, rf"queue id={m.group(1)} failure notice sent to "
+                         r"<carol@remote\.test> for 1 recipient", since=off)
+        dsn = self.A.wait_for(
+            lambda: [x for x in fetch_all(B, "carol@remote.test", CAROL_PW)
+                     if subj.encode() in x and
+                     b"multipart/report" in x], WAIT, "the DSN at carol")
+        self.assertEqual(len(dsn), 1)
+        self.assertIn(b"To: <carol@remote.test>", dsn[0])
+
+    def test_forged_srs_refused(self):
+        for rcpt, why in (
+                (f"SRS0=AAAA=AA=sender.test=alice@{A_HOST}", "bad hash"),
+                (f"SRS0=zzzz@{A_HOST}", "malformed")):
+            s = self.A.smtp()
+            try:
+                s.ehlo()
+                s.mail("")
+                code, resp = s.rcpt(rcpt)
+                self.assertEqual((code, resp.decode()),
+                                 (550, f"5.1.1 <{rcpt}>: Recipient address "
+                                  f"rejected: invalid SRS address ({why})"))
+            finally:
+                s.quit()
+
+    def test_submission_is_not_rewritten(self):
+        # Our own users' mail keeps its sender: SPF covers us for it.
+        subj, mid = unique("nosrs"), unique("nosrs") + "@example.test"
+        off = len(B.read_log())
+        submit(self.A, ["fwd@example.test"], make_msg(subj, mid,
+                                                      to="fwd@example.test"))
+        wait_log(B, r"smtp message accepted .* from=<demo@example\.test>",
+                 since=off)
+
+
 class TestQueueControl(DeliveryBase):
     A_CONFIG = {"retry_first": "1h", "retry_max": "4h",
                 "delay_warning": "2s"}

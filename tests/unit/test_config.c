@@ -351,12 +351,13 @@ test_example_all_keys(void **state)
 	*o = '\0';
 	/* user, greeting, cert, key, the two SNI entries, the resolver and
 	 * the trust anchor. */
-	assert_int_equal(uncommented, 8);
+	assert_int_equal(uncommented, 9);
 	c = config_load(write_conf(f, "all.conf", out), &err);
 	if (c == NULL)
 		fail_msg("%s", err);
 	assert_string_equal(c->user, "posthorn");
 	assert_string_equal(c->greeting, "posthorn");
+	assert_string_equal(c->srs_domain, "example.test");
 	assert_string_equal(c->dns_resolver, "127.0.0.1");
 	assert_string_equal(c->dns_trust_anchor, "/usr/share/dns/root.key");
 	assert_int_equal(c->delivery_port, 25);
@@ -495,6 +496,12 @@ test_values(void **state)
 	load_err(f, "[smtp]\nrecipient_delimiter = +@\n", 2,
 	    "bad value '+@' for recipient_delimiter (up to 7 characters, "
 	    "not '@')");
+	c = load_ok(f, "[smtp]\nsrs = no\nsrs_domain = Example.TEST\n");
+	assert_false(c->srs);
+	assert_string_equal(c->srs_domain, "Example.TEST");
+	config_free(&c);
+	load_err(f, "[smtp]\nsrs_domain = not a domain\n", 2,
+	    "bad value 'not a domain' for srs_domain (want a domain)");
 	c = load_ok(f, "[smtp]\nsender_check = envelope\n");
 	assert_int_equal(c->sender_check, CONFIG_SENDER_ENVELOPE);
 	config_free(&c);
