@@ -410,7 +410,14 @@ server_run(struct config *cfg)
 			return 1;
 		}
 	}
-	conn_set_limits(cfg->max_connections_per_ip);
+	{
+		struct conn_limits cl = { cfg->max_connections_per_ip,
+		    (unsigned)cfg->connection_rate_per_ip,
+		    (unsigned)cfg->message_rate_per_ip, cfg->rate_exempt,
+		    cfg->nrate_exempt };
+
+		conn_set_limits(&cl);
+	}
 	{
 		bool fallback = false;
 

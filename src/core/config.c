@@ -67,6 +67,10 @@ config_defaults(struct config *c)
 	c->login_timeout = 180;
 	c->max_bad_commands = 20;
 	c->max_connections_per_ip = 50;
+	c->connection_rate_per_ip = 120;
+	c->message_rate_per_ip = 300;
+	c->nrate_exempt = (size_t)netlist_parse(CONFIG_CHECKS_SKIP,
+	    &c->rate_exempt);
 	c->helo_strict = false;
 	c->checks = true;
 	c->recipient_delimiter[0] = '+';
@@ -410,6 +414,24 @@ cfg_handler(void *user, const char *section, const char *name,
 	} else if (IS("limits", "max_connections_per_ip")) {
 		want_u64(p, name, value, parse_plain_u64, 1, 1000000,
 		    &c->max_connections_per_ip);
+	} else if (IS("limits", "connection_rate_per_ip")) {
+		want_u64(p, name, value, parse_plain_u64, 0, 1000000,
+		    &c->connection_rate_per_ip);
+	} else if (IS("limits", "message_rate_per_ip")) {
+		want_u64(p, name, value, parse_plain_u64, 0, 1000000,
+		    &c->message_rate_per_ip);
+	} else if (IS("limits", "rate_exempt")) {
+		struct netmask *list;
+		int n = netlist_parse(value, &list);
+
+		if (n < 0)
+			cfg_error(p, "bad network list '%s' for %s", value,
+			    name);
+		else {
+			free(c->rate_exempt);
+			c->rate_exempt = list;
+			c->nrate_exempt = (size_t)n;
+		}
 	} else if (IS("smtp", "helo_strict")) {
 		want_bool(p, name, value, &c->helo_strict);
 	} else if (IS("smtp", "checks")) {
@@ -651,6 +673,7 @@ config_free(struct config **cp)
 	free(c->user);
 	free(c->greeting);
 	free(c->checks_skip);
+	free(c->rate_exempt);
 	free(c->srs_domain);
 	free(c->dns_resolver);
 	free(c->dns_trust_anchor);

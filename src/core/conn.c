@@ -19,6 +19,8 @@
 #include <openssl/ssl.h>
 
 #include "conn.h"
+#include "core/ratelimit.h"
+#include "core/util.h"
 #include "log.h"
 #include "loop.h"
 #include "tls/tls.h"
@@ -36,7 +38,8 @@ struct ipcount {
 
 static pthread_mutex_t ip_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct ipcount *ip_buckets[IPCOUNT_BUCKETS];
-static uint64_t max_per_ip = 50;
+static struct conn_limits limits = { 50, 0, 0, NULL, 0 };
+static struct ratelimit *conn_rl, *msg_rl;
 
 /* Each thread's live connections, for the shutdown broadcast. */
 static __thread struct conn *thread_conns;
@@ -45,9 +48,13 @@ static void conn_setup_bev(struct conn *);
 static void conn_schedule_reap(struct conn *);
 
 void
-conn_set_limits(uint64_t per_ip)
+conn_set_limits(const struct conn_limits *l)
 {
-	max_per_ip = per_ip;
+	limits = *l;
+	ratelimit_free(&conn_rl);
+	ratelimit_free(&msg_rl);
+	conn_rl = ratelimit_new(l->conn_rate);
+	msg_rl = ratelimit_new(l->msg_rate);
 }
 
 static unsigned
@@ -321,8 +328,8 @@ conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
 	return c;
 }
 
-bool
-conn_over_limit(const struct conn *c)
+const char *
+conn_refusal(const struct conn *c)
 {
 	unsigned n;
 
@@ -333,7 +340,19 @@ conn_over_limit(const struct conn *c)
 		if (strcmp(e->ip, c->peer_ip) == 0)
 			n = e->n;
 	pthread_mutex_unlock(&ip_mtx);
-	return n > max_per_ip;
+	if (n > limits.max_per_ip)
+		return "too many connections";
+	if (!netlist_match(limits.exempt, limits.nexempt, c->peer_ip) &&
+	    ratelimit_hit(conn_rl, c->peer_ip, mono_ms()))
+		return "connection rate";
+	return NULL;
+}
+
+bool
+conn_message_rate_hit(const struct conn *c)
+{
+	return !netlist_match(limits.exempt, limits.nexempt, c->peer_ip) &&
+	    ratelimit_hit(msg_rl, c->peer_ip, mono_ms());
 }
 
 void

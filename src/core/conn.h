@@ -83,8 +83,19 @@ struct conn {
 	struct conn	*next, *prev;	/* the thread's list */
 };
 
-/* Set by the server once, before any connection. */
-void	 conn_set_limits(uint64_t max_per_ip);
+/*
+ * Set by the server once, before any connection: connections at a time
+ * and new connections and messages per minute from one address (0: no
+ * limit); the rates do not apply to the exempt networks.
+ */
+struct conn_limits {
+	uint64_t		 max_per_ip;
+	unsigned		 conn_rate;
+	unsigned		 msg_rate;
+	const struct netmask	*exempt;
+	size_t			 nexempt;
+};
+void	 conn_set_limits(const struct conn_limits *);
 
 /*
  * Takes over an accepted socket on the calling I/O thread.  implicit_tls
@@ -95,8 +106,14 @@ void	 conn_set_limits(uint64_t max_per_ip);
 struct conn *conn_new(int fd, const struct sockaddr *, socklen_t,
 	    enum listen_kind, bool implicit_tls, const struct conn_ops *,
 	    void *session);
-/* True when the peer is over its connection limit (checked by conn_new). */
-bool	 conn_over_limit(const struct conn *);
+/*
+ * Called once by each session when it starts: NULL when the peer may go
+ * on, else why not ("too many connections", "connection rate").  Counts
+ * the connection for the rate.
+ */
+const char *conn_refusal(const struct conn *);
+/* At SMTP MAIL: counts a message; true when over message_rate_per_ip. */
+bool	 conn_message_rate_hit(const struct conn *);
 
 void	 conn_write(struct conn *, const void *, size_t);
 void	 conn_puts(struct conn *, const char *);

@@ -777,6 +777,7 @@ imap_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	struct imap_session *s = xcalloc(1, sizeof(*s));
 	struct buf caps = BUF_INIT;
 	struct conn *c;
+	const char *why;
 
 	c = conn_new(fd, sa, salen, kind, kind == LISTEN_IMAPS, &imap_ops, s);
 	if (c == NULL) {
@@ -788,10 +789,10 @@ imap_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	buf_init(&s->cmdbuf);
 	conn_set_timeout(c, (unsigned)srv->cfg->login_timeout);
 	conn_set_drain_mark(c, 64 * 1024);
-	if (conn_over_limit(c)) {
+	if ((why = conn_refusal(c)) != NULL) {
 		imap_send(s, "* BYE [UNAVAILABLE] Too many connections from "
 		    "your address.");
-		conn_close(c, "too many connections");
+		conn_close(c, why);
 		return;
 	}
 	imap_capabilities(s, &caps);

@@ -850,6 +850,7 @@ pop3_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 {
 	struct pop3_session *s = xcalloc(1, sizeof(*s));
 	struct conn *c;
+	const char *why;
 
 	c = conn_new(fd, sa, salen, kind, kind == LISTEN_POP3S, &pop3_ops, s);
 	if (c == NULL) {
@@ -860,10 +861,10 @@ pop3_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->state = POP3_AUTHORIZATION;
 	conn_set_timeout(c, (unsigned)srv->cfg->login_timeout);
 	conn_set_drain_mark(c, 64 * 1024);
-	if (conn_over_limit(c)) {
+	if ((why = conn_refusal(c)) != NULL) {
 		send_line(s, "-ERR [SYS/TEMP] Too many connections from your "
 		    "address.");
-		conn_close(c, "too many connections");
+		conn_close(c, why);
 		return;
 	}
 	send_line(s, "+OK posthorn ready.");

@@ -580,6 +580,7 @@ smtp_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 {
 	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	struct conn *c;
+	const char *why;
 
 	c = conn_new(fd, sa, salen, kind, kind == LISTEN_SUBMISSIONS,
 	    &smtp_ops, s);
@@ -592,10 +593,10 @@ smtp_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->state = SMTP_CMD;
 	spool_init(&s->spool, store_tmpdir(srv->store));
 	conn_set_timeout(c, (unsigned)srv->cfg->smtp_timeout);
-	if (conn_over_limit(c)) {
+	if ((why = conn_refusal(c)) != NULL) {
 		smtp_reply(s, "421 4.7.0 %s Error: too many connections "
 		    "from %s", smtp_hostname(), c->peer_ip);
-		conn_close(c, "too many connections");
+		conn_close(c, why);
 		return;
 	}
 	/* With implicit TLS (465) the greeting waits for the handshake. */

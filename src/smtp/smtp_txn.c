@@ -86,6 +86,13 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		smtp_reply(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
+	if (conn_message_rate_hit(s->conn)) {
+		log_info("s=%s smtp message rate exceeded from=%s",
+		    s->conn->sid, s->conn->peer_ip);
+		smtp_reply(s, "450 4.7.1 Error: too much mail from %s",
+		    s->conn->peer_ip);
+		return;
+	}
 	/* UTF-8 is allowed when this very command says SMTPUTF8. */
 	if (smtp_parse_mail_from(cmd->arg, cmd->arg_len, &opts, &path,
 	    &err) < 0) {

@@ -804,6 +804,86 @@ imap_line_max = 4096
 # Many connections from one address
 # ==========================================================================
 
+class RateLimitTest(unittest.TestCase):
+    """Per-address rates ([limits] connection_rate_per_ip,
+    message_rate_per_ip, rate_exempt): over the rate, SMTP gets 421 4.7.0
+    at connect and 450 4.7.1 at MAIL, IMAP a BYE and POP3 -ERR; other
+    addresses are not affected; exempt networks are not counted."""
+
+    USER = f"rate@{DOMAIN}"
+
+    def server(self, conf):
+        srv = Server(users={self.USER: PW}, extra_config="[limits]\n" + conf)
+        srv.start()
+        self.addCleanup(srv.cleanup)
+        return srv
+
+    def greeting(self, srv, listener, source):
+        rc = connect(srv, listener, source=source)
+        try:
+            return rc.readline()
+        finally:
+            rc.close()
+
+    def test_connection_rate(self):
+        srv = self.server("connection_rate_per_ip = 5\nrate_exempt =\n")
+        # Five connections a minute, whatever the protocol.
+        # (From 127.0.0.3: the harness's start-up probes come from .1.)
+        for listener in ("smtp", "imap", "pop3", "smtp", "imap"):
+            self.assertNotIn(b"Too many", self.greeting(srv, listener,
+                                                        "127.0.0.3"))
+        self.assertEqual(self.greeting(srv, "smtp", "127.0.0.3"),
+                         f"421 4.7.0 {HOST} Error: too many connections "
+                         "from 127.0.0.3\r\n".encode())
+        self.assertEqual(self.greeting(srv, "imap", "127.0.0.3"),
+                         b"* BYE [UNAVAILABLE] Too many connections from "
+                         b"your address.\r\n")
+        self.assertEqual(self.greeting(srv, "pop3", "127.0.0.3"),
+                         b"-ERR [SYS/TEMP] Too many connections from your "
+                         b"address.\r\n")
+        # Another address is served.
+        self.assertTrue(self.greeting(srv, "smtp", "127.0.0.5")
+                        .startswith(b"220 "))
+        self.assertIn('disconnect reason="connection rate"',
+                      srv.read_log())
+
+    def test_message_rate(self):
+        srv = self.server("message_rate_per_ip = 3\nrate_exempt =\n")
+
+        def mails(source, n):
+            rc = connect(srv, "smtp", source=source)
+            try:
+                smtp_hello(rc)
+                out = []
+                for _ in range(n):
+                    rc.send(b"MAIL FROM:<a@example.org>\r\n")
+                    out.append(rc.readline())
+                    rc.send(b"RSET\r\n")
+                    self.assertEqual(smtp_code(rc), 250)
+                return out
+            finally:
+                rc.close()
+
+        got = mails("127.0.0.1", 5)
+        self.assertEqual(got[:3], [b"250 2.1.0 Ok\r\n"] * 3)
+        self.assertEqual(got[3:], [b"450 4.7.1 Error: too much mail from "
+                                   b"127.0.0.1\r\n"] * 2)
+        self.assertEqual(mails("127.0.0.6", 1), [b"250 2.1.0 Ok\r\n"])
+
+    def test_exempt_networks(self):
+        # The default exempts loopback: 20 connections and messages pass.
+        srv = self.server("connection_rate_per_ip = 2\n"
+                          "message_rate_per_ip = 2\n")
+        for _ in range(20):
+            rc = connect(srv, "smtp")
+            try:
+                smtp_hello(rc)
+                rc.send(b"MAIL FROM:<a@example.org>\r\n")
+                self.assertEqual(smtp_code(rc), 250)
+            finally:
+                rc.close()
+
+
 class ConnectionLimitTest(unittest.TestCase):
 
     LIMIT = 50

@@ -14,7 +14,8 @@ Servers (all with [dns] resolver = the module's unbound, dnssec = no):
     Q  q.remote.test: dmarc_policy = quarantine, checks_skip empty.
     N  n.remote.test: dmarc_policy = none, spf_fail = mark, checks_skip
        empty.
-    The CLI tests use a server of their own that is never started.
+    The CLI tests use a server of their own that is never started;
+    TestChecksOff starts one with [smtp] checks = no.
 
 Mail to B, Q and N comes straight from the test over SMTP from 127.0.0.1
 (or another loopback source address, to vary what SPF sees); signatures
@@ -658,8 +659,19 @@ class TestDkimCli(Base):
                            s, check=False)
             self.assertNotEqual(r.returncode, 0, s)
             self.assertEqual(r.stdout, "")
-            self.assertTrue(r.stderr.startswith("posthorn: "), r.stderr)
+            self.assertEqual(r.stderr, f"posthorn: {path_s}: File exists\n")
         self.assertEqual(open(path_s, "rb").read(), before)
+        self.assertEqual(listing(), expect)
+        # The file gone but the row still there: the store refuses, and
+        # the new file is not left behind.
+        os.rename(path_s, path_s + ".saved")
+        r = self.S.cli("dkim", "generate", "example.test", "--selector",
+                       "s2", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.stderr, "posthorn: example.test: the domain has a "
+                                   "key with that selector already\n")
+        self.assertFalse(os.path.exists(path_s))
+        os.rename(path_s + ".saved", path_s)
         self.assertEqual(listing(), expect)
 
         # Bad options.
@@ -671,6 +683,9 @@ class TestDkimCli(Base):
         r = self.S.cli("dkim", "generate", "example.test", "--selector",
                        "bad/sel", check=False)
         self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.stderr, "posthorn: bad/sel: a selector is letters, "
+                                   "digits, '-' and '_', in dot-separated "
+                                   "labels\n")
         self.assertFalse(os.path.exists(
             os.path.join(self.dkimdir, "example.test.bad/sel.pem")))
 

@@ -193,6 +193,7 @@ test_defaults(void **state)
 	free(d.hostname);
 	free(d.data_dir);
 	free(d.checks_skip);
+	free(d.rate_exempt);
 }
 
 /* The shipped example, as it is. */
@@ -496,6 +497,21 @@ test_values(void **state)
 	load_err(f, "[smtp]\nrecipient_delimiter = +@\n", 2,
 	    "bad value '+@' for recipient_delimiter (up to 7 characters, "
 	    "not '@')");
+	c = load_ok(f, "");
+	assert_true(c->connection_rate_per_ip == 120);
+	assert_true(c->message_rate_per_ip == 300);
+	assert_int_equal(c->nrate_exempt, 2);
+	config_free(&c);
+	c = load_ok(f, "[limits]\nconnection_rate_per_ip = 0\n"
+	    "message_rate_per_ip = 7\nrate_exempt = 192.0.2.0/24\n");
+	assert_true(c->connection_rate_per_ip == 0);
+	assert_true(c->message_rate_per_ip == 7);
+	assert_int_equal(c->nrate_exempt, 1);
+	assert_true(netlist_match(c->rate_exempt, c->nrate_exempt,
+	    "192.0.2.200"));
+	config_free(&c);
+	load_err(f, "[limits]\nrate_exempt = x\n", 2,
+	    "bad network list 'x' for rate_exempt");
 	c = load_ok(f, "[smtp]\nsrs = no\nsrs_domain = Example.TEST\n");
 	assert_false(c->srs);
 	assert_string_equal(c->srs_domain, "Example.TEST");
