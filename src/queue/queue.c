@@ -57,7 +57,7 @@ struct attempt {
 	unsigned	 records;	/* outcome writes in flight */
 	bool		 dsn_offered;	/* the last transaction passed DSN on */
 	bool		 finishing;	/* done once the writes are */
-	char		 relay[300];	/* "host[ip]" */
+	char		 relay[256 + INET6_ADDRSTRLEN + 2];	/* "host[ip]" */
 
 	/* The message being sent. */
 	struct queue_msg msg;

@@ -177,10 +177,17 @@ scan_header(struct smtp_checks *c, const struct spool *sp)
 		const char *colon;
 
 		if (authres_field_claims_id(p, f->len, smtp_hostname())) {
+			size_t len = f->len, rest = h.raw.len - f->off;
+
+			/* The field with its line end (len stops before). */
+			if (len < rest && p[len] == '\r')
+				len++;
+			if (len < rest && p[len] == '\n')
+				len++;
 			c->v.strip = xgrowarray(c->v.strip, c->v.nstrip,
 			    sizeof(*c->v.strip));
 			c->v.strip[c->v.nstrip].off = f->off;
-			c->v.strip[c->v.nstrip].len = f->len;
+			c->v.strip[c->v.nstrip].len = len;
 			c->v.nstrip++;
 			continue;
 		}
@@ -213,6 +220,34 @@ smtp_checks_finish(struct smtp_checks *c, const struct spool *sp,
 	dkim_verify_run(c->dkim, sp, time(NULL), dkim_done, c);
 }
 
+/*
+ * Whether a DKIM signature that passed is of the From domain or of its
+ * organizational domain (relaxed alignment, RFC 7489 3.1.1).
+ */
+static bool
+author_signed(const struct smtp_checks *c)
+{
+	const char *from_org;
+
+	if (c->from_status != DMARC_FROM_OK)
+		return false;
+	from_org = psl_org_domain(srv->psl, buf_cstr(&c->from_domain));
+	for (size_t i = 0; i < c->dkim_res.n; i++) {
+		const struct dkim_sig_result *r = &c->dkim_res.sig[i];
+		const char *org;
+
+		if (r->result != DKIM_PASS || r->d[0] == '\0')
+			continue;
+		if (strcasecmp(r->d, buf_cstr(&c->from_domain)) == 0)
+			return true;
+		org = psl_org_domain(srv->psl, r->d);
+		if (org != NULL && from_org != NULL &&
+		    strcasecmp(org, from_org) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The AR field and the verdict, once DMARC has answered (or was not run). */
 static void
 verdict(struct smtp_checks *c, const struct dmarc_result *dr)
@@ -220,6 +255,7 @@ verdict(struct smtp_checks *c, const struct dmarc_result *dr)
 	struct authres_item items[2 + DKIM_MAX_SIGS + 1];
 	char bprefix[DKIM_MAX_SIGS][DKIM_B_MAX + 1];
 	char comment[128], helo_addr[SMTP_DOMAIN_MAX + 16];
+	enum dmarc_policy dis = DMARC_POLICY_NONE;
 	const struct dkim_results *dk = &c->dkim_res;
 	size_t n = 0;
 	struct buf sum = BUF_INIT;
@@ -278,14 +314,22 @@ verdict(struct smtp_checks *c, const struct dmarc_result *dr)
 		}
 		n++;
 	}
-	/* DMARC. */
+	/* DMARC: dis= is what we do, after [smtp] dmarc_policy. */
+	if (dr != NULL) {
+		dis = dr->disposition;
+		if (srv->cfg->dmarc_policy == CONFIG_DMARC_NONE)
+			dis = DMARC_POLICY_NONE;
+		else if (srv->cfg->dmarc_policy == CONFIG_DMARC_QUARANTINE &&
+		    dis == DMARC_POLICY_REJECT)
+			dis = DMARC_POLICY_QUARANTINE;
+	}
 	items[n].method = "dmarc";
 	if (dr != NULL) {
 		items[n].result = dmarc_status_name(dr->result);
 		if (dr->record != NULL) {
 			snprintf(comment, sizeof(comment), "p=%s dis=%s",
 			    dmarc_policy_name(dr->policy),
-			    dmarc_policy_name(dr->disposition));
+			    dmarc_policy_name(dis));
 			items[n].comment = comment;
 		}
 		if (dr->result == DMARC_TEMPERROR ||
@@ -314,20 +358,22 @@ verdict(struct smtp_checks *c, const struct dmarc_result *dr)
 	buf_free(&sum);
 
 	c->v.action = SMTP_VERDICT_ACCEPT;
-	if (dr != NULL && dr->result == DMARC_FAIL &&
-	    srv->cfg->dmarc_policy != CONFIG_DMARC_NONE) {
-		if (dr->disposition == DMARC_POLICY_REJECT &&
-		    srv->cfg->dmarc_policy == CONFIG_DMARC_APPLY) {
+	if (dr != NULL && dr->result == DMARC_FAIL) {
+		if (dis == DMARC_POLICY_REJECT) {
 			c->v.action = SMTP_VERDICT_REJECT;
 			snprintf(c->v.reply, sizeof(c->v.reply), "550 5.7.1 "
 			    "Unauthenticated email from %s is not accepted "
 			    "due to its DMARC policy", dr->from_domain);
 			return;
 		}
-		if (dr->disposition != DMARC_POLICY_NONE)
+		if (dis == DMARC_POLICY_QUARANTINE)
 			c->v.action = SMTP_VERDICT_JUNK;
 	}
-	if (c->mf.result == SPF_FAIL && !dmarc_pass &&
+	/*
+	 * An SPF fail is forgiven when the author's domain signed the
+	 * message: forwarding breaks SPF, not DKIM.
+	 */
+	if (c->mf.result == SPF_FAIL && !dmarc_pass && !author_signed(c) &&
 	    srv->cfg->spf_fail == CONFIG_SPF_REJECT) {
 		const char *dom = strrchr(c->mail_from, '@');
 
