@@ -139,7 +139,7 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 	struct mime_parser *mp = mime_parser_create(NULL);
 	struct mime_part *root;
 	struct store_msg msg;
-	struct buf ser = BUF_INIT, chunk = BUF_INIT;
+	struct buf ser = BUF_INIT, chunk = BUF_INIT, rpath = BUF_INIT;
 	char id[ID_HEX_LEN + 1], back[SRS_ADDR_MAX];
 	uint64_t off = 0;
 	int r, rc = 0;
@@ -155,6 +155,9 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 	}
 	buf_free(&chunk);
 	root = mime_parser_finish(&mp);
+	/* Local copies get the return path first (RFC 5321 4.4). */
+	buf_printf(&rpath, "Return-Path: <%s>\r\n", sender);
+	mime_part_shift(root, rpath.len);
 	mime_serialize(root, &ser);
 	mime_part_free(&root);
 	memset(&msg, 0, sizeof(msg));
@@ -173,6 +176,7 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 			*error_r = "invalid SRS address";
 			rcpt_resolution_free(&rr);
 			buf_free(&ser);
+			buf_free(&rpath);
 			return -1;
 		case 1:
 			rcpt = back;
@@ -193,6 +197,8 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 	} else if (r == 1) {
 		uint32_t *uids = xcalloc(rr.naccounts + 1, sizeof(uint32_t));
 
+		msg.prefix = rpath.data;
+		msg.prefix_len = rpath.len;
 		if (rr.naccounts > 0)
 			rc = store_deliver(srv->store, rr.account_ids,
 			    rr.naccounts, &msg, uids, error_r);
@@ -206,6 +212,8 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 				p += strlen(p) + 1;
 			}
 			random_id(id);
+			msg.prefix = NULL;
+			msg.prefix_len = 0;
 			rc = store_queue_add(srv->store, sender, rem,
 			    rr.nremote, &msg, id, NULL, error_r);
 			free(rem);
@@ -216,6 +224,7 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 	}
 	rcpt_resolution_free(&rr);
 	buf_free(&ser);
+	buf_free(&rpath);
 	return rc;
 }
 

@@ -581,7 +581,7 @@ delivery_work(void *arg)
 {
 	struct smtp_delivery *d = arg;
 	struct store_msg msg;
-	struct buf ser = BUF_INIT;
+	struct buf ser = BUF_INIT, local = BUF_INIT;
 	uint32_t *uids;
 
 	if (d->nstrip > 0 && strip_ranges(d) < 0)
@@ -591,13 +591,18 @@ delivery_work(void *arg)
 	if (d->authenticated && d->nremotes > 0)
 		(void)smtp_dkim_sign(d->mime, d->mail_from, &d->spool,
 		    &d->prefix);
-	if (d->prefix.len > 0)
-		mime_part_shift(d->mime, d->prefix.len);
+	/*
+	 * Final delivery puts the return path first (RFC 5321 4.4); the
+	 * copy that leaves must not have one.
+	 */
+	buf_printf(&local, "Return-Path: <%s>\r\n", d->mail_from);
+	buf_append(&local, d->prefix.data, d->prefix.len);
+	mime_part_shift(d->mime, local.len);
 	mime_serialize(d->mime, &ser);
 	memset(&msg, 0, sizeof(msg));
 	msg.spool = &d->spool;
-	msg.prefix = d->prefix.data;
-	msg.prefix_len = d->prefix.len;
+	msg.prefix = local.data;
+	msg.prefix_len = local.len;
 	msg.junk = d->junk;
 	msg.mime = ser.data;
 	msg.mime_len = ser.len;
@@ -644,6 +649,8 @@ delivery_work(void *arg)
 		qp.notify = notify;
 		qp.orcpt = orcpt;
 		qp.smtputf8 = d->smtputf8;
+		msg.prefix = d->prefix.data;
+		msg.prefix_len = d->prefix.len;
 		d->rc = store_queue_add(srv->store, sender, rcpts,
 		    d->nremotes, &msg, d->qid, &qp, &d->error);
 		free(rcpts);
@@ -654,6 +661,7 @@ delivery_work(void *arg)
 		local_success_dsn(d);
 	free(uids);
 	buf_free(&ser);
+	buf_free(&local);
 }
 
 static void

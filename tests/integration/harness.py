@@ -43,6 +43,13 @@ def free_ports(n):
     return ports
 
 
+def strip_return_path(msg):
+    """The message without the Return-Path field that final delivery puts
+    first (RFC 5321 4.4); asserts it is there."""
+    assert msg.startswith(b"Return-Path: <"), msg[:100]
+    return msg[msg.index(b"\r\n") + 2:]
+
+
 def tls_context():
     """A client context that accepts the server's self-signed certificate."""
     ctx = ssl.create_default_context()

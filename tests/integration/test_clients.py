@@ -29,6 +29,7 @@ Server = harness.Server
 
 
 def strip_received(msg):
+    msg = harness.strip_return_path(msg)
     assert msg.startswith(b"Received: "), msg[:100]
     i = msg.index(b"\r\n") + 2
     while msg[i:i + 1] == b"\t":

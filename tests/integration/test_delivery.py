@@ -430,7 +430,12 @@ class TestDelivery(DeliveryBase):
         got = with_msgid(fetch_all(B, "bob@remote.test", BOB_PW), mid)
         self.assertEqual(len(got), 1)
         raw = got[0]
-        # B's trace header first: from A over STARTTLS, no AUTH.
+        # The return path of B's final delivery; A's copy had none.
+        self.assertTrue(raw.startswith(b"Return-Path: <demo@example.test>"
+                                       b"\r\n"), raw[:200])
+        self.assertEqual(raw.count(b"Return-Path:"), 1)
+        raw = raw[raw.index(b"\r\n") + 2:]
+        # B's trace header next: from A over STARTTLS, no AUTH.
         mb = re.match(
             rb"Received: from mail\.example\.test \(\[127\.0\.0\.1\]\)\r\n"
             rb"\tby mx\.remote\.test \(posthorn\) with ESMTPS id (\w+)\r\n"

@@ -7,6 +7,7 @@ import email.policy
 import time
 import unittest
 
+import harness  # noqa: E402
 from harness import Server
 
 
@@ -23,7 +24,7 @@ def stored(srv, user, pw, n=None):
 
 
 def strip_received(raw):
-    lines = raw.split(b"\r\n")
+    lines = harness.strip_return_path(raw).split(b"\r\n")
     i = 1
     while lines[i].startswith(b"\t"):
         i += 1
@@ -212,7 +213,9 @@ class SmtpUtf8(unittest.TestCase):
         self.assertTrue(c.readline().startswith(b"250 2.0.0"))
         c.close()
         msgs = stored(self.srv, "u8@example.test", "u-pass-123")
-        self.assertIn(b"with UTF8ESMTP", msgs[-1].split(b"\r\n")[1])
+        self.assertTrue(msgs[-1].startswith("Return-Path: <jöran@example.org>"
+                                            "\r\n".encode()))
+        self.assertIn(b"with UTF8ESMTP", msgs[-1].split(b"\r\n")[2])
         self.assertEqual(strip_received(msgs[-1]), body.encode())
 
 

@@ -370,7 +370,8 @@ class DiskFullTest(unittest.TestCase):
                 f"Message-ID: <{tag}@example.org>\r\n\r\n").encode() + body
 
     def mailbox(self):
-        """[message bytes without the Received header of SMTP mail]."""
+        """[message bytes without the Return-Path and Received fields of
+        SMTP mail]."""
         m = Imap(self.srv, self.USER)
         try:
             n, items = m.fetch_all("INBOX", "BODY.PEEK[]")
@@ -379,8 +380,8 @@ class DiskFullTest(unittest.TestCase):
         out = []
         for seq, d in items:
             b = d[b"BODY[]"]
-            out.append(H.strip_received(b) if b.startswith(b"Received: ")
-                       else b)
+            out.append(H.strip_received(b)
+                       if b.startswith(b"Return-Path: ") else b)
         return out
 
     def test_disk_full(self):
@@ -556,7 +557,7 @@ class FsyncErrorTest(unittest.TestCase):
             for seq, d in items:
                 b = d[b"BODY[]"]
                 out.append(H.strip_received(b)
-                           if b.startswith(b"Received: ") else b)
+                           if b.startswith(b"Return-Path: ") else b)
             return out
 
         got = contents()

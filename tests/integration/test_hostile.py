@@ -201,6 +201,7 @@ def smtp_deliver(srv, rcpt, msg, listener="smtp"):
 def strip_received(msg):
     """The message without the server's Received header (first header, one
     line plus TAB continuation lines)."""
+    msg = harness.strip_return_path(msg)
     assert msg.startswith(b"Received: "), msg[:100]
     i = msg.index(b"\r\n") + 2
     while msg[i:i + 1] == b"\t":

@@ -405,6 +405,10 @@ def split_received(raw, host, helo, ip, rcpt="bob@remote.test"):
     """raw = [Authentication-Results] Received rest.  Returns (the AR
     field as stored or None, the rest after our Received)."""
     ar = None
+    # Final delivery puts the return path first (RFC 5321 4.4).
+    rp = re.match(rb"Return-Path: <[^>\r\n]*>\r\n", raw)
+    assert rp, raw[:200]
+    raw = raw[rp.end():]
     m = AR_FIELD.match(raw)
     if m:
         ar = m.group(0)
