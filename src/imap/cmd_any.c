@@ -1,7 +1,7 @@
 /*
  * cmd_any - IMAP commands of any state and of the login phase:
- * CAPABILITY, NOOP, CHECK, LOGOUT, ID, NAMESPACE, STARTTLS, LOGIN,
- * AUTHENTICATE, and IDLE (RFC 2177).
+ * CAPABILITY, ENABLE (RFC 5161), NOOP, CHECK, LOGOUT, ID, NAMESPACE,
+ * STARTTLS, LOGIN, AUTHENTICATE, and IDLE (RFC 2177).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,53 @@ cmd_capability(struct imap_cmd *cmd)
 	imap_send(cmd->s, "* CAPABILITY %s", buf_cstr(&b));
 	buf_free(&b);
 	imap_cmd_done(cmd, "OK", "Capability completed.");
+}
+
+/*
+ * ENABLE: the extensions that change how the server talks.  The answer
+ * lists those newly enabled (RFC 5161 3.1); unknown names are ignored.
+ * RFC 5161 means it for the authenticated state; like Dovecot we take it
+ * with a mailbox selected too.
+ */
+void
+cmd_enable(struct imap_cmd *cmd)
+{
+	static const struct {
+		const char *name;
+		unsigned bits;
+	} ext[] = {
+		{ "CONDSTORE", IMAP_EN_CONDSTORE },
+		{ "QRESYNC", IMAP_EN_QRESYNC | IMAP_EN_CONDSTORE },
+	};
+	struct imap_session *s = cmd->s;
+	struct buf out = BUF_INIT;
+
+	if (cmd->a.count == 0) {
+		imap_cmd_done(cmd, "BAD", "ENABLE needs capability names");
+		return;
+	}
+	for (size_t i = 0; i < cmd->a.count; i++) {
+		const struct imap_arg *a = &cmd->a.args[i];
+
+		if (a->type != IMAP_ARG_ATOM) {
+			buf_free(&out);
+			imap_cmd_done(cmd, "BAD", "Invalid capability name");
+			return;
+		}
+		for (size_t k = 0; k < sizeof(ext) / sizeof(ext[0]); k++) {
+			if (strcasecmp(a->str, ext[k].name) != 0 ||
+			    (s->enabled & ext[k].bits) == ext[k].bits)
+				continue;
+			if (ext[k].bits & IMAP_EN_CONDSTORE)
+				imap_condstore_enable(s);
+			s->enabled |= ext[k].bits;
+			buf_putc(&out, ' ');
+			buf_puts(&out, ext[k].name);
+		}
+	}
+	imap_send(s, "* ENABLED%s", buf_cstr(&out));
+	buf_free(&out);
+	imap_cmd_done(cmd, "OK", "Enabled.");
 }
 
 void

@@ -12,20 +12,28 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "imap_date.h"
+#include "imap_seqset.h"
 #include "imap_session.h"
 #include "mime/mime.h"
 #include "server.h"
 #include "store/store.h"
 
-struct append_job {
-	struct buf	 name;
-	struct mailbox_info mi;
+/* One message of an APPEND (several with MULTIAPPEND, RFC 3502). */
+struct append_msg {
 	uint32_t	 flags;
 	struct buf	 keywords;
 	time_t		 date;
+	struct buf	 mime;
+	uint32_t	 uid;
+};
+
+struct append_job {
+	struct buf	 name;
+	struct mailbox_info mi;
+	struct append_msg *msgs;
+	size_t		 n;
 	int		 rc;
 	const char	*error;
-	uint32_t	 uid;
 	uint32_t	 uidvalidity;
 };
 
@@ -35,19 +43,20 @@ append_job_free(void *p)
 	struct append_job *j = p;
 
 	buf_free(&j->name);
-	buf_free(&j->keywords);
+	for (size_t i = 0; i < j->n; i++) {
+		buf_free(&j->msgs[i].keywords);
+		buf_free(&j->msgs[i].mime);
+	}
+	free(j->msgs);
 	free(j);
 }
 
-static void
-append_work(struct imap_cmd *cmd)
+/* Parses a spooled message; false when it could not be read back. */
+static bool
+parse_spool(const struct spool *sp, struct buf *ser)
 {
-	struct append_job *j = cmd->ctx;
-	struct spool *sp = &cmd->spools[0];
 	struct mime_parser *mp = mime_parser_create(NULL);
 	struct mime_part *root;
-	struct store_msg msg;
-	struct buf ser = BUF_INIT;
 	char chunk[65536];
 	uint64_t off = 0;
 
@@ -60,23 +69,47 @@ append_work(struct imap_cmd *cmd)
 		off += (uint64_t)n;
 	}
 	root = mime_parser_finish(&mp);
-	if (off != sp->size) {
-		j->rc = -1;
-		j->error = "reading the message back failed";
-		mime_part_free(&root);
-		return;
-	}
-	mime_serialize(root, &ser);
+	if (off == sp->size)
+		mime_serialize(root, ser);
 	mime_part_free(&root);
-	memset(&msg, 0, sizeof(msg));
-	msg.spool = sp;
-	msg.mime = ser.data;
-	msg.mime_len = ser.len;
-	msg.internaldate = j->date;
-	j->rc = store_append(srv->store, cmd->s->account, j->mi.id, &msg,
-	    j->flags, j->keywords.len ? buf_cstr(&j->keywords) : NULL,
-	    imap_account_quota(cmd->s), &j->uid, &j->uidvalidity, &j->error);
-	buf_free(&ser);
+	return off == sp->size;
+}
+
+static void
+append_work(struct imap_cmd *cmd)
+{
+	struct append_job *j = cmd->ctx;
+	struct store_msg *msgs = xcalloc(j->n, sizeof(*msgs));
+	uint32_t *flags = xcalloc(j->n, sizeof(*flags));
+	uint32_t *uids = xcalloc(j->n, sizeof(*uids));
+	const char **kws = xcalloc(j->n, sizeof(*kws));
+
+	j->rc = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		struct append_msg *a = &j->msgs[i];
+
+		if (!parse_spool(&cmd->spools[i], &a->mime)) {
+			j->rc = -1;
+			j->error = "reading the message back failed";
+			goto out;
+		}
+		msgs[i].spool = &cmd->spools[i];
+		msgs[i].mime = a->mime.data;
+		msgs[i].mime_len = a->mime.len;
+		msgs[i].internaldate = a->date;
+		flags[i] = a->flags;
+		kws[i] = a->keywords.len ? buf_cstr(&a->keywords) : NULL;
+	}
+	j->rc = store_append_many(srv->store, cmd->s->account, j->mi.id, msgs,
+	    j->n, flags, kws, imap_account_quota(cmd->s), uids,
+	    &j->uidvalidity, &j->error);
+	for (size_t i = 0; j->rc == 0 && i < j->n; i++)
+		j->msgs[i].uid = uids[i];
+out:
+	free(msgs);
+	free(flags);
+	free(uids);
+	free(kws);
 }
 
 static void
@@ -84,6 +117,8 @@ append_done(struct imap_cmd *cmd)
 {
 	struct append_job *j = cmd->ctx;
 	struct imap_session *s = cmd->s;
+	uint32_t *uids;
+	struct buf set = BUF_INIT;
 
 	if (j->rc == STORE_OVERQUOTA) {
 		imap_cmd_done(cmd, "NO", "[OVERQUOTA] Quota exceeded (mailbox "
@@ -99,10 +134,22 @@ append_done(struct imap_cmd *cmd)
 	}
 	if (s->view != NULL && s->view->mailbox == j->mi.id)
 		s->view->dirty = true;
-	imap_cmd_done(cmd, "OK", "[APPENDUID %u %u] Append completed.",
-	    j->uidvalidity, j->uid);
+	/* The new uids are consecutive, so a set is short (RFC 4315). */
+	uids = xcalloc(j->n, sizeof(*uids));
+	for (size_t i = 0; i < j->n; i++)
+		uids[i] = j->msgs[i].uid;
+	imap_seqset_format_array(uids, j->n, &set);
+	imap_cmd_done(cmd, "OK", "[APPENDUID %u %s] Append completed.",
+	    j->uidvalidity, buf_cstr(&set));
+	buf_free(&set);
+	free(uids);
 }
 
+/*
+ * APPEND mailbox [flags] [date-time] literal, and with MULTIAPPEND more
+ * [flags] [date-time] literal groups.  Each literal was streamed into
+ * cmd->spools in order and stands here as an empty literal argument.
+ */
 void
 cmd_append(struct imap_cmd *cmd)
 {
@@ -113,51 +160,70 @@ cmd_append(struct imap_cmd *cmd)
 	size_t i = 1;
 	int r, tz;
 
-	if (cmd->a.count < 2 || cmd->a.count > 4 || cmd->nspools != 1 ||
+	if (cmd->a.count < 2 || cmd->nspools == 0 ||
 	    args[cmd->a.count - 1].type != IMAP_ARG_LITERAL) {
 		imap_cmd_done(cmd, "BAD", "Invalid APPEND arguments");
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
 	buf_init(&j->name);
-	buf_init(&j->keywords);
 	cmd->ctx = j;
 	cmd->ctx_free = append_job_free;
-	j->date = time(NULL);
 	if ((wire = imap_arg_astring(&args[0])) == NULL ||
 	    imap_mailbox_from_wire(wire, &j->name, &err) < 0) {
 		imap_cmd_done(cmd, "NO", "[TRYCREATE] Invalid mailbox name");
 		return;
 	}
-	if (i < cmd->a.count - 1 && args[i].type == IMAP_ARG_LIST) {
-		if (imap_parse_flags(&args[i], &j->flags, &j->keywords, true,
-		    &err) < 0) {
-			imap_cmd_done(cmd, "BAD", "%s", err);
+	j->msgs = xcalloc(cmd->nspools, sizeof(*j->msgs));
+	while (i < cmd->a.count) {
+		struct append_msg *a;
+
+		if (j->n == cmd->nspools) {
+			imap_cmd_done(cmd, "BAD", "Invalid APPEND arguments");
+			return;
+		}
+		a = &j->msgs[j->n++];
+		buf_init(&a->keywords);
+		buf_init(&a->mime);
+		a->date = time(NULL);
+		if (args[i].type == IMAP_ARG_LIST) {
+			if (imap_parse_flags(&args[i], &a->flags,
+			    &a->keywords, true, &err) < 0) {
+				imap_cmd_done(cmd, "BAD", "%s", err);
+				return;
+			}
+			i++;
+		}
+		if (i < cmd->a.count && args[i].type == IMAP_ARG_QUOTED) {
+			if (imap_datetime_parse(args[i].str, args[i].len,
+			    &a->date, &tz) < 0) {
+				imap_cmd_done(cmd, "BAD", "Invalid date-time");
+				return;
+			}
+			i++;
+		}
+		if (i >= cmd->a.count || args[i].type != IMAP_ARG_LITERAL ||
+		    args[i].len != 0) {
+			imap_cmd_done(cmd, "BAD", "Invalid APPEND arguments");
 			return;
 		}
 		i++;
 	}
-	if (i < cmd->a.count - 1) {
-		if (args[i].type != IMAP_ARG_QUOTED ||
-		    imap_datetime_parse(args[i].str, args[i].len, &j->date,
-		    &tz) < 0) {
-			imap_cmd_done(cmd, "BAD", "Invalid date-time");
-			return;
-		}
-		i++;
-	}
-	if (i != cmd->a.count - 1) {
+	if (j->n != cmd->nspools) {
 		imap_cmd_done(cmd, "BAD", "Invalid APPEND arguments");
 		return;
 	}
-	if (cmd->spools[0].error != 0) {
-		imap_cmd_done(cmd, "NO", "[UNAVAILABLE] Message could not be "
-		    "saved, try again later");
-		return;
-	}
-	if (cmd->spools[0].size == 0) {
-		imap_cmd_done(cmd, "NO", "Can't save a zero byte message.");
-		return;
+	for (size_t k = 0; k < j->n; k++) {
+		if (cmd->spools[k].error != 0) {
+			imap_cmd_done(cmd, "NO", "[UNAVAILABLE] Message could "
+			    "not be saved, try again later");
+			return;
+		}
+		if (cmd->spools[k].size == 0) {
+			imap_cmd_done(cmd, "NO", "Can't save a zero byte "
+			    "message.");
+			return;
+		}
 	}
 	r = store_mailbox_get(srv->store, s->account, buf_cstr(&j->name),
 	    &j->mi);

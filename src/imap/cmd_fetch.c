@@ -15,9 +15,11 @@
 
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "core/xmalloc.h"
 #include "imap_bodystructure.h"
 #include "imap_date.h"
+#include "imap_seqset.h"
 #include "imap_session.h"
 #include "mime/mime.h"
 #include "server.h"
@@ -43,13 +45,20 @@ struct fetch_ctx {
 	bool		 need_mime;
 	bool		 want_uid;
 	bool		 want_flags;
+	bool		 want_modseq;
 	bool		 sets_seen;
+	bool		 condstore;	/* UID and MODSEQ with \Seen set now */
 	/* \Seen set by this command: their responses include FLAGS. */
 	uint32_t	*seen_uids;
 	size_t		 nseen;
 	struct flag_change *changes;
 	int		 rc;
 	const char	*error;
+
+	/* CHANGEDSINCE (RFC 7162 3.1.4.1), VANISHED (3.2.6). */
+	bool		 changedsince;
+	uint64_t	 since;
+	bool		 vanished;
 
 	/* The message being written. */
 	struct buf	 text;
@@ -358,6 +367,17 @@ build_message(struct imap_session *s, struct fetch_ctx *f)
 			buf_printf(&f->text, "MODSEQ (%llu)",
 			    (unsigned long long)m.modseq);
 			break;
+		case IMAP_FETCH_EMAILID:
+			/* The stored message: copies share it (RFC 8474). */
+			SEP();
+			buf_printf(&f->text, "EMAILID (E%lld)",
+			    (long long)m.message_id);
+			break;
+		case IMAP_FETCH_THREADID:
+			/* No thread ids (yet): NIL, as RFC 8474 4.2 allows. */
+			SEP();
+			buf_puts(&f->text, "THREADID NIL");
+			break;
 		case IMAP_FETCH_ENVELOPE:
 			SEP();
 			buf_puts(&f->text, "ENVELOPE ");
@@ -397,12 +417,24 @@ build_message(struct imap_session *s, struct fetch_ctx *f)
 			break;
 		}
 	}
-	if (!flags_done && was_seen_now(f, uid)) {
-		SEP();
-		buf_puts(&f->text, "FLAGS ");
-		imap_write_flags(&f->text, v->flags[idx] & MAIL_FLAGS_ALL,
-		    (v->flags[idx] & VIEW_RECENT) != 0,
-		    need_meta ? buf_cstr(&m.keywords) : NULL);
+	if (was_seen_now(f, uid)) {
+		if (!flags_done) {
+			SEP();
+			buf_puts(&f->text, "FLAGS ");
+			imap_write_flags(&f->text, v->flags[idx] &
+			    MAIL_FLAGS_ALL, (v->flags[idx] & VIEW_RECENT) != 0,
+			    need_meta ? buf_cstr(&m.keywords) : NULL);
+		}
+		/* RFC 7162 3.1: a FETCH that set \Seen reports both. */
+		if (f->condstore && !f->want_uid) {
+			SEP();
+			buf_printf(&f->text, "UID %u", uid);
+		}
+		if (f->condstore && !f->want_modseq) {
+			SEP();
+			buf_printf(&f->text, "MODSEQ (%llu)",
+			    (unsigned long long)m.modseq);
+		}
 	}
 #undef SEP
 	buf_puts(&f->text, ")\r\n");
@@ -476,7 +508,8 @@ seen_work(struct imap_cmd *cmd)
 
 	f->changes = xcalloc(f->nseen + 1, sizeof(*f->changes));
 	f->rc = store_mails_flags(srv->store, s->account, s->view->mailbox,
-	    f->seen_uids, f->nseen, FLAGS_ADD, MAIL_SEEN, NULL, 0, f->changes,
+	    f->seen_uids, f->nseen, FLAGS_ADD, MAIL_SEEN, NULL,
+	    STORE_UNCONDITIONAL, f->changes,
 	    &f->error);
 }
 
@@ -500,6 +533,143 @@ seen_done(struct imap_cmd *cmd)
 	fetch_continue(cmd);
 }
 
+/* FETCH modifiers: (CHANGEDSINCE modseq [VANISHED]).  0, or -1 (done). */
+static int
+fetch_modifiers(struct imap_cmd *cmd, struct fetch_ctx *f)
+{
+	struct imap_session *s = cmd->s;
+	const struct imap_arg *m;
+	size_t n;
+
+	if ((m = imap_arg_list(&cmd->a.args[2], &n)) == NULL || n == 0) {
+		imap_cmd_done(cmd, "BAD", "Invalid FETCH modifiers");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (imap_arg_atom_eq(&m[i], "CHANGEDSINCE") && i + 1 < n &&
+		    m[i + 1].type == IMAP_ARG_ATOM &&
+		    parse_u64(m[i + 1].str, m[i + 1].len, INT64_MAX,
+		    &f->since) == 0 && !f->changedsince) {
+			f->changedsince = true;
+			i++;
+		} else if (imap_arg_atom_eq(&m[i], "VANISHED") &&
+		    !f->vanished) {
+			f->vanished = true;
+		} else {
+			imap_cmd_done(cmd, "BAD", "Invalid FETCH modifiers");
+			return -1;
+		}
+	}
+	if (!f->changedsince) {
+		imap_cmd_done(cmd, "BAD", "FETCH modifiers need CHANGEDSINCE");
+		return -1;
+	}
+	/* VANISHED: UID FETCH with QRESYNC enabled only (3.2.6). */
+	if (f->vanished && (!cmd->a.uid || !(s->enabled & IMAP_EN_QRESYNC))) {
+		imap_cmd_done(cmd, "BAD", "VANISHED needs UID FETCH and "
+		    "QRESYNC");
+		return -1;
+	}
+	imap_condstore_enable(s);
+	return 0;
+}
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct since_ctx {
+	uint32_t	*uids;
+	size_t		 n;
+	struct imap_seqset *set;
+};
+
+static void
+since_row_cb(void *ctx, const struct mail_row *r)
+{
+	struct since_ctx *c = ctx;
+
+	c->uids = xgrowarray(c->uids, c->n, sizeof(*c->uids));
+	c->uids[c->n++] = r->uid;
+}
+
+static void
+since_gone_cb(void *ctx, uint32_t uid)
+{
+	struct since_ctx *c = ctx;
+
+	if (!imap_seqset_contains(c->set, uid, UINT32_MAX))
+		return;
+	c->uids = xgrowarray(c->uids, c->n, sizeof(*c->uids));
+	c->uids[c->n++] = uid;
+}
+
+/*
+ * CHANGEDSINCE keeps only messages whose modseq is above it and adds the
+ * MODSEQ item; VANISHED first reports the uids of the set expunged since
+ * (RFC 7162 3.2.6).  Returns 0, or -1 after answering.
+ */
+static int
+changedsince_filter(struct imap_cmd *cmd, struct fetch_ctx *f,
+    const char *set)
+{
+	struct imap_session *s = cmd->s;
+	struct imap_view *v = s->view;
+	struct since_ctx c = { NULL, 0, NULL };
+	const char *err;
+	uint32_t w = 0;
+
+	if (f->vanished) {
+		struct imap_seqset ss;
+		struct buf out = BUF_INIT;
+
+		imap_seqset_init(&ss);
+		(void)imap_seqset_parse(set, strlen(set), &ss);
+		imap_seqset_resolve(&ss, v->uidnext > 1 ? v->uidnext - 1 : 1);
+		c.set = &ss;
+		if (store_expunged_scan(srv->store, s->account, v->mailbox,
+		    f->since, since_gone_cb, &c, &err) < 0) {
+			imap_seqset_free(&ss);
+			free(c.uids);
+			imap_cmd_done(cmd, "NO", "[SERVERBUG] %s", err);
+			return -1;
+		}
+		imap_write_vanished(&out, true, c.uids, c.n);
+		imap_send_buf(s, &out);
+		buf_free(&out);
+		imap_seqset_free(&ss);
+		free(c.uids);
+		c.uids = NULL;
+		c.n = 0;
+	}
+	if (store_mails_scan(srv->store, s->account, v->mailbox, f->since,
+	    since_row_cb, &c, &err) < 0) {
+		free(c.uids);
+		imap_cmd_done(cmd, "NO", "[SERVERBUG] %s", err);
+		return -1;
+	}
+	for (uint32_t i = 0; i < f->n; i++)
+		if (bsearch(&v->uids[f->idx[i]], c.uids, c.n, sizeof(*c.uids),
+		    u32_cmp) != NULL)
+			f->idx[w++] = f->idx[i];
+	f->n = w;
+	free(c.uids);
+	/* CHANGEDSINCE implies the MODSEQ item. */
+	if (!f->want_modseq) {
+		f->atts = xreallocarray(f->atts, f->natts + 1,
+		    sizeof(*f->atts));
+		memset(&f->atts[f->natts], 0, sizeof(f->atts[0]));
+		f->atts[f->natts++].type = IMAP_FETCH_MODSEQ;
+		f->want_modseq = true;
+	}
+	f->need_meta = true;
+	return 0;
+}
+
 void
 cmd_fetch(struct imap_cmd *cmd)
 {
@@ -509,7 +679,7 @@ cmd_fetch(struct imap_cmd *cmd)
 	const char *set, *err;
 	int n;
 
-	if (cmd->a.count != 2 ||
+	if ((cmd->a.count != 2 && cmd->a.count != 3) ||
 	    (set = imap_arg_astring(&cmd->a.args[0])) == NULL) {
 		imap_cmd_done(cmd, "BAD", "Invalid FETCH arguments");
 		return;
@@ -519,6 +689,8 @@ cmd_fetch(struct imap_cmd *cmd)
 	buf_init(&f->chunk);
 	cmd->ctx = f;
 	cmd->ctx_free = fetch_ctx_free;
+	if (cmd->a.count == 3 && fetch_modifiers(cmd, f) < 0)
+		return;
 	if (imap_parse_fetch_atts(&cmd->a.args[1], &f->atts, &f->natts,
 	    &err) < 0) {
 		imap_cmd_done(cmd, "BAD", "%s", err);
@@ -551,11 +723,18 @@ cmd_fetch(struct imap_cmd *cmd)
 		case IMAP_FETCH_BINARY_SIZE:
 			imap_cmd_done(cmd, "BAD", "BINARY is not supported");
 			return;
+		case IMAP_FETCH_MODSEQ:
+			imap_condstore_enable(s);
+			f->want_modseq = true;
+			f->need_meta = true;
+			break;
 		case IMAP_FETCH_INTERNALDATE:
 		case IMAP_FETCH_RFC822_SIZE:
-		case IMAP_FETCH_MODSEQ:
 		case IMAP_FETCH_RFC822:
+		case IMAP_FETCH_EMAILID:
 			f->need_meta = true;
+			break;
+		case IMAP_FETCH_THREADID:
 			break;
 		default:
 			f->need_meta = true;
@@ -566,6 +745,9 @@ cmd_fetch(struct imap_cmd *cmd)
 			f->sets_seen = true;
 	}
 	f->want_uid = cmd->a.uid;
+	f->condstore = (s->enabled & IMAP_EN_CONDSTORE) != 0;
+	if (f->condstore && f->sets_seen)
+		f->need_meta = true;
 	n = imap_view_resolve(v, set, cmd->a.uid, &f->idx);
 	if (n < 0) {
 		imap_cmd_done(cmd, "BAD", n == -1 ? "Invalid sequence set" :
@@ -573,6 +755,8 @@ cmd_fetch(struct imap_cmd *cmd)
 		return;
 	}
 	f->n = (uint32_t)n;
+	if (f->changedsince && changedsince_filter(cmd, f, set) < 0)
+		return;
 	if (f->sets_seen) {
 		f->seen_uids = xcalloc(f->n + 1, sizeof(uint32_t));
 		for (uint32_t i = 0; i < f->n; i++) {

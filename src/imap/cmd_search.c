@@ -26,6 +26,7 @@ struct search_ctx {
 	struct imap_search_program prog;
 	uint32_t	*hits;		/* view indexes */
 	uint32_t	 nhits;
+	uint64_t	 max_modseq;	/* of the hits, for MODSEQ searches */
 	int		 rc;
 	const char	*error;
 	time_t		 now;
@@ -202,6 +203,14 @@ date_cmp(enum imap_search_key k, time_t t, const struct imap_date *dt)
 static bool eval(struct search_ctx *, struct msgdata *,
     const struct imap_search_node *);
 
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static bool
 eval_and(struct search_ctx *c, struct msgdata *d,
     const struct imap_search_node *n)
@@ -331,9 +340,13 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 		return load_body(d) && ci_contains(d->body.data, d->body.len,
 		    n->str, n->str_len);
 	case IMAP_SEARCH_UID:
-		return imap_seqset_contains(&n->seqset, uid,
-		    v->count ? v->uids[v->count - 1] : 0);
 	case IMAP_SEARCH_SEQSET:
+		if (n->seqset.searchres)
+			return bsearch(&uid, v->searchres, v->nsearchres,
+			    sizeof(uint32_t), uid_cmp) != NULL;
+		if (n->key == IMAP_SEARCH_UID)
+			return imap_seqset_contains(&n->seqset, uid,
+			    v->count ? v->uids[v->count - 1] : 0);
 		return imap_seqset_contains(&n->seqset, d->idx + 1, v->count);
 	case IMAP_SEARCH_MODSEQ:
 		return load_meta(d) && d->m.modseq >= n->number;
@@ -361,14 +374,44 @@ search_work(struct imap_cmd *cmd)
 		mail_meta_init(&d.m);
 		buf_init(&d.hdr);
 		buf_init(&d.body);
-		if (eval(c, &d, c->prog.root))
+		if (eval(c, &d, c->prog.root)) {
 			c->hits[c->nhits++] = i;
+			if (c->prog.uses_modseq && load_meta(&d) &&
+			    d.m.modseq > c->max_modseq)
+				c->max_modseq = d.m.modseq;
+		}
 		mail_meta_free(&d.m);
 		mime_part_free(&d.root);
 		buf_free(&d.hdr);
 		buf_free(&d.body);
 	}
 	c->rc = 0;
+}
+
+/*
+ * SAVE (RFC 5182 2.1): the whole result, or only its MIN and/or MAX when
+ * those are the only other options asked for.
+ */
+static void
+save_result(struct search_ctx *c, struct imap_view *v)
+{
+	unsigned o = c->prog.return_opts;
+	uint32_t n = 0;
+
+	free(v->searchres);
+	v->searchres = xcalloc(c->nhits + 1, sizeof(uint32_t));
+	if (c->nhits > 0 && (o & (IMAP_SEARCH_RETURN_MIN |
+	    IMAP_SEARCH_RETURN_MAX)) && !(o & (IMAP_SEARCH_RETURN_ALL |
+	    IMAP_SEARCH_RETURN_COUNT))) {
+		if (o & IMAP_SEARCH_RETURN_MIN)
+			v->searchres[n++] = v->uids[c->hits[0]];
+		if ((o & IMAP_SEARCH_RETURN_MAX) && (n == 0 ||
+		    v->uids[c->hits[c->nhits - 1]] != v->searchres[0]))
+			v->searchres[n++] = v->uids[c->hits[c->nhits - 1]];
+	} else
+		for (uint32_t i = 0; i < c->nhits; i++)
+			v->searchres[n++] = v->uids[c->hits[i]];
+	v->nsearchres = n;
 }
 
 static void
@@ -378,12 +421,15 @@ search_done(struct imap_cmd *cmd)
 	struct imap_session *s = cmd->s;
 	struct imap_view *v = s->view;
 	struct buf out = BUF_INIT;
+	unsigned o = c->prog.return_opts;
 
-	if (c->prog.has_return) {
-		unsigned o = c->prog.return_opts;
-
-		if (o == 0)
-			o = IMAP_SEARCH_RETURN_ALL;
+	if (o & IMAP_SEARCH_RETURN_SAVE)
+		save_result(c, v);
+	if (c->prog.has_return && o == IMAP_SEARCH_RETURN_SAVE) {
+		/* SAVE alone: no ESEARCH response (RFC 5182 2.1). */
+	} else if (c->prog.has_return) {
+		if ((o & ~IMAP_SEARCH_RETURN_SAVE) == 0)
+			o |= IMAP_SEARCH_RETURN_ALL;
 		buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", cmd->a.tag,
 		    cmd->a.uid ? " UID" : "");
 		if (c->nhits > 0 && (o & IMAP_SEARCH_RETURN_MIN))
@@ -405,6 +451,10 @@ search_done(struct imap_cmd *cmd)
 			imap_seqset_format_array(vals, c->nhits, &out);
 			free(vals);
 		}
+		/* RFC 7162 3.1.5: the highest modseq of what was found. */
+		if (c->prog.uses_modseq && c->nhits > 0)
+			buf_printf(&out, " MODSEQ %llu",
+			    (unsigned long long)c->max_modseq);
 		buf_puts(&out, "\r\n");
 	} else {
 		buf_puts(&out, "* SEARCH");
@@ -416,12 +466,30 @@ search_done(struct imap_cmd *cmd)
 				buf_reset(&out);
 			}
 		}
+		if (c->prog.uses_modseq && c->nhits > 0)
+			buf_printf(&out, " (MODSEQ %llu)",
+			    (unsigned long long)c->max_modseq);
 		buf_puts(&out, "\r\n");
 	}
 	imap_send_buf(s, &out);
 	buf_free(&out);
 	imap_cmd_done(cmd, "OK", "%s completed.", cmd->a.uid ? "UID SEARCH" :
 	    "Search");
+}
+
+/* A failed SEARCH ... RETURN (SAVE) leaves an empty saved result. */
+static void
+search_fail(struct imap_cmd *cmd, const char *status, const char *text)
+{
+	struct search_ctx *c = cmd->ctx;
+	struct imap_view *v = cmd->s->view;
+
+	if (c->prog.return_opts & IMAP_SEARCH_RETURN_SAVE) {
+		free(v->searchres);
+		v->searchres = NULL;
+		v->nsearchres = 0;
+	}
+	imap_cmd_done(cmd, status, "%s", text);
 }
 
 void
@@ -434,20 +502,17 @@ cmd_search(struct imap_cmd *cmd)
 	cmd->ctx_free = search_ctx_free;
 	if (imap_search_parse(cmd->a.args, cmd->a.count, &c->prog,
 	    &err) < 0) {
-		imap_cmd_done(cmd, "BAD", "%s", err);
+		search_fail(cmd, "BAD", err);
 		return;
 	}
 	if (c->prog.charset != NULL &&
 	    strcasecmp(c->prog.charset, "UTF-8") != 0 &&
 	    strcasecmp(c->prog.charset, "US-ASCII") != 0) {
-		imap_cmd_done(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
+		search_fail(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
 		    "Unsupported charset");
 		return;
 	}
-	if (c->prog.uses_searchres ||
-	    (c->prog.return_opts & IMAP_SEARCH_RETURN_SAVE)) {
-		imap_cmd_done(cmd, "BAD", "SEARCHRES is not supported");
-		return;
-	}
+	if (c->prog.uses_modseq)
+		imap_condstore_enable(cmd->s);
 	imap_cmd_async(cmd, search_work, search_done);
 }

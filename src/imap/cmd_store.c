@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "core/xmalloc.h"
 #include "imap_seqset.h"
 #include "imap_session.h"
@@ -20,6 +21,7 @@ struct store_job {
 	uint32_t	 flags;
 	struct buf	 keywords;
 	bool		 silent;
+	uint64_t	 unchangedsince;	/* STORE_UNCONDITIONAL: none */
 	struct flag_change *changes;
 	char		**kws;		/* keywords after the change */
 	int64_t		 dst;
@@ -96,8 +98,8 @@ store_work(struct imap_cmd *cmd)
 	j->changes = xcalloc(j->n + 1, sizeof(*j->changes));
 	j->rc = store_mails_flags(srv->store, s->account, s->view->mailbox,
 	    j->uids, j->n, j->op, j->flags,
-	    j->keywords.len ? buf_cstr(&j->keywords) : NULL, 0, j->changes,
-	    &j->error);
+	    j->keywords.len ? buf_cstr(&j->keywords) : NULL, j->unchangedsince,
+	    j->changes, &j->error);
 	if (j->rc < 0 || j->silent)
 		return;
 	j->kws = xcalloc(j->n + 1, sizeof(char *));
@@ -120,7 +122,10 @@ store_done(struct imap_cmd *cmd)
 	struct store_job *j = cmd->ctx;
 	struct imap_session *s = cmd->s;
 	struct imap_view *v = s->view;
-	struct buf out = BUF_INIT;
+	struct buf out = BUF_INIT, modified = BUF_INIT;
+	bool condstore = (s->enabled & IMAP_EN_CONDSTORE) != 0;
+	uint32_t *failed;
+	size_t nfailed = 0;
 
 	if (j->rc < 0) {
 		imap_cmd_done(cmd, "NO", "[SERVERBUG] %s", j->error);
@@ -128,6 +133,7 @@ store_done(struct imap_cmd *cmd)
 	}
 	if (j->keywords.len > 0)
 		imap_view_add_keywords(v, buf_cstr(&j->keywords));
+	failed = xcalloc(j->n + 1, sizeof(*failed));
 	for (size_t i = 0; i < j->n; i++) {
 		uint32_t seq = imap_view_seq(v, j->uids[i]);
 		uint32_t idx;
@@ -136,6 +142,10 @@ store_done(struct imap_cmd *cmd)
 		if (seq == 0 || j->changes[i].uid == 0)
 			continue;
 		idx = seq - 1;
+		if (j->changes[i].conflict) {
+			failed[nfailed++] = cmd->a.uid ? j->uids[i] : seq;
+			continue;
+		}
 		if (j->changes[i].changed || kw != NULL) {
 			v->flags[idx] = (uint8_t)((v->flags[idx] &
 			    VIEW_RECENT) | (j->changes[i].flags &
@@ -143,14 +153,25 @@ store_done(struct imap_cmd *cmd)
 			if (kw != NULL)
 				v->kwhash[idx] = imap_keyword_hash(kw);
 		}
-		if (j->silent)
+		/*
+		 * .SILENT: no FLAGS; under CONDSTORE the new MODSEQ of what
+		 * changed is still reported (RFC 7162 3.1.3).
+		 */
+		if (j->silent && !(condstore && j->changes[i].changed))
 			continue;
 		buf_printf(&out, "* %u FETCH (", seq);
-		if (cmd->a.uid)
+		if (cmd->a.uid || condstore)
 			buf_printf(&out, "UID %u ", j->uids[i]);
-		buf_puts(&out, "FLAGS ");
-		imap_write_flags(&out, v->flags[idx] & MAIL_FLAGS_ALL,
-		    (v->flags[idx] & VIEW_RECENT) != 0, kw);
+		if (!j->silent) {
+			buf_puts(&out, "FLAGS ");
+			imap_write_flags(&out, v->flags[idx] & MAIL_FLAGS_ALL,
+			    (v->flags[idx] & VIEW_RECENT) != 0, kw);
+			if (condstore)
+				buf_putc(&out, ' ');
+		}
+		if (condstore)
+			buf_printf(&out, "MODSEQ (%llu)",
+			    (unsigned long long)j->changes[i].modseq);
 		buf_puts(&out, ")\r\n");
 		if (out.len > 64 * 1024) {
 			imap_send_buf(s, &out);
@@ -159,7 +180,15 @@ store_done(struct imap_cmd *cmd)
 	}
 	imap_send_buf(s, &out);
 	buf_free(&out);
-	imap_cmd_done(cmd, "OK", "Store completed.");
+	if (nfailed > 0) {
+		/* Sequence numbers of a STORE are ascending too. */
+		imap_seqset_format_array(failed, nfailed, &modified);
+		imap_cmd_done(cmd, "OK", "[MODIFIED %s] Conditional STORE "
+		    "failed", buf_cstr(&modified));
+	} else
+		imap_cmd_done(cmd, "OK", "Store completed.");
+	buf_free(&modified);
+	free(failed);
 }
 
 void
@@ -170,13 +199,30 @@ cmd_store(struct imap_cmd *cmd)
 	const char *item, *err;
 	char *dot;
 	char name[32];
+	size_t a = 0;
 
-	if (cmd->a.count < 3 || cmd->a.args[1].type != IMAP_ARG_ATOM) {
+	j = store_job_new(cmd);
+	j->unchangedsince = STORE_UNCONDITIONAL;
+	/* STORE set [(UNCHANGEDSINCE modseq)] item flags (RFC 7162 3.1.3) */
+	if (cmd->a.count >= 2 && cmd->a.args[1].type == IMAP_ARG_LIST) {
+		const struct imap_arg *m;
+		size_t nm;
+
+		m = imap_arg_list(&cmd->a.args[1], &nm);
+		if (nm != 2 || !imap_arg_atom_eq(&m[0], "UNCHANGEDSINCE") ||
+		    m[1].type != IMAP_ARG_ATOM || parse_u64(m[1].str,
+		    m[1].len, INT64_MAX, &j->unchangedsince) < 0) {
+			imap_cmd_done(cmd, "BAD", "Invalid STORE modifier");
+			return;
+		}
+		imap_condstore_enable(s);
+		a = 1;
+	}
+	if (cmd->a.count < 3 + a || cmd->a.args[1 + a].type != IMAP_ARG_ATOM) {
 		imap_cmd_done(cmd, "BAD", "Invalid STORE arguments");
 		return;
 	}
-	j = store_job_new(cmd);
-	item = cmd->a.args[1].str;
+	item = cmd->a.args[1 + a].str;
 	if (strlen(item) >= sizeof(name)) {
 		imap_cmd_done(cmd, "BAD", "Invalid STORE item");
 		return;
@@ -200,9 +246,9 @@ cmd_store(struct imap_cmd *cmd)
 		imap_cmd_done(cmd, "BAD", "Invalid STORE item");
 		return;
 	}
-	if (cmd->a.count == 3) {
-		if (imap_parse_flags(&cmd->a.args[2], &j->flags, &j->keywords,
-		    false, &err) < 0) {
+	if (cmd->a.count == 3 + a) {
+		if (imap_parse_flags(&cmd->a.args[2 + a], &j->flags,
+		    &j->keywords, false, &err) < 0) {
 			imap_cmd_done(cmd, "BAD", "%s", err);
 			return;
 		}
@@ -210,7 +256,7 @@ cmd_store(struct imap_cmd *cmd)
 		/* Flags without parentheses, as some clients send them. */
 		struct buf kw = BUF_INIT;
 
-		for (size_t i = 2; i < cmd->a.count; i++) {
+		for (size_t i = 2 + a; i < cmd->a.count; i++) {
 			uint32_t f;
 
 			if (imap_parse_flags(&cmd->a.args[i], &f, &kw, false,

@@ -160,6 +160,8 @@ enum imap_fetch_type {
 	IMAP_FETCH_BODY_SECTION,	/* BODY[...] and BODY.PEEK[...] */
 	IMAP_FETCH_BINARY,		/* BINARY[...], BINARY.PEEK[...] */
 	IMAP_FETCH_BINARY_SIZE,		/* BINARY.SIZE[...] */
+	IMAP_FETCH_EMAILID,		/* RFC 8474 */
+	IMAP_FETCH_THREADID,		/* RFC 8474 */
 };
 
 enum imap_section_text {

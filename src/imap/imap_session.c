@@ -28,6 +28,7 @@
 
 static const struct imap_cmd_def commands[] = {
 	{ "CAPABILITY",	cmd_capability,	CMD_NOTAUTH | CMD_AUTH | CMD_SEL },
+	{ "ENABLE",	cmd_enable,	CMD_AUTH | CMD_SEL },
 	{ "NOOP",	cmd_noop,	CMD_NOTAUTH | CMD_AUTH | CMD_SEL },
 	{ "LOGOUT",	cmd_logout,	CMD_NOTAUTH | CMD_AUTH | CMD_SEL },
 	{ "ID",		cmd_id,		CMD_NOTAUTH | CMD_AUTH | CMD_SEL },
@@ -104,9 +105,15 @@ imap_capabilities(struct imap_session *s, struct buf *b)
 			p = e ? e + 1 : NULL;
 		}
 		buf_free(&mechs);
-	} else
-		buf_puts(b, " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN "
-		    "SPECIAL-USE QUOTA QUOTA=RES-STORAGE");
+	} else {
+		buf_puts(b, " ENABLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN "
+		    "SPECIAL-USE CREATE-SPECIAL-USE LIST-EXTENDED LIST-STATUS QUOTA "
+		    "QUOTA=RES-STORAGE "
+		    "CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN MULTIAPPEND "
+		    "STATUS=SIZE OBJECTID");
+		buf_printf(b, " APPENDLIMIT=%llu",
+		    (unsigned long long)srv->cfg->message_size);
+	}
 }
 
 static void
@@ -531,7 +538,8 @@ frame_line(struct imap_session *s, const char *line, size_t len)
 				} else
 					imap_send(s, "%s NO [TOOBIG] Message "
 					    "too large", tag);
-				buf_reset(&s->cmdbuf);
+				/* With the messages of a MULTIAPPEND so far. */
+				discard_command(s);
 				return;
 			}
 			buf_truncate(&s->cmdbuf, m);
@@ -551,7 +559,7 @@ frame_line(struct imap_session *s, const char *line, size_t len)
 				} else
 					imap_send(s, "%s BAD [TOOBIG] Literal "
 					    "too large", tag);
-				buf_reset(&s->cmdbuf);
+				discard_command(s);
 				return;
 			}
 			buf_append(&s->cmdbuf, "\r\n", 2);

@@ -99,7 +99,16 @@ struct imap_view {
 	struct buf	 keywords;	/* known keywords, space separated */
 	struct hub_sub	*sub;
 	bool		 dirty;
+	/* SEARCHRES (RFC 5182): the saved result "$", as ascending uids. */
+	uint32_t	*searchres;
+	uint32_t	 nsearchres;
 };
+
+/* Extensions a client turned on (ENABLE, RFC 5161, or implicitly). */
+#define IMAP_EN_CONDSTORE	0x01	/* RFC 7162 */
+#define IMAP_EN_QRESYNC		0x02	/* RFC 7162 */
+#define IMAP_EN_UTF8		0x04	/* RFC 6855 UTF8=ACCEPT */
+#define IMAP_EN_REV2		0x08	/* RFC 9051 */
 
 struct imap_session {
 	struct conn	*conn;
@@ -107,6 +116,7 @@ struct imap_session {
 	int64_t		 account;
 	char		*user;
 	unsigned	 bad;
+	unsigned	 enabled;	/* IMAP_EN_* */
 
 	/* Framing of the next command. */
 	struct buf	 cmdbuf;
@@ -140,6 +150,15 @@ void	 imap_cmd_done(struct imap_cmd *, const char *status,
 /* Runs work(cmd) on a worker, then done(cmd) here; the conn is held. */
 void	 imap_cmd_async(struct imap_cmd *, void (*work)(struct imap_cmd *),
 	    void (*done)(struct imap_cmd *));
+/*
+ * A CONDSTORE enabling command (RFC 7162 3.1) ran: from now on untagged
+ * FETCH responses carry UID and MODSEQ; the first time, with a mailbox
+ * selected, its HIGHESTMODSEQ is announced.
+ */
+void	 imap_condstore_enable(struct imap_session *);
+/* Writes a VANISHED response (QRESYNC) or the EXPUNGE equivalent. */
+void	 imap_write_vanished(struct buf *, bool earlier, const uint32_t *uids,
+	    size_t n);
 /* The capability list for the current state (without "CAPABILITY"). */
 void	 imap_capabilities(struct imap_session *, struct buf *);
 
@@ -203,6 +222,7 @@ bool	 imap_view_is_gone(const struct imap_view *, uint32_t idx);
 
 /* Commands (cmd_*.c). */
 void	 cmd_capability(struct imap_cmd *);
+void	 cmd_enable(struct imap_cmd *);
 void	 cmd_noop(struct imap_cmd *);
 void	 cmd_logout(struct imap_cmd *);
 void	 cmd_starttls(struct imap_cmd *);

@@ -16,6 +16,28 @@
 #include "server.h"
 #include "store/store.h"
 
+void
+imap_condstore_enable(struct imap_session *s)
+{
+	if (s->enabled & IMAP_EN_CONDSTORE)
+		return;
+	s->enabled |= IMAP_EN_CONDSTORE;
+	if (s->view != NULL)
+		imap_send(s, "* OK [HIGHESTMODSEQ %llu] Highest",
+		    (unsigned long long)s->view->modseq);
+}
+
+void
+imap_write_vanished(struct buf *b, bool earlier, const uint32_t *uids,
+    size_t n)
+{
+	if (n == 0)
+		return;
+	buf_puts(b, earlier ? "* VANISHED (EARLIER) " : "* VANISHED ");
+	imap_seqset_format_array(uids, n, b);
+	buf_puts(b, "\r\n");
+}
+
 struct imap_view *
 imap_view_new(const struct mailbox_info *mi, bool readonly)
 {
@@ -45,6 +67,7 @@ imap_view_free(struct imap_view **vp)
 	free(v->flags);
 	free(v->kwhash);
 	free(v->gone);
+	free(v->searchres);
 	buf_free(&v->keywords);
 	free(v);
 	*vp = NULL;
@@ -238,6 +261,14 @@ sync_expunge_cb(void *ctx, uint32_t uid)
 	sc->expunged[sc->nexpunged++] = uid;
 }
 
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void
 announce_expunges(struct imap_session *s)
 {
@@ -256,11 +287,24 @@ announce_expunges(struct imap_session *s)
 				break;
 			}
 		if (gone) {
-			imap_send(s, "* %u EXPUNGE", i + 1);
+			/* QRESYNC: one VANISHED for all (RFC 7162 3.2.10). */
+			if (!(s->enabled & IMAP_EN_QRESYNC))
+				imap_send(s, "* %u EXPUNGE", i + 1);
 			if (v->flags[i] & VIEW_RECENT)
 				v->recent--;
 			v->flags[i] = 0xff;	/* mark */
 		}
+	}
+	if (s->enabled & IMAP_EN_QRESYNC) {
+		struct buf b = BUF_INIT;
+		uint32_t *uids = xcalloc(v->ngone, sizeof(*uids));
+
+		memcpy(uids, v->gone, v->ngone * sizeof(*uids));
+		qsort(uids, v->ngone, sizeof(*uids), uid_cmp);
+		imap_write_vanished(&b, false, uids, v->ngone);
+		imap_send_buf(s, &b);
+		buf_free(&b);
+		free(uids);
 	}
 	for (uint32_t i = 0; i < v->count; i++) {
 		if (v->flags[i] == 0xff)
@@ -331,9 +375,15 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 
 				v->flags[idx] = nf;
 				v->kwhash[idx] = kh;
-				buf_printf(&b, "* %u FETCH (FLAGS ", idx + 1);
+				buf_printf(&b, "* %u FETCH (", idx + 1);
+				if (s->enabled & IMAP_EN_CONDSTORE)
+					buf_printf(&b, "UID %u ", row->uid);
+				buf_puts(&b, "FLAGS ");
 				imap_write_flags(&b, nf & MAIL_FLAGS_ALL,
 				    (nf & VIEW_RECENT) != 0, row->keywords);
+				if (s->enabled & IMAP_EN_CONDSTORE)
+					buf_printf(&b, " MODSEQ (%llu)",
+					    (unsigned long long)row->modseq);
 				buf_puts(&b, ")\r\n");
 				imap_send_buf(s, &b);
 				buf_free(&b);
@@ -399,9 +449,23 @@ imap_view_resolve(struct imap_view *v, const char *set, bool uid,
 
 	*idx_r = NULL;
 	imap_seqset_init(&ss);
-	if (imap_seqset_parse(set, strlen(set), &ss) < 0 || ss.searchres) {
+	if (imap_seqset_parse(set, strlen(set), &ss) < 0) {
 		imap_seqset_free(&ss);
 		return -1;
+	}
+	if (ss.searchres) {
+		/* "$": the saved result, uids or not (RFC 5182 2.1). */
+		imap_seqset_free(&ss);
+		idx = xcalloc(v->nsearchres + 1, sizeof(*idx));
+		for (uint32_t i = 0; i < v->nsearchres; i++) {
+			bool found;
+			uint32_t k = view_index(v, v->searchres[i], &found);
+
+			if (found)
+				idx[n++] = k;
+		}
+		*idx_r = idx;
+		return (int)n;
 	}
 	if (uid) {
 		uint32_t star = v->count > 0 ? v->uids[v->count - 1] : 0;

@@ -420,7 +420,8 @@ update_work(void *arg)
 		struct flag_change *ch = xcalloc(ns, sizeof(*ch));
 
 		if (store_mails_flags(srv->store, s->account, s->inbox, seen,
-		    ns, FLAGS_ADD, MAIL_SEEN, NULL, 0, ch, &s->error) < 0)
+		    ns, FLAGS_ADD, MAIL_SEEN, NULL, STORE_UNCONDITIONAL, ch,
+		    &s->error) < 0)
 			s->rc = -1;
 		free(ch);
 	}
@@ -429,7 +430,8 @@ update_work(void *arg)
 		struct flag_change *ch = xcalloc(nd, sizeof(*ch));
 
 		if (store_mails_flags(srv->store, s->account, s->inbox, del,
-		    nd, FLAGS_ADD, MAIL_DELETED | MAIL_SEEN, NULL, 0, ch,
+		    nd, FLAGS_ADD, MAIL_DELETED | MAIL_SEEN, NULL,
+		    STORE_UNCONDITIONAL, ch,
 		    &s->error) < 0)
 			s->rc = -1;
 		free(ch);

@@ -472,13 +472,16 @@ struct flag_change {
 	uint32_t flags;		/* result */
 	uint64_t modseq;	/* result */
 	bool	 changed;
+	bool	 conflict;	/* modseq > unchangedsince: not touched */
 };
+#define STORE_UNCONDITIONAL	UINT64_MAX
 /*
  * Applies op with flags and keywords (space separated, may be NULL) to every
  * uid in uids (ascending).  Uids that no longer exist are skipped.  Results
  * go to changes (caller allocated, n entries; changed=false when nothing
- * needed to change or the uid is gone).  unchangedsince: 0 = unconditional;
- * else messages with modseq > unchangedsince are not touched (CONDSTORE).
+ * needed to change or the uid is gone).  unchangedsince: STORE_UNCONDITIONAL,
+ * or messages with modseq > unchangedsince are not touched and get
+ * conflict = true (CONDSTORE; UNCHANGEDSINCE 0 refuses every message).
  */
 int	 store_mails_flags(struct store *, int64_t account, int64_t mailbox,
 	    const uint32_t *uids, size_t n, enum store_flag_op op,
@@ -513,6 +516,11 @@ int	 store_mails_expunge(struct store *, int64_t account, int64_t mailbox,
  * full: a temporary condition (SMTP 452 4.3.1). */
 #define STORE_NOSPACE	(-3)
 
+/* n messages at once, all or none (IMAP MULTIAPPEND, RFC 3502). */
+int	 store_append_many(struct store *, int64_t account, int64_t mailbox,
+	    const struct store_msg *, size_t n, const uint32_t *flags,
+	    const char *const *keywords, uint64_t quota, uint32_t *uids_r,
+	    uint32_t *uidvalidity_r, const char **error_r);
 /* APPEND: durable, returns the new uid and the mailbox uidvalidity. */
 int	 store_append(struct store *, int64_t account, int64_t mailbox,
 	    const struct store_msg *, uint32_t flags, const char *keywords,

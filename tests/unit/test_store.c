@@ -1287,8 +1287,10 @@ set_flags(struct fixture *f, int64_t a, int64_t mb, const uint32_t *uids,
 {
 	const char *err = NULL;
 
+	/* 0 here means unconditional; UNCHANGEDSINCE 0 is tested apart. */
 	if (store_mails_flags(f->st, a, mb, uids, n, op, flags, kw,
-	    unchangedsince, ch, &err) < 0)
+	    unchangedsince == 0 ? STORE_UNCONDITIONAL : unchangedsince, ch,
+	    &err) < 0)
 		fail_msg("flags: %s", err);
 }
 
@@ -1409,6 +1411,20 @@ test_flags(void **state)
 	assert_int_equal(ch[1].flags, MAIL_ANSWERED);
 	assert_true(ch[1].modseq == ++hms);
 	calls_expect(f, 1, a, mi.id);
+
+	assert_true(ch[0].conflict);
+	assert_false(ch[1].conflict);
+	/* UNCHANGEDSINCE 0 refuses every message (RFC 7162 3.1.3). */
+	{
+		const char *err = NULL;
+
+		assert_int_equal(store_mails_flags(f->st, a, mi.id,
+		    (uint32_t[]){ 2 }, 1, FLAGS_ADD, MAIL_ANSWERED, NULL, 0,
+		    ch, &err), 0);
+		assert_false(ch[0].changed);
+		assert_true(ch[0].conflict);
+		calls_expect(f, 0);
+	}
 
 	/* A uid that is gone is skipped. */
 	set_flags(f, a, mi.id, (uint32_t[]){ 2, 99 }, 2, FLAGS_ADD,

@@ -906,6 +906,7 @@ store_mails_flags(struct store *s, int64_t account, int64_t mailbox,
 
 		changes[i].uid = uids[i];
 		changes[i].changed = false;
+		changes[i].conflict = false;
 		changes[i].flags = 0;
 		changes[i].modseq = 0;
 		if ((st = db_prep(db, "SELECT flags, keywords, modseq FROM mails "
@@ -928,7 +929,9 @@ store_mails_flags(struct store *s, int64_t account, int64_t mailbox,
 		sqlite3_reset(st);
 		changes[i].flags = cur;
 		changes[i].modseq = modseq;
-		if (unchangedsince != 0 && modseq > unchangedsince) {
+		if (unchangedsince != STORE_UNCONDITIONAL &&
+		    modseq > unchangedsince) {
+			changes[i].conflict = true;
 			free(curkw);
 			continue;
 		}
@@ -1389,36 +1392,49 @@ msg_insert(struct db *db, const struct store_msg *msg, int64_t *id_r,
 	return 0;
 }
 
+/*
+ * Appends n messages in one transaction (MULTIAPPEND is all or nothing):
+ * uids_r[i] gets each one's uid.
+ */
 static int
-append_one(struct store *s, struct db *db, int64_t mailbox,
-    const struct store_msg *msg, uint32_t flags, const char *keywords,
-    uint64_t quota, uint32_t *uid_r, const char **error_r)
+append_many(struct db *db, int64_t mailbox, const struct store_msg *msgs,
+    size_t n, const uint32_t *flags, const char *const *keywords,
+    uint64_t quota, uint32_t *uids_r, const char **error_r)
 {
-	uint64_t hms, used;
+	uint64_t hms, used, total = 0;
 	uint32_t uidnext;
-	int64_t id;
+	int64_t id, dunseen = 0;
 
+	for (size_t i = 0; i < n; i++)
+		total += store_msg_size(&msgs[i]);
 	if (db_begin(db, error_r) < 0)
 		return -1;
 	if (quota > 0) {
 		/* Inside the write transaction: no race with other writers. */
 		if (usage_locked(db, &used, error_r) < 0)
 			goto fail;
-		if (used + store_msg_size(msg) > quota) {
+		if (used + total > quota) {
 			db_rollback(db);
 			*error_r = "Quota exceeded";
 			return STORE_OVERQUOTA;
 		}
 	}
-	if (mbox_lock_row(db, mailbox, &hms, &uidnext, error_r) < 0 ||
-	    msg_insert(db, msg, &id, error_r) < 0)
+	if (mbox_lock_row(db, mailbox, &hms, &uidnext, error_r) < 0)
 		goto fail;
-	*uid_r = uidnext;
-	if (entry_insert(db, mailbox, id, flags, keywords, &uidnext, &hms,
-	    error_r) < 0 ||
-	    mbox_update(db, mailbox, hms, uidnext, 1,
-	    (flags & MAIL_SEEN) ? 0 : 1, (int64_t)store_msg_size(msg),
-	    error_r) < 0)
+	for (size_t i = 0; i < n; i++) {
+		uint32_t fl = flags[i] & MAIL_FLAGS_ALL;
+
+		if (msg_insert(db, &msgs[i], &id, error_r) < 0)
+			goto fail;
+		uids_r[i] = uidnext;
+		if (entry_insert(db, mailbox, id, fl, keywords[i], &uidnext,
+		    &hms, error_r) < 0)
+			goto fail;
+		if (!(fl & MAIL_SEEN))
+			dunseen++;
+	}
+	if (mbox_update(db, mailbox, hms, uidnext, (int64_t)n, dunseen,
+	    (int64_t)total, error_r) < 0)
 		goto fail;
 	if (db_commit(db, error_r) < 0)
 		return db_failure(db);
@@ -1430,6 +1446,40 @@ fail:
 		db_rollback(db);
 		return rc;
 	}
+}
+
+static int
+append_one(struct store *s, struct db *db, int64_t mailbox,
+    const struct store_msg *msg, uint32_t flags, const char *keywords,
+    uint64_t quota, uint32_t *uid_r, const char **error_r)
+{
+	(void)s;
+	return append_many(db, mailbox, msg, 1, &flags, &keywords, quota,
+	    uid_r, error_r);
+}
+
+int
+store_append_many(struct store *s, int64_t account, int64_t mailbox,
+    const struct store_msg *msgs, size_t n, const uint32_t *flags,
+    const char *const *keywords, uint64_t quota, uint32_t *uids_r,
+    uint32_t *uidvalidity_r, const char **error_r)
+{
+	struct mailbox_info mi;
+	struct db *db;
+	int r;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if (store_mailbox_get_id(s, account, mailbox, &mi) != 1) {
+		*error_r = "Mailbox doesn't exist";
+		return -1;
+	}
+	if ((r = append_many(db, mailbox, msgs, n, flags, keywords, quota,
+	    uids_r, error_r)) < 0)
+		return r;
+	*uidvalidity_r = mi.uidvalidity;
+	sq_changed(s, account, mailbox);
+	return 0;
 }
 
 int
