@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #include "conn.h"
 #include "core/ratelimit.h"
@@ -149,12 +150,24 @@ write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (c->closing) {
-		if (evbuffer_get_length(c->out) == 0)
+		if (conn_outq(c) == 0)
 			conn_schedule_reap(c);
 		return;
 	}
 	if (c->ops->on_drain != NULL)
 		c->ops->on_drain(c);
+}
+
+/* Nothing more can be sent: forget what is queued, at every layer. */
+static void
+conn_drop_output(struct conn *c)
+{
+	evbuffer_drain(c->out, evbuffer_get_length(c->out));
+	if (c->under != NULL) {
+		struct evbuffer *o = bufferevent_get_output(c->under);
+
+		evbuffer_drain(o, evbuffer_get_length(o));
+	}
 }
 
 static void
@@ -219,8 +232,8 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	 * it is flushed by conn_close, within a bounded time.
 	 */
 	if ((what & BEV_EVENT_ERROR) || (what & BEV_EVENT_WRITING))
-		evbuffer_drain(c->out, evbuffer_get_length(c->out));
-	if (c->closing && evbuffer_get_length(c->out) == 0)
+		conn_drop_output(c);
+	if (c->closing && conn_outq(c) == 0)
 		conn_schedule_reap(c);
 	conn_close(c, c->close_reason);
 }
@@ -402,7 +415,11 @@ conn_printf(struct conn *c, const char *fmt, ...)
 size_t
 conn_outq(const struct conn *c)
 {
-	return c->out != NULL ? evbuffer_get_length(c->out) : 0;
+	size_t n = c->out != NULL ? evbuffer_get_length(c->out) : 0;
+
+	if (c->under != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(c->under));
+	return n;
 }
 
 void
@@ -469,6 +486,157 @@ conn_starttls(struct conn *c)
 	return 0;
 }
 
+/*
+ * COMPRESS=DEFLATE: a bufferevent filter over the socket (or TLS) one.
+ * Compressed bytes that would expand past the reader's room stay in the
+ * lower buffer until the session reads (a bomb does not fill memory); the
+ * deflater flushes at the end of every write so replies are not held
+ * back, and writes at most what the lower buffer's high watermark allows,
+ * so a big FETCH still waits for the socket.
+ */
+#define Z_CHUNK		16384
+#define Z_LOWER_HIGH	(64 * 1024)
+
+struct zfilter {
+	z_stream	 in;
+	z_stream	 out;
+	bool		 in_init, out_init;
+};
+
+static void
+zfilter_free(void *arg)
+{
+	struct zfilter *z = arg;
+
+	if (z->in_init)
+		inflateEnd(&z->in);
+	if (z->out_init)
+		deflateEnd(&z->out);
+	free(z);
+}
+
+static enum bufferevent_filter_result
+inflate_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct zfilter *z = arg;
+	size_t produced = 0;
+
+	(void)mode;
+	while (evbuffer_get_length(src) > 0 &&
+	    (limit <= 0 || produced < (size_t)limit)) {
+		struct evbuffer_iovec in, out;
+		size_t used;
+		int r;
+
+		if (evbuffer_peek(src, -1, NULL, &in, 1) < 1)
+			break;
+		z->in.next_in = in.iov_base;
+		z->in.avail_in = (uInt)in.iov_len;
+		if (evbuffer_reserve_space(dst, Z_CHUNK, &out, 1) < 1)
+			return BEV_ERROR;
+		z->in.next_out = out.iov_base;
+		z->in.avail_out = (uInt)out.iov_len;
+		r = inflate(&z->in, Z_SYNC_FLUSH);
+		out.iov_len -= z->in.avail_out;
+		evbuffer_commit_space(dst, &out, 1);
+		produced += out.iov_len;
+		used = in.iov_len - z->in.avail_in;
+		evbuffer_drain(src, used);
+		if (r == Z_STREAM_END || (r != Z_OK && r != Z_BUF_ERROR))
+			return BEV_ERROR;
+		if (used == 0 && out.iov_len == 0)
+			break;		/* needs more input */
+	}
+	return BEV_OK;
+}
+
+static enum bufferevent_filter_result
+deflate_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct zfilter *z = arg;
+	bool more;
+
+	(void)mode;
+	do {
+		struct evbuffer_iovec in, out;
+		size_t used = 0;
+		int r;
+
+		more = evbuffer_peek(src, -1, NULL, &in, 1) >= 1;
+		z->out.next_in = more ? in.iov_base : NULL;
+		z->out.avail_in = more ? (uInt)in.iov_len : 0;
+		/* Flush when all there is has gone in. */
+		do {
+			if (evbuffer_reserve_space(dst, Z_CHUNK, &out, 1) < 1)
+				return BEV_ERROR;
+			z->out.next_out = out.iov_base;
+			z->out.avail_out = (uInt)out.iov_len;
+			r = deflate(&z->out, (more && in.iov_len <
+			    evbuffer_get_length(src)) ? Z_NO_FLUSH :
+			    Z_SYNC_FLUSH);
+			out.iov_len -= z->out.avail_out;
+			evbuffer_commit_space(dst, &out, 1);
+			if (r == Z_STREAM_ERROR)
+				return BEV_ERROR;
+		} while (z->out.avail_out == 0);
+		if (more) {
+			used = in.iov_len - z->out.avail_in;
+			evbuffer_drain(src, used);
+		}
+	} while (more && evbuffer_get_length(src) > 0 &&
+	    (limit <= 0 || evbuffer_get_length(dst) < (size_t)limit));
+	return BEV_OK;
+}
+
+int
+conn_compress(struct conn *c)
+{
+	struct zfilter *z;
+	struct bufferevent *f;
+
+	if (c->under != NULL || c->bev == NULL || c->closing)
+		return -1;
+	z = xcalloc(1, sizeof(*z));
+	if (inflateInit2(&z->in, -MAX_WBITS) != Z_OK) {
+		free(z);
+		return -1;
+	}
+	z->in_init = true;
+	if (deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+	    -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		zfilter_free(z);
+		return -1;
+	}
+	z->out_init = true;
+	f = bufferevent_filter_new(c->bev, inflate_cb, deflate_cb,
+	    BEV_OPT_CLOSE_ON_FREE, zfilter_free, z);
+	if (f == NULL) {
+		zfilter_free(z);
+		return -1;
+	}
+	c->under = c->bev;
+	bufferevent_setwatermark(c->under, EV_WRITE, 0, Z_LOWER_HIGH);
+	bufferevent_setwatermark(c->under, EV_READ, 0, READ_HIGH_MARK);
+	c->bev = f;
+	c->in = bufferevent_get_input(f);
+	c->out = bufferevent_get_output(f);
+	bufferevent_setcb(f, read_cb, write_cb, event_cb, c);
+	bufferevent_setwatermark(f, EV_READ, 0, READ_HIGH_MARK);
+	bufferevent_setwatermark(f, EV_WRITE, c->drain_mark, 0);
+	if (c->timeout > 0)
+		bufferevent_set_timeouts(f, &(struct timeval){ c->timeout, 0 },
+		    NULL);
+	bufferevent_enable(f, EV_READ | EV_WRITE);
+	/* Bytes that came after the command are compressed already. */
+	if (evbuffer_get_length(bufferevent_get_input(c->under)) > 0)
+		bufferevent_trigger(c->under, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS);
+	log_info("s=%s %s compress=deflate", c->sid, c->ops->proto);
+	return 0;
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -527,7 +695,7 @@ close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(c->close_timer);
 	c->close_timer = NULL;
 	if (c->bev != NULL)
-		evbuffer_drain(c->out, evbuffer_get_length(c->out));
+		conn_drop_output(c);
 	conn_schedule_reap(c);
 }
 
@@ -549,7 +717,7 @@ conn_close(struct conn *c, const char *reason)
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	/* Nothing can be flushed before a TLS handshake completes. */
-	if (evbuffer_get_length(c->out) == 0 || c->starttls_pending ||
+	if (conn_outq(c) == 0 || c->starttls_pending ||
 	    (c->ssl != NULL && !c->tls_done)) {
 		conn_schedule_reap(c);
 		return;
@@ -581,7 +749,7 @@ conn_release(struct conn *c)
 	if (c->holds > 0)
 		return;
 	if (c->closing) {
-		if (c->bev == NULL || evbuffer_get_length(c->out) == 0)
+		if (c->bev == NULL || conn_outq(c) == 0)
 			conn_schedule_reap(c);
 		return;
 	}

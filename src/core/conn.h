@@ -74,6 +74,7 @@ struct conn {
 	bool		 reap_scheduled;
 	bool		 starttls_pending;
 	unsigned	 timeout;	/* idle seconds (conn_set_timeout) */
+	struct bufferevent *under;	/* below the COMPRESS filter, or NULL */
 	bool		 shutdown_requested;
 	const char	*close_reason;
 	size_t		 drain_mark;	/* on_drain low-water mark */
@@ -131,6 +132,13 @@ void	 conn_resume_read(struct conn *);
 void	 conn_kick(struct conn *);
 
 int	 conn_starttls(struct conn *);
+/*
+ * COMPRESS=DEFLATE (RFC 4978): what is queued now goes out as it is; from
+ * here on both directions are raw deflate streams (bytes the client sent
+ * after its command are inflated too).  Returns 0, or -1 when the
+ * connection is compressed already or zlib fails.
+ */
+int	 conn_compress(struct conn *);
 
 /* Flush and close; idempotent; reason is a static string for the log. */
 void	 conn_close(struct conn *, const char *reason);

@@ -79,6 +79,26 @@ cmd_enable(struct imap_cmd *cmd)
 	imap_cmd_done(cmd, "OK", "Enabled.");
 }
 
+/* COMPRESS DEFLATE (RFC 4978): the reply is the last uncompressed line. */
+void
+cmd_compress(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->s;
+
+	if (cmd->a.count != 1 || !imap_arg_atom_eq(&cmd->a.args[0],
+	    "DEFLATE")) {
+		imap_cmd_done(cmd, "BAD", "Unsupported compression mechanism");
+		return;
+	}
+	if (s->conn->under != NULL) {
+		imap_cmd_done(cmd, "NO", "[COMPRESSIONACTIVE] DEFLATE active");
+		return;
+	}
+	imap_cmd_done(cmd, "OK", "DEFLATE active");
+	if (conn_compress(s->conn) < 0)
+		conn_close(s->conn, "compression failed");
+}
+
 void
 cmd_noop(struct imap_cmd *cmd)
 {

@@ -653,8 +653,8 @@ changedsince_filter(struct imap_cmd *cmd, struct fetch_ctx *f,
 		return -1;
 	}
 	for (uint32_t i = 0; i < f->n; i++)
-		if (bsearch(&v->uids[f->idx[i]], c.uids, c.n, sizeof(*c.uids),
-		    u32_cmp) != NULL)
+		if (c.n > 0 && bsearch(&v->uids[f->idx[i]], c.uids, c.n,
+		    sizeof(*c.uids), u32_cmp) != NULL)
 			f->idx[w++] = f->idx[i];
 	f->n = w;
 	free(c.uids);

@@ -342,8 +342,8 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 	case IMAP_SEARCH_UID:
 	case IMAP_SEARCH_SEQSET:
 		if (n->seqset.searchres)
-			return bsearch(&uid, v->searchres, v->nsearchres,
-			    sizeof(uint32_t), uid_cmp) != NULL;
+			return v->nsearchres > 0 && bsearch(&uid, v->searchres,
+			    v->nsearchres, sizeof(uint32_t), uid_cmp) != NULL;
 		if (n->key == IMAP_SEARCH_UID)
 			return imap_seqset_contains(&n->seqset, uid,
 			    v->count ? v->uids[v->count - 1] : 0);

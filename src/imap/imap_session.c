@@ -29,6 +29,7 @@
 static const struct imap_cmd_def commands[] = {
 	{ "CAPABILITY",	cmd_capability,	CMD_NOTAUTH | CMD_AUTH | CMD_SEL },
 	{ "ENABLE",	cmd_enable,	CMD_AUTH | CMD_SEL },
+	{ "COMPRESS",	cmd_compress,	CMD_AUTH | CMD_SEL },
 	{ "NOOP",	cmd_noop,	CMD_NOTAUTH | CMD_AUTH | CMD_SEL },
 	{ "LOGOUT",	cmd_logout,	CMD_NOTAUTH | CMD_AUTH | CMD_SEL },
 	{ "ID",		cmd_id,		CMD_NOTAUTH | CMD_AUTH | CMD_SEL },
@@ -111,6 +112,8 @@ imap_capabilities(struct imap_session *s, struct buf *b)
 		    "QUOTA=RES-STORAGE "
 		    "CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN MULTIAPPEND "
 		    "STATUS=SIZE OBJECTID");
+		if (s->conn->under == NULL)
+			buf_puts(b, " COMPRESS=DEFLATE");
 		buf_printf(b, " APPENDLIMIT=%llu",
 		    (unsigned long long)srv->cfg->message_size);
 	}

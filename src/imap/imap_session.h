@@ -223,6 +223,7 @@ bool	 imap_view_is_gone(const struct imap_view *, uint32_t idx);
 /* Commands (cmd_*.c). */
 void	 cmd_capability(struct imap_cmd *);
 void	 cmd_enable(struct imap_cmd *);
+void	 cmd_compress(struct imap_cmd *);
 void	 cmd_noop(struct imap_cmd *);
 void	 cmd_logout(struct imap_cmd *);
 void	 cmd_starttls(struct imap_cmd *);

@@ -11,8 +11,10 @@ modseq values are compared relative to each other (they are only
 promised to grow), uids and sequence numbers exactly.
 """
 import re
+import socket
 import time
 import unittest
+import zlib
 
 from test_imap import (ImapConn, make_server, q, parse, fetch_map,
                        search_hits, expand_set, status_of, make_msg,
@@ -518,6 +520,109 @@ class TestMailboxExtensions(Base):
         self.assertTrue(u[i - 1].startswith(b"* LIST "))
         u, t = c.command(f'LIST "" {q(p + "/*")} RETURN (STATUS (NOPE))')
         self.assertEqual(status_of(t), "BAD")
+
+
+class ZConn:
+    """An IMAP client speaking raw deflate (RFC 4978) after COMPRESS."""
+
+    def __init__(self, sock, leftover=b""):
+        self.sock = sock
+        self.z_out = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.z_in = zlib.decompressobj(-15)
+        self.buf = self.z_in.decompress(leftover) if leftover else b""
+        self.n = 100
+
+    def send(self, data):
+        self.sock.sendall(self.z_out.compress(data) +
+                          self.z_out.flush(zlib.Z_SYNC_FLUSH))
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise EOFError("closed")
+        self.buf += self.z_in.decompress(chunk)
+
+    def readline(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        i = self.buf.index(b"\r\n") + 2
+        line, self.buf = self.buf[:i], self.buf[i:]
+        return line
+
+    def read_exact(self, k):
+        while len(self.buf) < k:
+            self._fill()
+        out, self.buf = self.buf[:k], self.buf[k:]
+        return out
+
+    def command(self, text):
+        self.n += 1
+        tag = f"z{self.n}".encode()
+        self.send(tag + b" " + text.encode() + b"\r\n")
+        lines = []
+        while True:
+            line = self.readline()
+            m = re.search(rb"\{(\d+)\}\r\n$", line)
+            if m:
+                line += self.read_exact(int(m.group(1)))
+                line += self.readline()
+            if line.startswith(tag + b" "):
+                return lines, line
+            lines.append(line)
+
+
+class TestCompress(Base):
+
+    def test_compress_deflate(self):
+        name = self.box()
+        c = self.conn()
+        big = make_msg("compressed", b"".join(
+            b"line %06d of a long message body\r\n" % i
+            for i in range(4000)))
+        c.append_ok(name, big)
+        u, t = c.ok("CAPABILITY")
+        self.assertIn(b"COMPRESS=DEFLATE", one(u, b"* CAPABILITY"))
+        # A command pipelined right behind COMPRESS is compressed.
+        z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        pipelined = z.compress(b"p1 NOOP\r\n") + z.flush(zlib.Z_SYNC_FLUSH)
+        c.send(b"c1 COMPRESS DEFLATE\r\n" + pipelined)
+        line = c.raw.readline()
+        self.assertEqual(line, b"c1 OK DEFLATE active\r\n")
+        zc = ZConn(c.raw.sock, bytes(c.raw.buf))
+        zc.z_out = z
+        self.assertEqual(zc.readline(), b"p1 OK NOOP completed.\r\n")
+        u, t = zc.command(f"SELECT {q(name)}")
+        self.assertIn(b"OK [READ-WRITE]", t)
+        u, t = zc.command("FETCH 1 (BODY.PEEK[])")
+        self.assertIn(b" OK ", t)
+        self.assertEqual(len(u), 1)
+        self.assertTrue(u[0].endswith(big + b")\r\n"), u[0][-100:])
+        u, t = zc.command("COMPRESS DEFLATE")
+        self.assertIn(b"NO [COMPRESSIONACTIVE]", t)
+        u, t = zc.command("CAPABILITY")
+        self.assertNotIn(b"COMPRESS=DEFLATE", u[0])
+        u, t = zc.command("LOGOUT")
+        self.assertEqual(u, [b"* BYE Logging out\r\n"])
+
+    def test_compress_before_login_and_bad(self):
+        c = self.conn(login=False)
+        u, t = c.command("COMPRESS DEFLATE")
+        self.assertEqual(status_of(t), "BAD")
+        c.login()
+        u, t = c.command("COMPRESS LZMA")
+        self.assertEqual(status_of(t), "BAD")
+        # Garbage after COMPRESS closes the connection, not the server.
+        c.send(b"c9 COMPRESS DEFLATE\r\n")
+        self.assertEqual(c.raw.readline(), b"c9 OK DEFLATE active\r\n")
+        c.raw.sock.sendall(b"\xff\xfe not deflate at all \x00" * 10)
+        c.raw.sock.settimeout(5)
+        try:
+            while c.raw.sock.recv(4096):
+                pass
+        except (ConnectionResetError, socket.timeout):
+            pass
+        d = self.conn()
+        d.ok("NOOP")
 
 
 if __name__ == "__main__":
