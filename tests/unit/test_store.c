@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -2024,6 +2025,80 @@ test_claim_recent(void **state)
 	tmsg_free(&t);
 }
 
+/* Group commit: many threads delivering into one account at once. */
+#define GC_THREADS	8
+#define GC_EACH		40
+
+struct gc_arg {
+	struct fixture	*f;
+	struct tmsg	*t;
+	int64_t		 acct;
+	uint32_t	 uids[GC_EACH];
+	int		 fails;
+};
+
+static void *
+gc_thread(void *p)
+{
+	struct gc_arg *a = p;
+
+	for (int i = 0; i < GC_EACH; i++) {
+		const char *err = NULL;
+
+		if (store_deliver(a->f->st, &a->acct, 1, &a->t->m,
+		    &a->uids[i], &err) < 0)
+			a->fails++;
+	}
+	return NULL;
+}
+
+static void
+test_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct gc_arg args[GC_THREADS];
+	pthread_t th[GC_THREADS];
+	bool seen[GC_THREADS * GC_EACH + 1];
+	struct mailbox_info mi;
+	struct tmsg t;
+	int64_t a;
+
+	add_domain(f, "example.com");
+	a = add_account(f, "gc@example.com");
+	tmsg_init(f, &t, "gc", 500);
+	/* The recording hook is not for many threads at once. */
+	store_set_change_hook(f->st, NULL, NULL);
+	for (int i = 0; i < GC_THREADS; i++) {
+		memset(&args[i], 0, sizeof(args[i]));
+		args[i].f = f;
+		args[i].t = &t;
+		args[i].acct = a;
+		assert_int_equal(pthread_create(&th[i], NULL, gc_thread,
+		    &args[i]), 0);
+	}
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < GC_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].fails, 0);
+		for (int k = 0; k < GC_EACH; k++) {
+			uint32_t u = args[i].uids[k];
+
+			assert_true(u >= 1 && u <= GC_THREADS * GC_EACH);
+			assert_false(seen[u]);
+			seen[u] = true;
+			/* One thread's messages get increasing uids. */
+			if (k > 0)
+				assert_true(u > args[i].uids[k - 1]);
+		}
+	}
+	mi = mbox(f, a, "INBOX");
+	assert_int_equal(mi.messages, GC_THREADS * GC_EACH);
+	assert_int_equal(mi.uidnext, GC_THREADS * GC_EACH + 1);
+	assert_int_equal(mi.unseen, GC_THREADS * GC_EACH);
+	assert_true(mi.size == (uint64_t)GC_THREADS * GC_EACH * t.len);
+	tmsg_free(&t);
+}
+
 /* A prefix goes before the spool; junk delivers into \Junk, or INBOX. */
 static void
 test_deliver_prefix_junk(void **state)
@@ -2253,6 +2328,7 @@ main(void)
 		T(test_subscriptions),
 		T(test_claim_recent),
 		T(test_deliver_prefix_junk),
+		T(test_group_commit),
 		T(test_queue),
 		T(test_check),
 		T(test_disabled_and_quota),

@@ -10,6 +10,7 @@
  * mailboxes row carries counters (messages, unseen, size) that every change
  * keeps exact, so STATUS never scans.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1528,6 +1529,162 @@ junk_mailbox(struct store *s, struct db *db, int64_t account,
 	return store_mailbox_get_id(s, account, id, mi);
 }
 
+/*
+ * Group commit (DESIGN.md): deliveries into the same account that arrive
+ * while one is being committed wait, and are then committed together in
+ * one transaction, so one fsync covers all of them.  The first thread to
+ * find no commit under way is the leader: it takes every waiting request
+ * of the account, commits them, wakes their threads and goes on while more
+ * have arrived.  A batch that fails is retried one request at a time, so
+ * one bad request does not fail the others.
+ */
+struct gc_req {
+	int64_t		 mailbox;
+	const struct store_msg *msg;
+	uint32_t	 uid;
+	int		 rc;
+	bool		 done;
+	char		 error[256];
+	struct gc_req	*next;
+};
+
+struct gc_queue {
+	int64_t		 account;
+	bool		 busy;		/* a leader is committing */
+	struct gc_req	*head;
+	struct gc_req	**tail;
+	struct gc_queue	*next;
+};
+
+#define GC_BUCKETS	256
+
+static pthread_mutex_t gc_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gc_cond = PTHREAD_COND_INITIALIZER;
+static struct gc_queue *gc_buckets[GC_BUCKETS];
+
+static struct gc_queue *
+gc_queue_get(int64_t account)
+{
+	struct gc_queue **pp = &gc_buckets[(uint64_t)account % GC_BUCKETS];
+
+	for (; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->account == account)
+			return *pp;
+	*pp = xcalloc(1, sizeof(**pp));
+	(*pp)->account = account;
+	(*pp)->tail = &(*pp)->head;
+	return *pp;
+}
+
+/* One transaction for the batch; 0, or the store error of the batch. */
+static int
+gc_commit(struct db *db, struct gc_req *batch, const char **error_r)
+{
+	if (db_begin(db, error_r) < 0)
+		return -1;
+	for (struct gc_req *r = batch; r != NULL; r = r->next) {
+		uint64_t hms;
+		uint32_t uidnext;
+		int64_t id;
+
+		if (mbox_lock_row(db, r->mailbox, &hms, &uidnext,
+		    error_r) < 0 || msg_insert(db, r->msg, &id, error_r) < 0)
+			goto fail;
+		r->uid = uidnext;
+		if (entry_insert(db, r->mailbox, id, 0, NULL, &uidnext, &hms,
+		    error_r) < 0 || mbox_update(db, r->mailbox, hms, uidnext,
+		    1, 1, (int64_t)store_msg_size(r->msg), error_r) < 0)
+			goto fail;
+	}
+	if (db_commit(db, error_r) < 0)
+		return db_failure(db);
+	return 0;
+fail:
+	{
+		int rc = db_failure(db);
+
+		db_rollback(db);
+		return rc;
+	}
+}
+
+static void
+gc_lead(struct store *s, struct gc_queue *q)
+{
+	const char *err = NULL;
+	struct db *db;
+
+	while (q->head != NULL) {
+		struct gc_req *batch = q->head;
+		int rc;
+
+		q->head = NULL;
+		q->tail = &q->head;
+		pthread_mutex_unlock(&gc_mtx);
+		if ((db = sq_acct(s, q->account, &err)) == NULL)
+			rc = -1;
+		else if ((rc = gc_commit(db, batch, &err)) < 0 &&
+		    batch->next != NULL) {
+			/* Alone, each request gets its own answer. */
+			for (struct gc_req *r = batch; r != NULL; r = r->next) {
+				struct gc_req *next = r->next;
+				const char *e = NULL;
+
+				r->next = NULL;
+				r->rc = gc_commit(db, r, &e);
+				if (r->rc < 0)
+					snprintf(r->error, sizeof(r->error),
+					    "%s", e ? e : "store error");
+				r->next = next;
+			}
+			rc = 1;		/* answered one by one */
+		}
+		pthread_mutex_lock(&gc_mtx);
+		for (struct gc_req *r = batch, *next; r != NULL; r = next) {
+			next = r->next;
+			if (rc <= 0) {
+				r->rc = rc;
+				if (rc < 0)
+					snprintf(r->error, sizeof(r->error),
+					    "%s", err ? err : "store error");
+			}
+			r->done = true;
+		}
+		pthread_cond_broadcast(&gc_cond);
+	}
+	q->busy = false;
+}
+
+/* Delivers into one mailbox of an account, sharing the commit. */
+static int
+gc_deliver(struct store *s, int64_t account, int64_t mailbox,
+    const struct store_msg *msg, uint32_t *uid_r, const char **error_r)
+{
+	struct gc_req req;
+	struct gc_queue *q;
+
+	memset(&req, 0, sizeof(req));
+	req.mailbox = mailbox;
+	req.msg = msg;
+	pthread_mutex_lock(&gc_mtx);
+	q = gc_queue_get(account);
+	*q->tail = &req;
+	q->tail = &req.next;
+	if (!q->busy) {
+		q->busy = true;
+		gc_lead(s, q);
+	}
+	while (!req.done)
+		pthread_cond_wait(&gc_cond, &gc_mtx);
+	pthread_mutex_unlock(&gc_mtx);
+	if (req.rc < 0) {
+		*error_r = db_errmsg("%s", req.error);
+		return req.rc;
+	}
+	*uid_r = req.uid;
+	return 0;
+}
+
 int
 store_deliver(struct store *s, const int64_t *accounts, size_t n,
     const struct store_msg *msg, uint32_t *uids_r, const char **error_r)
@@ -1537,6 +1694,7 @@ store_deliver(struct store *s, const int64_t *accounts, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		struct mailbox_info mi;
 		struct db *db;
+		int rc;
 
 		if ((db = sq_acct(s, accounts[i], error_r)) == NULL)
 			return -1;
@@ -1545,13 +1703,9 @@ store_deliver(struct store *s, const int64_t *accounts, size_t n,
 			*error_r = "INBOX is missing";
 			return -1;
 		}
-		{
-			int rc = append_one(s, db, mi.id, msg, 0, NULL, 0,
-			    &uids_r[i], error_r);
-
-			if (rc < 0)
-				return rc;
-		}
+		if ((rc = gc_deliver(s, accounts[i], mi.id, msg, &uids_r[i],
+		    error_r)) < 0)
+			return rc;
 		sq_changed(s, accounts[i], mi.id);
 	}
 	return 0;
