@@ -87,6 +87,8 @@ config_defaults(struct config *c)
 	c->max_per_destination = 4;
 	c->connect_timeout = 30;
 	c->command_timeout = 300;
+	c->dane = true;
+	c->mta_sts = true;
 }
 
 static void
@@ -532,6 +534,13 @@ cfg_handler(void *user, const char *section, const char *name,
 	} else if (IS("delivery", "command_timeout")) {
 		want_u64(p, name, value, parse_duration, 1, 3600,
 		    &c->command_timeout);
+	} else if (IS("delivery", "dane")) {
+		want_bool(p, name, value, &c->dane);
+	} else if (IS("delivery", "mta_sts")) {
+		want_bool(p, name, value, &c->mta_sts);
+	} else if (IS("delivery", "tls_ca_file")) {
+		free(c->tls_ca_file);
+		c->tls_ca_file = value[0] ? cfg_path(p, value) : NULL;
 	} else if (strcasecmp(section, "server") == 0 ||
 	    strcasecmp(section, "auth") == 0 ||
 	    strcasecmp(section, "limits") == 0 ||
@@ -677,6 +686,7 @@ config_free(struct config **cp)
 	free(c->srs_domain);
 	free(c->dns_resolver);
 	free(c->dns_trust_anchor);
+	free(c->tls_ca_file);
 	for (size_t i = 0; i < c->ncerts; i++) {
 		free(c->certs[i].name);
 		free(c->certs[i].cert);

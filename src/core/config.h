@@ -104,6 +104,9 @@ struct config {
 	unsigned	 max_per_destination;	/* outbound, per domain */
 	uint64_t	 connect_timeout;
 	uint64_t	 command_timeout;
+	bool		 dane;			/* RFC 7672 where published */
+	bool		 mta_sts;		/* RFC 8461 where published */
+	char		*tls_ca_file;		/* extra trust anchors */
 };
 
 /* spf_fail: what an SPF "fail" of MAIL FROM leads to without DMARC pass. */

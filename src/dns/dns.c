@@ -318,12 +318,6 @@ dns_init(const char *forwarders, const char *trust_anchor_file, bool dnssec,
 				return -1;
 			}
 		free(copy);
-		/*
-		 * Names under .test (RFC 6761) are answered NXDOMAIN by the
-		 * resolver library itself; with a forwarder configured, its
-		 * answers for them are wanted (test and lab setups).
-		 */
-		(void)ub_ctx_zone_remove(ubctx, "test.");
 	}
 	if (dnssec) {
 		const char *ta = trust_anchor_file ? trust_anchor_file :
@@ -341,6 +335,14 @@ dns_init(const char *forwarders, const char *trust_anchor_file, bool dnssec,
 			log_warnx("dns: no DNSSEC trust anchor (%s); answers "
 			    "are not validated and DANE is off", ta);
 	}
+	/*
+	 * Names under .test (RFC 6761) are answered NXDOMAIN by the resolver
+	 * library itself; with a forwarder configured, its answers for them
+	 * are wanted (test and lab setups).  Last: changing the local zones
+	 * finalizes the context, after which no trust anchor can be added.
+	 */
+	if (forwarders != NULL && *forwarders != '\0')
+		(void)ub_ctx_zone_remove(ubctx, "test.");
 	ub_event = event_new(iothread_base(iothread_self()), ub_fd(ubctx),
 	    EV_READ | EV_PERSIST, ub_readable, NULL);
 	event_add(ub_event, NULL);

@@ -16,15 +16,18 @@
 #include "core/util.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
+#include "dane.h"
 #include "dns/dns.h"
 #include "dsn.h"
 #include "mime/mime.h"
+#include "mta_sts.h"
 #include "queue.h"
 #include "server.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/srs.h"
 #include "smtp_client.h"
 #include "store/store.h"
+#include "sts.h"
 
 #define SCAN_EVERY_SECS		5	/* also picks up `queue retry` */
 #define DUE_BATCH		500
@@ -33,8 +36,32 @@
 
 struct target {
 	char			 host[256];	/* the MX name */
+	size_t			 mxi;		/* its index in mx[] */
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
+};
+
+/*
+ * The TLS policy of one MX host: DANE where its TLSA records are
+ * DNSSEC-secure (RFC 7672), else MTA-STS where the domain has a policy
+ * (RFC 8461), else opportunistic STARTTLS.
+ */
+enum tls_pol {
+	TP_OPPORTUNISTIC = 0,
+	TP_ENCRYPT,		/* secure TLSA, none usable: TLS required */
+	TP_DANE,
+	TP_STS,			/* MTA-STS enforce */
+	TP_STS_TESTING,		/* MTA-STS testing: checked, reported */
+};
+
+static const char *const tls_pol_names[] = {
+	"opportunistic", "encrypt", "dane", "mta-sts", "mta-sts-testing",
+};
+
+struct hostpol {
+	enum tls_pol	 pol;
+	struct dns_tlsa	*tlsa;		/* TP_DANE: the usable records */
+	size_t		 ntlsa;
 };
 
 struct attempt {
@@ -47,10 +74,18 @@ struct attempt {
 	struct dns_mx	*mx;
 	size_t		 nmx;
 	size_t		 mxpos;
-	unsigned	 lookups;	/* A/AAAA lookups in flight */
+	bool		 mx_secure;	/* the MX answer was DNSSEC-secure */
+	struct hostpol	*hp;		/* per MX host */
 	struct target	*targets;
 	size_t		 ntargets;
 	size_t		 tpos;
+	/* The domain's MTA-STS policy (mode none: there is none). */
+	struct sts_lookup *stsl;	/* finding it */
+	struct sts_policy sts;
+	/* Why the last host was not used (a TLS policy), for the record. */
+	char		 last_error[400];
+	enum tls_pol	 cur_pol;	/* of the connection */
+	bool		 tls_logged;
 
 	struct smtpc	*c;
 	bool		 conn_ready;	/* idle and ready for a message */
@@ -592,11 +627,32 @@ attempt_next_message(struct attempt *a)
 	smtpc_send(a->c, &t);
 }
 
+/* Once per connection: the TLS policy used and how the peer fared. */
+static void
+log_tls(struct attempt *a)
+{
+	const char *detail, *info = smtpc_tls_info(a->c);
+	int v = smtpc_tls_verified(a->c, &detail);
+
+	if (a->cur_pol == TP_ENCRYPT)
+		detail = "no usable TLSA record";
+	else if (v == 0 && info[0] == '\0')
+		detail = "no STARTTLS";
+	log_info("queue domain=%s relay=%s tls=%s verify=%s cipher=%s%s%s%s",
+	    a->domain, a->relay, tls_pol_names[a->cur_pol], v > 0 ? "ok" :
+	    v < 0 ? "failed" : "none", info[0] ? info : "none",
+	    detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+}
+
 static void
 on_ready(struct smtpc *c, void *ctx)
 {
 	struct attempt *a = ctx;
 
+	if (!a->tls_logged) {
+		a->tls_logged = true;
+		log_tls(a);
+	}
 	a->conn_ready = true;
 	if (a->records == 0)
 		attempt_next_message(a);
@@ -618,6 +674,9 @@ on_failed(struct smtpc *c, void *ctx, bool permanent, const char *reason)
 	struct attempt *a = ctx;
 	char why[700];
 
+	if (smtpc_policy_failed(c))
+		snprintf(a->last_error, sizeof(a->last_error), "4.7.5 %s",
+		    reason);
 	a->c = NULL;
 	a->conn_ready = false;
 	log_info("queue domain=%s relay=%s connection failed: %s", a->domain,
@@ -635,7 +694,51 @@ on_failed(struct smtpc *c, void *ctx, bool permanent, const char *reason)
 
 static const struct smtpc_ops client_ops = { on_ready, on_done, on_failed };
 
-static void lookup_host(struct attempt *);
+static bool lookup_host(struct attempt *);
+
+/* The connection options for target t under its host's TLS policy. */
+static void
+target_opts(struct attempt *a, const struct target *t, struct smtpc_opts *o)
+{
+	const struct hostpol *hp = &a->hp[t->mxi];
+
+	a->cur_pol = hp->pol;
+	switch (hp->pol) {
+	case TP_DANE:
+		o->tls = SMTPC_TLS_DANE;
+		o->policy = "dane";
+		o->tlsa = hp->tlsa;
+		o->ntlsa = hp->ntlsa;
+		/*
+		 * RFC 7672 3.2.2: a DANE-TA(2) certificate may name the MX
+		 * host or the next-hop domain; the MX host only when the MX
+		 * answer was secure (2.2.1, RFC 7525 6.1).
+		 */
+		if (a->mx_secure) {
+			o->dane_names[0] = t->host;
+			if (strcasecmp(t->host, a->domain) != 0)
+				o->dane_names[1] = a->domain;
+		} else
+			o->dane_names[0] = a->domain;
+		break;
+	case TP_ENCRYPT:
+		o->tls = SMTPC_TLS_ENCRYPT;
+		o->policy = "dane";
+		break;
+	case TP_STS:
+		o->tls = SMTPC_TLS_VERIFY;
+		o->policy = "mta-sts";
+		break;
+	case TP_STS_TESTING:
+		o->tls = SMTPC_TLS_MAY;
+		o->policy = "mta-sts";
+		o->verify_report = true;
+		break;
+	default:
+		o->tls = SMTPC_TLS_MAY;
+		break;
+	}
+}
 
 static void
 try_next_target(struct attempt *a)
@@ -653,13 +756,11 @@ try_next_target(struct attempt *a)
 		return;
 	}
 	if (a->tpos >= a->ntargets) {
-		if (a->mxpos < a->nmx) {
-			lookup_host(a);
+		if (lookup_host(a))
 			return;
-		}
-		fail_remaining(a, 451, a->relay[0] ? "4.4.1 no MX host "
-		    "accepted a connection" : "4.4.1 no address to deliver "
-		    "to");
+		fail_remaining(a, 451, a->last_error[0] ? a->last_error :
+		    a->relay[0] ? "4.4.1 no MX host accepted a connection" :
+		    "4.4.1 no address to deliver to");
 		attempt_finish(a);
 		return;
 	}
@@ -674,7 +775,8 @@ try_next_target(struct attempt *a)
 	memset(&o, 0, sizeof(o));
 	o.helo_name = srv->cfg->hostname;
 	o.peer_name = t->host;
-	o.tls = SMTPC_TLS_MAY;
+	target_opts(a, t, &o);
+	a->tls_logged = false;
 	o.connect_timeout = (unsigned)srv->cfg->connect_timeout;
 	o.command_timeout = (unsigned)srv->cfg->command_timeout;
 	a->c = smtpc_connect(iothread_base(iothread_self()),
@@ -683,18 +785,32 @@ try_next_target(struct attempt *a)
 		try_next_target(a);
 }
 
+/* One MX host being resolved: its addresses, then maybe its TLSA. */
+struct host_lookup {
+	struct attempt	*a;
+	size_t		 mxi;
+	char		 host[256];
+	unsigned	 pending;
+	bool		 secure;	/* every address answer validated */
+	struct sockaddr_storage *addr;
+	size_t		 naddr;
+};
+
 static void
-add_targets(struct attempt *a, const char *host, const struct dns_answer *ans)
+add_targets(struct host_lookup *hl)
 {
-	for (size_t i = 0; i < ans->n; i++) {
+	struct attempt *a = hl->a;
+
+	for (size_t i = 0; i < hl->naddr; i++) {
 		struct target *t;
 
 		a->targets = xgrowarray(a->targets, a->ntargets,
 		    sizeof(*a->targets));
 		t = &a->targets[a->ntargets++];
 		memset(t, 0, sizeof(*t));
-		snprintf(t->host, sizeof(t->host), "%s", host);
-		t->ss = ans->addr[i];
+		snprintf(t->host, sizeof(t->host), "%s", hl->host);
+		t->mxi = hl->mxi;
+		t->ss = hl->addr[i];
 		if (t->ss.ss_family == AF_INET) {
 			((struct sockaddr_in *)&t->ss)->sin_port =
 			    htons((uint16_t)srv->cfg->delivery_port);
@@ -707,41 +823,174 @@ add_targets(struct attempt *a, const char *host, const struct dns_answer *ans)
 	}
 }
 
-struct host_lookup {
-	struct attempt	*a;
-	char		 host[256];
-	int		 type;
-};
+static void
+host_lookup_free(struct host_lookup *hl)
+{
+	free(hl->addr);
+	free(hl);
+}
+
+/* The policy of a host without (usable) DANE: the domain's MTA-STS. */
+static enum tls_pol
+sts_pol(const struct attempt *a)
+{
+	switch (a->sts.mode) {
+	case STS_MODE_ENFORCE:
+		return TP_STS;
+	case STS_MODE_TESTING:
+		return TP_STS_TESTING;
+	default:
+		return TP_OPPORTUNISTIC;
+	}
+}
+
+/* The host's policy is known: its addresses become targets. */
+static void
+host_done(struct host_lookup *hl)
+{
+	struct attempt *a = hl->a;
+
+	add_targets(hl);
+	host_lookup_free(hl);
+	try_next_target(a);
+}
+
+static void
+tlsa_answer(void *ctx, const struct dns_answer *ans)
+{
+	struct host_lookup *hl = ctx;
+	struct attempt *a = hl->a;
+	struct hostpol *hp = &a->hp[hl->mxi];
+
+	switch (ans->status) {
+	case DNS_OK:
+		if (!ans->secure)
+			break;		/* RFC 7672 2.2: insecure TLSA: none */
+		hp->ntlsa = dane_tlsa_filter(ans->tlsa, ans->n, &hp->tlsa);
+		if (hp->ntlsa > 0)
+			hp->pol = TP_DANE;
+		else if (hp->pol != TP_STS)
+			hp->pol = TP_ENCRYPT;	/* 2.2: TLS, unauthenticated */
+		break;
+	case DNS_NODATA:
+	case DNS_NXDOMAIN:
+		break;
+	default:
+		/* 2.2: a failed TLSA lookup: this host is not used now. */
+		snprintf(a->last_error, sizeof(a->last_error), "4.7.5 dane: "
+		    "TLSA lookup for %s failed: %s", hl->host, ans->error ?
+		    ans->error : "temporary failure");
+		log_info("queue domain=%s mx=%s dane: TLSA lookup failed: %s; "
+		    "host skipped", a->domain, hl->host, ans->error ?
+		    ans->error : "temporary failure");
+		host_lookup_free(hl);
+		try_next_target(a);
+		return;
+	}
+	host_done(hl);
+}
 
 static void
 host_answer(void *ctx, const struct dns_answer *ans)
 {
 	struct host_lookup *hl = ctx;
 	struct attempt *a = hl->a;
+	char name[300];
 
-	if (ans->status == DNS_OK)
-		add_targets(a, hl->host, ans);
-	free(hl);
-	if (--a->lookups > 0)
+	if (ans->status == DNS_OK && ans->n > 0) {
+		hl->addr = xreallocarray(hl->addr, hl->naddr + ans->n,
+		    sizeof(*hl->addr));
+		memcpy(hl->addr + hl->naddr, ans->addr,
+		    ans->n * sizeof(*hl->addr));
+		hl->naddr += ans->n;
+		if (!ans->secure)
+			hl->secure = false;
+	}
+	if (--hl->pending > 0)
 		return;
-	try_next_target(a);
+	if (hl->naddr == 0) {
+		host_lookup_free(hl);
+		try_next_target(a);
+		return;
+	}
+	a->hp[hl->mxi].pol = sts_pol(a);
+	/* RFC 7672 2.2.2: TLSA only for hosts with secure addresses. */
+	if (!srv->cfg->dane || !hl->secure || stopping) {
+		host_done(hl);
+		return;
+	}
+	snprintf(name, sizeof(name), "_%u._tcp.%s", srv->cfg->delivery_port,
+	    hl->host);
+	dns_lookup(name, DNS_T_TLSA, tlsa_answer, hl);
 }
 
-/* Resolves the next MX host (AAAA and A at once). */
-static void
+/*
+ * Resolves the next usable MX host (AAAA and A at once); false when none
+ * is left.  Under an MTA-STS policy, hosts it does not name are skipped
+ * (enforce) or only logged (testing) (RFC 8461 4.1, 5).
+ */
+static bool
 lookup_host(struct attempt *a)
 {
-	const char *host = a->mx[a->mxpos++].name;
+	struct host_lookup *hl;
+	const char *host;
 
-	a->lookups = 2;
-	for (int i = 0; i < 2; i++) {
-		struct host_lookup *hl = xcalloc(1, sizeof(*hl));
-
-		hl->a = a;
-		hl->type = i == 0 ? DNS_T_AAAA : DNS_T_A;
-		snprintf(hl->host, sizeof(hl->host), "%s", host);
-		dns_lookup(host, hl->type, host_answer, hl);
+	for (;;) {
+		if (a->mxpos >= a->nmx)
+			return false;
+		host = a->mx[a->mxpos].name;
+		if (a->sts.mode == STS_MODE_NONE || sts_mx_match(&a->sts, host))
+			break;
+		if (a->sts.mode == STS_MODE_TESTING) {
+			log_info("queue domain=%s mx=%s mta-sts: not named by "
+			    "the policy (mode testing: used anyway)", a->domain,
+			    host);
+			break;
+		}
+		log_info("queue domain=%s mx=%s mta-sts: not named by the "
+		    "policy; host skipped", a->domain, host);
+		a->mxpos++;
 	}
+	hl = xcalloc(1, sizeof(*hl));
+	hl->a = a;
+	hl->mxi = a->mxpos++;
+	hl->pending = 2;
+	hl->secure = true;
+	snprintf(hl->host, sizeof(hl->host), "%s", host);
+	dns_lookup(host, DNS_T_AAAA, host_answer, hl);
+	dns_lookup(host, DNS_T_A, host_answer, hl);
+	return true;
+}
+
+/* The domain's MTA-STS policy (or none) is known: on to the hosts. */
+static void
+sts_done(void *ctx, const struct sts_policy *p)
+{
+	struct attempt *a = ctx;
+	bool any = false;
+	char why[400];
+
+	a->stsl = NULL;
+	if (p != NULL && p->mode != STS_MODE_NONE)
+		sts_policy_copy(&a->sts, p);
+	if (stopping) {
+		attempt_finish(a);
+		return;
+	}
+	if (a->sts.mode == STS_MODE_ENFORCE) {
+		for (size_t i = 0; i < a->nmx && !any; i++)
+			any = sts_mx_match(&a->sts, a->mx[i].name);
+		if (!any) {
+			snprintf(why, sizeof(why), "4.7.5 mta-sts: no MX host "
+			    "of %s is named by its policy", a->domain);
+			log_info("queue domain=%s mta-sts: no MX host is named "
+			    "by the policy (mode enforce)", a->domain);
+			fail_remaining(a, 451, why);
+			attempt_finish(a);
+			return;
+		}
+	}
+	try_next_target(a);
 }
 
 static void
@@ -783,6 +1032,7 @@ mx_answer(void *ctx, const struct dns_answer *ans)
 			if (ans->mx[i].name[0] != '\0')
 				a->mx[a->nmx++] = ans->mx[i];
 		shuffle_equal(a->mx, a->nmx);
+		a->mx_secure = ans->secure;
 		break;
 	case DNS_NODATA:
 		/* RFC 5321 5.1: the implicit MX is the domain itself. */
@@ -790,6 +1040,7 @@ mx_answer(void *ctx, const struct dns_answer *ans)
 		snprintf(a->mx[0].name, sizeof(a->mx[0].name), "%s",
 		    a->domain);
 		a->nmx = 1;
+		a->mx_secure = ans->secure;
 		break;
 	case DNS_NXDOMAIN:
 		snprintf(why, sizeof(why), "5.1.2 domain %s does not exist",
@@ -809,7 +1060,12 @@ mx_answer(void *ctx, const struct dns_answer *ans)
 		attempt_finish(a);
 		return;
 	}
-	lookup_host(a);
+	a->hp = xcalloc(a->nmx, sizeof(*a->hp));
+	if (srv->cfg->mta_sts) {
+		a->stsl = sts_lookup_start(a->domain, sts_done, a);
+		return;
+	}
+	try_next_target(a);
 }
 
 static void
@@ -834,6 +1090,10 @@ attempt_finish(struct attempt *a)
 	for (size_t i = 0; i < a->nids; i++)
 		free(a->ids[i]);
 	free(a->ids);
+	for (size_t i = 0; a->hp != NULL && i < a->nmx; i++)
+		dane_tlsa_free(a->hp[i].tlsa, a->hp[i].ntlsa);
+	free(a->hp);
+	sts_policy_free(&a->sts);
 	free(a->mx);
 	free(a->targets);
 	free(a->domain);
@@ -952,8 +1212,10 @@ queue_start(void)
 {
 	const char *err;
 
-	if (smtpc_tls_init(&err) < 0)
+	if (smtpc_tls_init(srv->cfg->tls_ca_file, &err) < 0)
 		log_warnx("queue: %s; outbound mail goes without TLS", err);
+	if (srv->cfg->mta_sts && sts_init(srv->cfg->tls_ca_file, &err) < 0)
+		log_warnx("queue: %s; MTA-STS policies are not fetched", err);
 	scan_timer = evtimer_new(iothread_base(iothread_self()), scan_cb,
 	    NULL);
 	store_set_queue_hook(srv->store, store_queued, NULL);
@@ -974,5 +1236,11 @@ queue_stop(void)
 			smtpc_abort(a->c);
 			a->c = NULL;
 		}
+		if (a->stsl != NULL) {
+			sts_lookup_cancel(a->stsl);
+			a->stsl = NULL;
+			attempt_finish(a);
+		}
 	}
+	sts_deinit();
 }

@@ -6,6 +6,11 @@
  * temporary failures with back-off, and returns failed or expired mail
  * to its sender as a DSN (RFC 3464), never bouncing a bounce.
  *
+ * TLS: each MX host gets DANE (RFC 7672) where its TLSA records are
+ * DNSSEC-secure, else the domain's MTA-STS policy (RFC 8461, sts.c),
+ * else opportunistic STARTTLS; one log line per connection names the
+ * policy ("tls=dane") and how the certificate fared ("verify=ok").
+ *
  * Runs on the first I/O thread; durable updates go to the worker pool.
  */
 #ifndef POSTHORN_QUEUE_H

@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "dane.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "smtp_client.h"
@@ -62,11 +63,18 @@ struct smtpc {
 	struct smtpc_opts opts;
 	char		*helo_name;
 	char		*peer_name;
+	char		*policy;
+	struct dns_tlsa	*tlsa;		/* copies of opts.tlsa */
+	size_t		 ntlsa;
+	char		*dane_names[2];
 	const struct smtpc_ops *ops;
 	void		*ctx;
 	enum smtpc_state state;
 	bool		 tls_up;
 	bool		 freeing;
+	int		 verified;	/* smtpc_tls_verified() */
+	bool		 policy_failed;
+	char		 verify_detail[160];
 	char		 tls_info[96];
 	char		 peer[256];
 
@@ -102,7 +110,7 @@ struct smtpc {
 static SSL_CTX *client_ctx;
 
 int
-smtpc_tls_init(const char **error_r)
+smtpc_tls_init(const char *ca_file, const char **error_r)
 {
 	if ((client_ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		*error_r = "cannot create the client TLS context";
@@ -114,7 +122,25 @@ smtpc_tls_init(const char **error_r)
 	SSL_CTX_set_mode(client_ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* WebPKI roots for the policies that verify (MTA-STS). */
 	SSL_CTX_set_default_verify_paths(client_ctx);
+	if (ca_file != NULL && SSL_CTX_load_verify_locations(client_ctx,
+	    ca_file, NULL) != 1) {
+		ERR_clear_error();
+		log_warnx("queue: cannot load tls_ca_file %s; only the system "
+		    "CA store is trusted", ca_file);
+	}
+	/* Per connection SSL_dane_enable() turns DANE on (RFC 7672). */
+	if (SSL_CTX_dane_enable(client_ctx) <= 0) {
+		ERR_clear_error();
+		log_warnx("queue: OpenSSL has no DANE support; hosts with TLSA "
+		    "records are not delivered to");
+	}
 	return 0;
+}
+
+static const char *
+policy_name(const struct smtpc *c)
+{
+	return c->policy != NULL ? c->policy : "tls";
 }
 
 static void smtpc_free(struct smtpc *);
@@ -141,6 +167,40 @@ fail(struct smtpc *c, bool permanent, const char *fmt, ...)
 	if (c->ops->failed != NULL && !c->freeing)
 		c->ops->failed(c, c->ctx, permanent, reason);
 	smtpc_free(c);
+}
+
+/* The TLS policy was not met: the caller may try another host. */
+static void
+policy_fail(struct smtpc *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+policy_fail(struct smtpc *c, const char *fmt, ...)
+{
+	char reason[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	c->policy_failed = true;
+	fail(c, false, "%s", reason);
+}
+
+/* Without TLS: a failure when TLS is required, else maybe a report. */
+static bool
+no_tls(struct smtpc *c, const char *why)
+{
+	if (c->opts.tls != SMTPC_TLS_MAY) {
+		policy_fail(c, "%s: %s %s", policy_name(c), c->peer_name, why);
+		return false;
+	}
+	if (c->opts.verify_report) {
+		c->verified = -1;
+		snprintf(c->verify_detail, sizeof(c->verify_detail), "%s",
+		    why);
+	}
+	return true;
 }
 
 static void
@@ -371,11 +431,10 @@ handle_reply(struct smtpc *c)
 			c->state = C_STARTTLS;
 			break;
 		}
-		if (!c->tls_up && c->opts.tls != SMTPC_TLS_MAY) {
-			fail(c, false, "TLS is required but %s does not offer "
-			    "STARTTLS", c->peer_name);
+		if (!c->tls_up && !no_tls(c, c->ext_starttls ?
+		    "offers STARTTLS but TLS is not available here" :
+		    "does not offer STARTTLS"))
 			return;
-		}
 		c->state = C_READY;
 		if (c->ops->ready != NULL)
 			c->ops->ready(c, c->ctx);
@@ -385,21 +444,16 @@ handle_reply(struct smtpc *c)
 			fail(c, false, "HELO: %s", reply_text(c));
 			return;
 		}
-		if (c->opts.tls != SMTPC_TLS_MAY) {
-			fail(c, false, "TLS is required but %s speaks only "
-			    "HELO", c->peer_name);
+		if (!no_tls(c, "speaks only HELO (no STARTTLS)"))
 			return;
-		}
 		c->state = C_READY;
 		if (c->ops->ready != NULL)
 			c->ops->ready(c, c->ctx);
 		break;
 	case C_STARTTLS:
 		if (code != 220) {
-			if (c->opts.tls != SMTPC_TLS_MAY) {
-				fail(c, false, "STARTTLS: %s", reply_text(c));
+			if (!no_tls(c, "refuses STARTTLS"))
 				return;
-			}
 			/* Opportunistic: go on in plaintext. */
 			c->state = C_READY;
 			if (c->ops->ready != NULL)
@@ -527,6 +581,92 @@ on_write(struct bufferevent *bev, void *arg)
 		send_body(c);
 }
 
+/* WebPKI: a chain to a trusted root and the MX name (RFC 8461 4.2). */
+static bool
+webpki_ok(struct smtpc *c)
+{
+	long vr = SSL_get_verify_result(c->ssl);
+
+	if (SSL_get0_peer_certificate(c->ssl) == NULL)
+		snprintf(c->verify_detail, sizeof(c->verify_detail),
+		    "no certificate");
+	else if (vr != X509_V_OK)
+		snprintf(c->verify_detail, sizeof(c->verify_detail),
+		    "certificate of %s does not verify: %s", c->peer_name,
+		    X509_verify_cert_error_string(vr));
+	else {
+		c->verified = 1;
+		c->verify_detail[0] = '\0';
+		return true;
+	}
+	c->verified = -1;
+	return false;
+}
+
+/* RFC 7672 3: the chain matches a TLSA record. */
+static bool
+dane_ok(struct smtpc *c)
+{
+	long vr = SSL_get_verify_result(c->ssl);
+	uint8_t usage = 0, sel, mtype;
+	const unsigned char *data;
+	size_t dlen;
+	int depth;
+
+	c->verified = -1;
+	if (SSL_get0_peer_certificate(c->ssl) == NULL) {
+		snprintf(c->verify_detail, sizeof(c->verify_detail),
+		    "no certificate");
+		return false;
+	}
+	if (vr == X509_V_ERR_DANE_NO_MATCH ||
+	    (vr == X509_V_OK && (depth = SSL_get0_dane_tlsa(c->ssl, &usage,
+	    &sel, &mtype, &data, &dlen)) < 0)) {
+		snprintf(c->verify_detail, sizeof(c->verify_detail),
+		    "certificate does not match TLSA");
+		return false;
+	}
+	if (vr != X509_V_OK) {
+		snprintf(c->verify_detail, sizeof(c->verify_detail),
+		    "certificate does not verify: %s",
+		    X509_verify_cert_error_string(vr));
+		return false;
+	}
+	c->verified = 1;
+	snprintf(c->verify_detail, sizeof(c->verify_detail), "%s",
+	    dane_usage_name(usage));
+	return true;
+}
+
+/* After the handshake: false when c failed (the policy was not met). */
+static bool
+check_certificate(struct smtpc *c)
+{
+	switch (c->opts.tls) {
+	case SMTPC_TLS_DANE:
+		if (!dane_ok(c)) {
+			policy_fail(c, "%s: %s", policy_name(c),
+			    c->verify_detail);
+			return false;
+		}
+		break;
+	case SMTPC_TLS_VERIFY:
+		if (!webpki_ok(c)) {
+			policy_fail(c, "%s: %s", policy_name(c),
+			    c->verify_detail);
+			return false;
+		}
+		break;
+	case SMTPC_TLS_MAY:
+		if (c->opts.verify_report)
+			(void)webpki_ok(c);
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -540,14 +680,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			c->tls_up = true;
 			snprintf(c->tls_info, sizeof(c->tls_info), "%s/%s",
 			    SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
-			if (c->opts.tls == SMTPC_TLS_VERIFY &&
-			    SSL_get_verify_result(c->ssl) != X509_V_OK) {
-				fail(c, false, "certificate of %s does not "
-				    "verify: %s", c->peer_name,
-				    X509_verify_cert_error_string(
-				    SSL_get_verify_result(c->ssl)));
+			if (!check_certificate(c))
 				return;
-			}
 			send_line(c, "EHLO %s", c->helo_name);
 			c->state = C_EHLO;
 		}
@@ -575,6 +709,38 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/*
+ * RFC 7672 3.1, 3.2: the TLSA records as OpenSSL's DANE trust anchors;
+ * DANE-EE(3) without name checks, DANE-TA(2) with the reference names.
+ */
+static bool
+dane_setup(struct smtpc *c)
+{
+	size_t added = 0;
+
+	if (SSL_dane_enable(c->ssl, c->dane_names[0]) <= 0) {
+		ERR_clear_error();
+		policy_fail(c, "%s: DANE is not available", policy_name(c));
+		return false;
+	}
+	SSL_dane_set_flags(c->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (c->dane_names[1] != NULL)
+		SSL_add1_host(c->ssl, c->dane_names[1]);
+	for (size_t i = 0; i < c->ntlsa; i++)
+		if (SSL_dane_tlsa_add(c->ssl, c->tlsa[i].usage,
+		    c->tlsa[i].selector, c->tlsa[i].mtype, c->tlsa[i].data,
+		    c->tlsa[i].len) > 0)
+			added++;
+	ERR_clear_error();
+	if (added == 0) {
+		policy_fail(c, "%s: no TLSA record of %s can be used",
+		    policy_name(c), c->peer_name);
+		return false;
+	}
+	return true;
+}
+
 static void
 start_tls(struct smtpc *c)
 {
@@ -585,10 +751,14 @@ start_tls(struct smtpc *c)
 		return;
 	}
 	SSL_set_tlsext_host_name(c->ssl, c->peer_name);
-	if (c->opts.tls == SMTPC_TLS_VERIFY) {
-		SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	/* Checked after the handshake, so the log can say why. */
+	SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	if (c->opts.tls == SMTPC_TLS_VERIFY || (c->opts.tls == SMTPC_TLS_MAY &&
+	    c->opts.verify_report)) {
+		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		SSL_set1_host(c->ssl, c->peer_name);
-	}
+	} else if (c->opts.tls == SMTPC_TLS_DANE && !dane_setup(c))
+		return;
 	bufferevent_setcb(plain, NULL, NULL, NULL, NULL);
 	bufferevent_disable(plain, EV_READ | EV_WRITE);
 	bufferevent_free(plain);
@@ -605,6 +775,22 @@ start_tls(struct smtpc *c)
 	c->state = C_TLS;
 }
 
+static void
+smtpc_free_fields(struct smtpc *c)
+{
+	result_reset(c);
+	buf_free(&c->reply);
+	buf_free(&c->chunk);
+	buf_free(&c->out);
+	dane_tlsa_free(c->tlsa, c->ntlsa);
+	free(c->dane_names[0]);
+	free(c->dane_names[1]);
+	free(c->policy);
+	free(c->helo_name);
+	free(c->peer_name);
+	free(c);
+}
+
 struct smtpc *
 smtpc_connect(struct event_base *base, const struct sockaddr *sa,
     socklen_t salen, const struct smtpc_opts *opts,
@@ -619,6 +805,19 @@ smtpc_connect(struct event_base *base, const struct sockaddr *sa,
 	c->peer_name = xstrdup(opts->peer_name);
 	c->opts.helo_name = c->helo_name;
 	c->opts.peer_name = c->peer_name;
+	c->policy = opts->policy ? xstrdup(opts->policy) : NULL;
+	c->opts.policy = c->policy;
+	if (opts->tls == SMTPC_TLS_DANE) {
+		c->ntlsa = dane_tlsa_filter(opts->tlsa, opts->ntlsa, &c->tlsa);
+		for (int i = 0; i < 2; i++)
+			c->dane_names[i] = opts->dane_names[i] ?
+			    xstrdup(opts->dane_names[i]) : NULL;
+		if (c->dane_names[0] == NULL)
+			c->dane_names[0] = xstrdup(opts->peer_name);
+	}
+	c->opts.tlsa = NULL;
+	c->opts.ntlsa = 0;
+	c->opts.dane_names[0] = c->opts.dane_names[1] = NULL;
 	c->ops = ops;
 	c->ctx = ctx;
 	c->state = C_CONNECTING;
@@ -632,9 +831,7 @@ smtpc_connect(struct event_base *base, const struct sockaddr *sa,
 		if (c->fd >= 0)
 			close(c->fd);
 		c->fd = -1;
-		free(c->helo_name);
-		free(c->peer_name);
-		free(c);
+		smtpc_free_fields(c);
 		return NULL;
 	}
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
@@ -644,9 +841,7 @@ smtpc_connect(struct event_base *base, const struct sockaddr *sa,
 		close(c->fd);
 		c->fd = -1;
 		bufferevent_free(c->bev);
-		free(c->helo_name);
-		free(c->peer_name);
-		free(c);
+		smtpc_free_fields(c);
 		return NULL;
 	}
 	return c;
@@ -794,13 +989,7 @@ free_cb(evutil_socket_t fd, short what, void *arg)
 		SSL_free(c->ssl);
 	if (c->fd >= 0)
 		close(c->fd);
-	result_reset(c);
-	buf_free(&c->reply);
-	buf_free(&c->chunk);
-	buf_free(&c->out);
-	free(c->helo_name);
-	free(c->peer_name);
-	free(c);
+	smtpc_free_fields(c);
 }
 
 static void
@@ -827,4 +1016,17 @@ const char *
 smtpc_peer(const struct smtpc *c)
 {
 	return c->peer[0] ? c->peer : c->peer_name;
+}
+
+int
+smtpc_tls_verified(const struct smtpc *c, const char **detail_r)
+{
+	*detail_r = c->verify_detail;
+	return c->verified;
+}
+
+bool
+smtpc_policy_failed(const struct smtpc *c)
+{
+	return c->policy_failed;
 }

@@ -2,6 +2,9 @@
  * smtp_client - one outbound SMTP connection (RFC 5321), asynchronous on
  * an event base: greeting, EHLO (HELO as a fallback), STARTTLS whenever
  * offered, then any number of transactions, PIPELINING when offered.
+ * The TLS policy (opts.tls) may require STARTTLS and a certificate that
+ * verifies (WebPKI, for MTA-STS) or matches TLSA records (DANE); when it
+ * is not met the connection fails and smtpc_policy_failed() says so.
  *
  *	c = smtpc_connect(base, addr, name, &opts, &ops, ctx);
  *	... ops.ready(c): smtpc_send(c, &txn) ... ops.done(c, &result)
@@ -20,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "core/buf.h"
+#include "dns/dns.h"
 
 struct event_base;
 struct smtpc;
@@ -29,12 +33,29 @@ enum smtpc_tls {
 	SMTPC_TLS_MAY,		/* STARTTLS when offered, no verification */
 	SMTPC_TLS_ENCRYPT,	/* STARTTLS required, no verification */
 	SMTPC_TLS_VERIFY,	/* STARTTLS required, WebPKI name check */
+	SMTPC_TLS_DANE,		/* STARTTLS required, TLSA match (RFC 7672) */
 };
 
 struct smtpc_opts {
 	const char	*helo_name;	/* our host name */
 	const char	*peer_name;	/* the MX name: SNI and checks */
 	enum smtpc_tls	 tls;
+	/* Names the policy in failure reasons ("dane: ..."); NULL: "tls". */
+	const char	*policy;
+	/*
+	 * SMTPC_TLS_DANE: the usable TLSA records (copied), and the
+	 * reference identifiers a DANE-TA(2) certificate may carry
+	 * (RFC 7672 3.2.2): dane_names[0] is the primary one, [1] may be
+	 * NULL.  DANE-EE(3) records are matched without name checks.
+	 */
+	const struct dns_tlsa *tlsa;
+	size_t		 ntlsa;
+	const char	*dane_names[2];
+	/*
+	 * SMTPC_TLS_MAY: check the certificate as SMTPC_TLS_VERIFY does
+	 * but only report the outcome (MTA-STS "testing", RFC 8461 5).
+	 */
+	bool		 verify_report;
 	unsigned	 connect_timeout;	/* seconds */
 	unsigned	 command_timeout;	/* seconds */
 };
@@ -82,8 +103,11 @@ struct smtpc_ops {
 		    const char *reason);
 };
 
-/* The client TLS context (TLS 1.2+); made once at start. */
-int	 smtpc_tls_init(const char **error_r);
+/*
+ * The client TLS context (TLS 1.2+), made once at start: the system CA
+ * store plus ca_file (may be NULL) for SMTPC_TLS_VERIFY, and DANE.
+ */
+int	 smtpc_tls_init(const char *ca_file, const char **error_r);
 struct smtpc *smtpc_connect(struct event_base *, const struct sockaddr *,
 	    socklen_t, const struct smtpc_opts *, const struct smtpc_ops *,
 	    void *ctx);
@@ -94,5 +118,16 @@ void	 smtpc_abort(struct smtpc *);
 const char *smtpc_tls_info(const struct smtpc *);
 /* The remote host's name from its greeting (for DSNs and logs). */
 const char *smtpc_peer(const struct smtpc *);
+/*
+ * How the server's certificate fared: 1 verified (by the policy: DANE
+ * or WebPKI), 0 not checked, -1 failed (only with verify_report, which
+ * goes on regardless).  *detail_r: "DANE-EE", a reason, or "".
+ */
+int	 smtpc_tls_verified(const struct smtpc *, const char **detail_r);
+/*
+ * In ops.failed(): the connection failed because the TLS policy was not
+ * met (no STARTTLS, a certificate that does not verify or match).
+ */
+bool	 smtpc_policy_failed(const struct smtpc *);
 
 #endif

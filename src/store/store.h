@@ -189,6 +189,27 @@ int	 store_dkim_list(struct store *, const char *domain,
 	    void (*cb)(void *, const struct dkim_key_row *), void *ctx);
 
 /*
+ * MTA-STS policies of other domains (RFC 8461 5.1), cached by domain: the
+ * policy file as fetched, the id of the TXT record it was fetched for,
+ * when it was fetched and when it expires (fetched + max_age).  Reading
+ * is cheap (one row, any thread); a put is a write (worker pool).
+ */
+struct sts_cache_row {
+	char	*domain;		/* lower case */
+	char	*id;
+	char	*policy;
+	time_t	 fetched;
+	time_t	 expires;
+};
+/* 1 found (free with store_sts_row_free), 0 none, -1 error. */
+int	 store_sts_get(struct store *, const char *domain,
+	    struct sts_cache_row *);
+/* Adds or replaces the domain's policy. */
+int	 store_sts_put(struct store *, const struct sts_cache_row *,
+	    const char **error_r);
+void	 store_sts_row_free(struct sts_cache_row *);
+
+/*
  * A counter that every change of domains, accounts, aliases, DKIM keys or
  * app passwords increases (from any process, e.g. the CLI), so the server can
  * notice and re-check open sessions.

@@ -9,6 +9,11 @@ the test gives, for the outbound-delivery tests.
     dns.add("other.test", "A 127.0.0.2")    # rewrites the config, restarts
     dns.cleanup()
 
+Signed zones (DNSSEC, for DANE) are served from zone files as unbound
+auth-zones, inside .test: Unbound(records, auth_zones={"dane.test":
+"/path/dane.test.signed"}).  The server validates them with the zone's
+key as its [dns] trust_anchor; everything else under .test is insecure.
+
 The whole of .test is a static local zone: names without records are
 NXDOMAIN, names with records but not of the asked type are NODATA.  TTLs
 are short (ttl=1 by default), so that the resolver library inside the
@@ -84,9 +89,10 @@ def query(port, name, rtype=A, host="127.0.0.1", timeout=1.0):
 
 
 class Unbound:
-    def __init__(self, records=None, ttl=1):
+    def __init__(self, records=None, ttl=1, auth_zones=None):
         self.records = {}
         self.ttl = ttl
+        self.auth_zones = dict(auth_zones or {})
         for name, rrs in (records or {}).items():
             for rr in rrs:
                 self._put(name, rr)
@@ -134,12 +140,23 @@ class Unbound:
             # Nothing under .test goes out; unknown names are NXDOMAIN.
             '    local-zone: "test." static',
         ]
+        # Signed zones: past the static zone to the auth-zone below.
+        for zone in sorted(self.auth_zones):
+            lines.append(f'    local-zone: "{zone.rstrip(".")}." '
+                         'transparent')
         for name in sorted(self.records):
             for rr in self.records[name]:
                 # TXT data is quoted itself: then quote with '.
                 q = "'" if '"' in rr else '"'
                 lines.append(f'    local-data: {q}{name}. {self.ttl} IN '
                              f'{rr}{q}')
+        for zone, path in sorted(self.auth_zones.items()):
+            lines += ["auth-zone:",
+                      f'    name: "{zone.rstrip(".")}."',
+                      f'    zonefile: "{path}"',
+                      "    for-downstream: yes",
+                      "    for-upstream: yes",
+                      "    fallback-enabled: no"]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
 

@@ -313,6 +313,9 @@ test_example_as_shipped(void **state)
 	assert_true(c->max_bad_commands == 20);
 	assert_true(c->max_connections_per_ip == 50);
 	assert_false(c->helo_strict);
+	assert_true(c->dane);
+	assert_true(c->mta_sts);
+	assert_null(c->tls_ca_file);
 	config_free(&c);
 	free(path);
 }
@@ -350,9 +353,9 @@ test_example_all_keys(void **state)
 		p += n;
 	}
 	*o = '\0';
-	/* user, greeting, cert, key, the two SNI entries, the resolver and
-	 * the trust anchor. */
-	assert_int_equal(uncommented, 9);
+	/* user, greeting, cert, key, the two SNI entries, the resolver,
+	 * the trust anchor and the extra CA file. */
+	assert_int_equal(uncommented, 10);
 	c = config_load(write_conf(f, "all.conf", out), &err);
 	if (c == NULL)
 		fail_msg("%s", err);
@@ -363,6 +366,9 @@ test_example_all_keys(void **state)
 	assert_string_equal(c->dns_trust_anchor, "/usr/share/dns/root.key");
 	assert_int_equal(c->delivery_port, 25);
 	assert_true(c->queue_lifetime == 5 * 86400);
+	assert_true(c->dane);
+	assert_true(c->mta_sts);
+	assert_string_equal(c->tls_ca_file, "/etc/posthorn/extra-ca.pem");
 	assert_int_equal(c->ncerts, 3);
 	assert_null(c->certs[0].name);
 	assert_string_equal(c->certs[0].cert, "/etc/posthorn/fullchain.pem");
@@ -868,6 +874,35 @@ test_long_lines(void **state)
 	load_err(f, text, 4, "line too long");
 }
 
+/* [delivery] TLS policy keys: dane, mta_sts, tls_ca_file. */
+static void
+test_delivery_tls(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c;
+	char *want;
+
+	c = load_ok(f, "[delivery]\ndane = no\nmta_sts = off\n"
+	    "tls_ca_file = ca/test.pem\n");
+	assert_false(c->dane);
+	assert_false(c->mta_sts);
+	assert_true(asprintf(&want, "%s/ca/test.pem", f->real) > 0);
+	assert_string_equal(c->tls_ca_file, want);
+	free(want);
+	config_free(&c);
+	/* Empty: no extra CA file. */
+	c = load_ok(f, "[delivery]\ntls_ca_file =\n");
+	assert_null(c->tls_ca_file);
+	assert_true(c->dane && c->mta_sts);
+	config_free(&c);
+	load_err(f, "[delivery]\ndane = sometimes\n", 2,
+	    "bad value 'sometimes' for dane (want yes or no)");
+	load_err(f, "[delivery]\n\nmta_sts = 2\n", 3,
+	    "bad value '2' for mta_sts (want yes or no)");
+	load_err(f, "[delivery]\nmta-sts = yes\n", 2,
+	    "unknown key 'mta-sts' in [delivery]");
+}
+
 static void
 test_relative_paths(void **state)
 {
@@ -1030,6 +1065,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_error_line_numbers, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_long_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_delivery_tls, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_relative_paths, setup,
 		    teardown),

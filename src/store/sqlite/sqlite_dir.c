@@ -617,6 +617,66 @@ store_dkim_list(struct store *s, const char *domain,
 }
 
 int
+store_sts_get(struct store *s, const char *domain, struct sts_cache_row *row)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	memset(row, 0, sizeof(*row));
+	if ((db = sq_dir(s, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT domain, policy_id, policy, fetched, "
+	    "expires FROM mta_sts WHERE domain = ?", &err)) == NULL)
+		return -1;
+	db_bind_text(st, 1, domain);
+	if ((r = db_step(st)) == 1) {
+		row->domain = xstrdup((const char *)sqlite3_column_text(st, 0));
+		row->id = xstrdup((const char *)sqlite3_column_text(st, 1));
+		row->policy = xstrdup((const char *)sqlite3_column_text(st, 2));
+		row->fetched = (time_t)sqlite3_column_int64(st, 3);
+		row->expires = (time_t)sqlite3_column_int64(st, 4);
+	}
+	sqlite3_reset(st);
+	return r;
+}
+
+int
+store_sts_put(struct store *s, const struct sts_cache_row *row,
+    const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_dir(s, error_r)) == NULL ||
+	    (st = db_prep(db, "INSERT OR REPLACE INTO mta_sts (domain, "
+	    "policy_id, policy, fetched, expires) VALUES (lower(?), ?, ?, ?, "
+	    "?)", error_r)) == NULL)
+		return -1;
+	db_bind_text(st, 1, row->domain);
+	db_bind_text(st, 2, row->id);
+	db_bind_text(st, 3, row->policy);
+	sqlite3_bind_int64(st, 4, (int64_t)row->fetched);
+	sqlite3_bind_int64(st, 5, (int64_t)row->expires);
+	if (db_step(st) < 0) {
+		*error_r = db_err(db, "caching MTA-STS policy");
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+void
+store_sts_row_free(struct sts_cache_row *row)
+{
+	free(row->domain);
+	free(row->id);
+	free(row->policy);
+	memset(row, 0, sizeof(*row));
+}
+
+int
 store_apppass_del(struct store *s, const char *address, const char *name,
     const char **error_r)
 {

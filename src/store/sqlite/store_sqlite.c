@@ -138,6 +138,13 @@ static const char *const dir_migrations[] = {
 	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;"
 	"CREATE TRIGGER gen_dkim_d AFTER DELETE ON dkim_keys BEGIN "
 	"  UPDATE meta SET value = value + 1 WHERE key = 'directory_gen'; END;",
+	/* 6: MTA-STS policies of other domains (RFC 8461 5.1). */
+	"CREATE TABLE mta_sts ("
+	"  domain TEXT PRIMARY KEY COLLATE NOCASE,"
+	"  policy_id TEXT NOT NULL,"
+	"  policy TEXT NOT NULL,"
+	"  fetched INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);",
 };
 
 static const char *const mail_migrations[] = {
