@@ -27,6 +27,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
 #include "server.h"
@@ -67,6 +68,8 @@ usage(void)
 	    "SELECTOR\n"
 	    "  check                                  verify the store's "
 	    "integrity\n"
+	    "  sandbox-check                          show that the sandbox "
+	    "confines the server\n"
 	    "  version\n"
 	    "default config: " DEFAULT_CONFIG "\n");
 	exit(2);
@@ -673,6 +676,14 @@ main(int argc, char **argv)
 		if (argc != 1)
 			usage();
 		return server_run(cfg);
+	}
+	if (strcmp(argv[0], "sandbox-check") == 0) {
+		/* As the server would be: the service user, then confined. */
+		if (argc != 1 || server_prepare_and_drop(cfg, true) < 0)
+			return 1;
+		rc = sandbox_check(cfg->data_dir);
+		config_free(&cfg);
+		return rc;
 	}
 	if (strcmp(argv[0], "domain") != 0 && strcmp(argv[0], "user") != 0 &&
 	    strcmp(argv[0], "alias") != 0 && strcmp(argv[0], "check") != 0 &&

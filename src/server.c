@@ -29,6 +29,7 @@
 #include "core/conn.h"
 #include "core/hub.h"
 #include "core/log.h"
+#include "core/sandbox.h"
 #include "core/loop.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
@@ -436,6 +437,30 @@ server_run(struct config *cfg)
 
 		authfail_configure(&al);
 	}
+
+	/*
+	 * From here on every thread inherits the sandbox.  A sanitizer build
+	 * goes without: its leak check at exit stops the world with ptrace
+	 * and its reports are written outside data_dir.
+	 */
+#if defined(__SANITIZE_ADDRESS__)
+	if (cfg->sandbox)
+		log_info("sandbox: off in a sanitizer build");
+#else
+	if (cfg->sandbox) {
+		struct sandbox_report sr;
+
+		if (sandbox_enter(cfg->data_dir, &sr, &err) < 0) {
+			log_error("sandbox: %s", err);
+			return 1;
+		}
+		if (sr.landlock_abi == 0)
+			log_warnx("sandbox: the kernel has no landlock; writes "
+			    "are not confined to %s", cfg->data_dir);
+		log_info("sandbox: seccomp filter on, landlock %s",
+		    sr.landlock_abi > 0 ? "on" : "off");
+	}
+#endif
 
 	/* Every thread inherits this mask; only this thread takes signals. */
 	sigemptyset(&set);

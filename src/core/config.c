@@ -48,6 +48,7 @@ config_defaults(struct config *c)
 	c->data_dir = xstrdup("/var/lib/posthorn");
 	c->user = NULL;
 	c->io_threads = 0;
+	c->sandbox = true;
 	c->workers = 4;
 	c->log_level = LOG_LVL_INFO;
 	c->plaintext_on_loopback = true;
@@ -342,6 +343,8 @@ cfg_handler(void *user, const char *section, const char *name,
 	} else if (IS("server", "io_threads")) {
 		if (want_u64(p, name, value, parse_plain_u64, 0, 256, &u) == 0)
 			c->io_threads = (unsigned)u;
+	} else if (IS("server", "sandbox")) {
+		want_bool(p, name, value, &c->sandbox);
 	} else if (IS("server", "workers")) {
 		if (want_u64(p, name, value, parse_plain_u64, 1, 256, &u) == 0)
 			c->workers = (unsigned)u;

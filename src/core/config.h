@@ -48,6 +48,7 @@ struct config {
 	char		*user;		/* drop to this user when started as root */
 	unsigned	 io_threads;	/* 0 = one per core */
 	unsigned	 workers;	/* blocking-work pool */
+	bool		 sandbox;	/* landlock + seccomp once serving */
 	int		 log_level;
 	/* [tls] */
 	struct tls_cert_conf *certs;

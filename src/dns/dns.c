@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #define ROOT_KEY	"/usr/share/dns/root.key"
 
 struct dns_req {
+	struct dns_req	*prev, *next;	/* in flight in libunbound */
 	dns_cb		*cb;
 	void		*ctx;
 	struct iothread	*thr;
@@ -34,6 +36,35 @@ struct dns_req {
 
 static struct ub_ctx *ubctx;
 static struct event *ub_event;
+/* Queries libunbound still holds: freed at shutdown if never answered. */
+static pthread_mutex_t	 inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dns_req	*inflight;
+
+static void
+inflight_add(struct dns_req *r)
+{
+	pthread_mutex_lock(&inflight_lock);
+	r->prev = NULL;
+	r->next = inflight;
+	if (inflight != NULL)
+		inflight->prev = r;
+	inflight = r;
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+static void
+inflight_del(struct dns_req *r)
+{
+	pthread_mutex_lock(&inflight_lock);
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		inflight = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+	pthread_mutex_unlock(&inflight_lock);
+}
 
 static void
 real_lookup(void *impl, const char *name, int type, dns_cb *cb, void *ctx)
@@ -221,6 +252,7 @@ ub_done(void *mydata, int err, struct ub_result *res)
 {
 	struct dns_req *r = mydata;
 
+	inflight_del(r);
 	memset(&r->ans, 0, sizeof(r->ans));
 	r->ans.type = r->type;
 	if (err != 0 || res == NULL) {
@@ -285,9 +317,16 @@ dns_lookup(const char *name, int type, dns_cb *cb, void *ctx)
 	r->type = type;
 	r->thr = iothread_self();
 	PH_ASSERT(r->thr != NULL);
-	if (ubctx == NULL || ub_resolve_async(ubctx, name, type, 1, r, ub_done,
-	    &id) != 0)
+	if (ubctx == NULL) {
 		iothread_post(r->thr, fail_now, r);
+		return;
+	}
+	/* Listed first: the answer may come on another thread at once. */
+	inflight_add(r);
+	if (ub_resolve_async(ubctx, name, type, 1, r, ub_done, &id) != 0) {
+		inflight_del(r);
+		iothread_post(r->thr, fail_now, r);
+	}
 }
 
 int
@@ -358,4 +397,13 @@ dns_shutdown(void)
 	if (ubctx != NULL)
 		ub_ctx_delete(ubctx);
 	ubctx = NULL;
+	/* Nobody waits for these any more: the loops have stopped. */
+	pthread_mutex_lock(&inflight_lock);
+	while (inflight != NULL) {
+		struct dns_req *r = inflight;
+
+		inflight = r->next;
+		free(r);
+	}
+	pthread_mutex_unlock(&inflight_lock);
 }

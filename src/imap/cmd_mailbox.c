@@ -720,6 +720,16 @@ struct list_req {
 	bool		 extended;
 };
 
+static void
+list_req_free(struct list_req *r)
+{
+	for (size_t i = 0; i < r->npatterns; i++)
+		buf_free(&r->patterns[i]);
+	free(r->patterns);
+	r->patterns = NULL;
+	r->npatterns = 0;
+}
+
 static bool
 list_matches(const struct list_req *r, const char *name)
 {
@@ -830,17 +840,11 @@ list_parse(struct imap_cmd *cmd, struct list_req *r)
 	return 0;
 bad:
 	buf_free(&ref);
+	list_req_free(r);
 	imap_cmd_done(cmd, "BAD", "Invalid LIST arguments");
 	return -1;
 }
 
-static void
-list_req_free(struct list_req *r)
-{
-	for (size_t i = 0; i < r->npatterns; i++)
-		buf_free(&r->patterns[i]);
-	free(r->patterns);
-}
 
 /* Does some name below name satisfy the selection (RECURSIVEMATCH)? */
 static bool

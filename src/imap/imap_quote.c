@@ -72,9 +72,14 @@ imap_write_astring(struct buf *b, const char *s, size_t len)
 {
 	size_t i;
 
-	/* ASTRING-CHAR = ATOM-CHAR / "]" */
+	/*
+	 * ASTRING-CHAR = ATOM-CHAR / "]".  An atom with "[" is quoted too:
+	 * "BODY[" or "BINARY.PEEK[" would read back as the start of a fetch
+	 * section, in our parser and in clients'.
+	 */
 	for (i = 0; i < len; i++)
-		if (!imap_is_atom_char((unsigned char)s[i]) && s[i] != ']')
+		if ((!imap_is_atom_char((unsigned char)s[i]) &&
+		    s[i] != ']') || s[i] == '[')
 			break;
 	if (len > 0 && i == len) {
 		buf_append(b, s, len);

@@ -510,7 +510,8 @@ record(struct attempt *a, const int *code, char *const *text, const char *one,
 	for (size_t i = 0; i < rec->n; i++) {
 		rec->rcpts[i] = xstrdup(a->rcpts[i]);
 		rec->code[i] = code ? code[i] : one_code;
-		rec->text[i] = xstrdup(text ? text[i] : one);
+		rec->text[i] = xstrdup(text != NULL ? text[i] :
+		    one != NULL ? one : "");
 	}
 	rec->relay = a->relay[0] ? xstrdup(a->relay) : NULL;
 	rec->dsn_passed = code != NULL && a->dsn_offered;

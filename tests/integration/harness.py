@@ -31,6 +31,22 @@ LISTENERS = ["smtp", "submission", "submission2", "submissions", "imap",
              "imaps", "pop3", "pop3s"]
 
 
+def asan_runtime():
+    """The path of the AddressSanitizer runtime the binary links, or None.
+    A preloaded shim must come after it in LD_PRELOAD, and memory figures
+    of such a build (shadow memory, quarantine) say nothing about ours."""
+    try:
+        out = subprocess.run(["ldd", BINARY], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("libasan.so") and len(parts) >= 3:
+            return parts[2]
+    return None
+
+
 def free_ports(n):
     socks, ports = [], []
     for _ in range(n):

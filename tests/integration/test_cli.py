@@ -13,6 +13,7 @@ import tempfile
 import time
 import unittest
 
+import harness  # noqa: E402
 from harness import BINARY, Server, free_ports, tls_context
 
 
@@ -65,8 +66,7 @@ class ConfigErrors(unittest.TestCase):
         self.assertIn("/nonexistent/posthorn.conf", r.stderr)
 
     def test_example_config_parses(self):
-        example = os.path.join(os.path.dirname(BINARY), "..",
-                               "posthorn.conf.example")
+        example = os.path.join(harness.ROOT, "posthorn.conf.example")
         with open(example) as f:
             text = f.read()
         d = tempfile.mkdtemp(prefix="posthorn-ex-")
@@ -222,6 +222,43 @@ class Lifecycle(unittest.TestCase):
             self.assertRegex(srv.read_log(), r"running as user \w+")
             st = os.stat(os.path.join(srv.data_dir, "posthorn.db"))
             self.assertEqual(st.st_uid, int(uids[0]))
+
+    def test_sandbox(self):
+        # The serving process has no_new_privs and a seccomp filter
+        # (Seccomp: 2 = filter mode), and says so in the log.
+        # A sanitizer build serves without (its leak check needs ptrace);
+        # sandbox-check still tries the sandbox itself there.
+        sanitizer = harness.asan_runtime() is not None
+        with Server() as srv:
+            with open(f"/proc/{srv.proc.pid}/status") as f:
+                status = f.read()
+            if sanitizer:
+                self.assertRegex(status, r"(?m)^Seccomp:\s+0$")
+                self.assertIn("sandbox: off in a sanitizer build",
+                              srv.read_log())
+            else:
+                self.assertRegex(status, r"(?m)^NoNewPrivs:\s+1$")
+                self.assertRegex(status, r"(?m)^Seccomp:\s+2$")
+                self.assertIn("sandbox: seccomp filter on, landlock on",
+                              srv.read_log())
+            # What the sandbox does, tried in children of the CLI.
+            r = srv.cli("sandbox-check")
+            self.assertEqual(r.stdout,
+                             "ok   write outside the data directory is "
+                             "refused\n"
+                             "ok   write inside the data directory works\n"
+                             "ok   exec kills the process\n")
+            # Mail still flows in and out of the store.
+            s = srv.smtp()
+            s.sendmail("a@example.org", [srv.USER], b"Subject: s\r\n\r\nx\r\n")
+            s.quit()
+            m = srv.imap()
+            m.login(srv.USER, srv.PASSWORD)
+            self.assertEqual(m.select("INBOX")[1], [b"1"])
+            m.logout()
+        with Server(extra_config="[server]\nsandbox = no\n") as srv:
+            with open(f"/proc/{srv.proc.pid}/status") as f:
+                self.assertRegex(f.read(), r"(?m)^Seccomp:\s+0$")
 
     def test_selfsigned_made_once_and_warned_every_start(self):
         srv = Server()

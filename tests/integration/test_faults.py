@@ -491,7 +491,9 @@ class FsyncErrorTest(unittest.TestCase):
             pass
         os.chmod(self.counter, 0o666)
         self.srv = Server(users={self.USER: PW})
-        with environ(LD_PRELOAD=self.shim, FAILSYNC_TRIGGER=self.trigger):
+        asan = harness.asan_runtime()
+        preload = f"{asan}:{self.shim}" if asan else self.shim
+        with environ(LD_PRELOAD=preload, FAILSYNC_TRIGGER=self.trigger):
             self.srv.start()
 
     def tearDown(self):

@@ -70,6 +70,10 @@ test_quote(void **state)
 
 	ASTR("INBOX", "INBOX");
 	ASTR("a]b", "a]b");			/* ']' is an ASTRING-CHAR */
+	/* '[' is too, but "BINARY[" would read back as a fetch section. */
+	ASTR("BINARY[", "\"BINARY[\"");
+	ASTR("body.peek[x]", "\"body.peek[x]\"");
+	ASTR("foo[bar", "\"foo[bar\"");
 	ASTR("", "\"\"");
 	ASTR("two words", "\"two words\"");
 	ASTR("a(b", "\"a(b\"");

@@ -2049,6 +2049,7 @@ gc_thread(void *p)
 		    &a->uids[i], &err) < 0)
 			a->fails++;
 	}
+	store_thread_done(a->f->st);
 	return NULL;
 }
 

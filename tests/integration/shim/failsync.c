@@ -7,7 +7,8 @@
  * loaded (the server may change its environment later), and looked up
  * with access(2) on every call, so the test turns the fault on and off by
  * creating and removing the file.  Each failure is also counted: one byte
- * is appended to $FAILSYNC_TRIGGER.count (if it can be opened), so the
+ * is appended to $FAILSYNC_TRIGGER.count, opened when the shim is loaded
+ * (before the server's sandbox forbids writes outside data_dir), so the
  * test can see that the fault was really hit.
  *
  * Built at test time:  gcc -shared -fPIC -o failsync.so failsync.c -ldl
@@ -23,35 +24,34 @@
 #include <unistd.h>
 
 static char	 trigger[PATH_MAX];
-static char	 counter[PATH_MAX];
+static int	 counter_fd = -1;
 
 __attribute__((constructor)) static void
 failsync_init(void)
 {
 	const char *p = getenv("FAILSYNC_TRIGGER");
+	char counter[PATH_MAX];
 
 	if (p == NULL || *p == '\0' || strlen(p) + 7 > sizeof(trigger))
 		return;
 	snprintf(trigger, sizeof(trigger), "%s", p);
 	snprintf(counter, sizeof(counter), "%s.count", p);
+	counter_fd = open(counter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0666);
 }
 
 /* True (and counted) when the fault is on. */
 static int
 failsync_fail(void)
 {
-	int saved = errno, fd;
+	int saved = errno;
 
 	if (trigger[0] == '\0' || access(trigger, F_OK) != 0) {
 		errno = saved;
 		return 0;
 	}
-	fd = open(counter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
-	if (fd >= 0) {
-		if (write(fd, "x", 1) != 1) {
-			/* Only a count; the fault is injected anyway. */
-		}
-		close(fd);
+	if (counter_fd >= 0 && write(counter_fd, "x", 1) != 1) {
+		/* Only a count; the fault is injected anyway. */
 	}
 	errno = EIO;
 	return 1;
