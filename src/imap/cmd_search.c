@@ -1,10 +1,18 @@
 /*
- * cmd_search - SEARCH and UID SEARCH (RFC 3501 6.4.4), evaluated on a
+ * cmd_search - SEARCH and UID SEARCH (RFC 9051 6.4.4), evaluated on a
  * worker over the session's view.  Each message's data is loaded only as
  * far as the keys need it: flags from the view, size and dates from the
  * store's metadata, the header for address and subject keys, the body for
- * BODY and TEXT.  Matching is case-insensitive on the raw text (ASCII
- * folding); decoding RFC 2047 words and MIME bodies is a later step.
+ * BODY and TEXT.
+ *
+ * Strings match as RFC 9051 says: case-insensitive substrings, after
+ * decoding.  Header values are unfolded and their RFC 2047 words decoded;
+ * bodies are the text parts of the message (any depth, message/rfc822
+ * included) with their transfer encoding undone, their charset converted
+ * to UTF-8 and HTML made text; both sides are compared after Unicode
+ * simple case folding (mime_decode.h).  Search strings in another
+ * CHARSET are converted to UTF-8 first; a charset iconv does not know is
+ * NO [BADCHARSET].  Bodies are read from the store in blocks, never whole.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +23,12 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "imap_date.h"
+#include "imap_search_eval.h"
 #include "imap_search_parse.h"
 #include "imap_seqset.h"
 #include "imap_session.h"
 #include "mime/mime.h"
+#include "mime/mime_decode.h"
 #include "server.h"
 #include "store/store.h"
 
@@ -41,8 +51,6 @@ struct msgdata {
 	struct mime_part *root;
 	bool		 hdr_tried;
 	struct buf	 hdr;
-	bool		 body_tried;
-	struct buf	 body;
 };
 
 static void
@@ -53,34 +61,6 @@ search_ctx_free(void *p)
 	imap_search_program_free(&c->prog);
 	free(c->hits);
 	free(c);
-}
-
-static bool
-ci_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
-{
-	if (nlen == 0)
-		return true;
-	if (hlen < nlen)
-		return false;
-	for (size_t i = 0; i + nlen <= hlen; i++) {
-		size_t k = 0;
-
-		while (k < nlen) {
-			unsigned char a = (unsigned char)hay[i + k];
-			unsigned char b = (unsigned char)needle[k];
-
-			if (a >= 'A' && a <= 'Z')
-				a = (unsigned char)(a + 32);
-			if (b >= 'A' && b <= 'Z')
-				b = (unsigned char)(b + 32);
-			if (a != b)
-				break;
-			k++;
-		}
-		if (k == nlen)
-			return true;
-	}
-	return false;
 }
 
 static bool
@@ -115,66 +95,123 @@ load_header(struct msgdata *d)
 	    d->hdr.data != NULL;
 }
 
-static bool
-load_body(struct msgdata *d)
+/* Reads the stored message for the MIME walk (mime_read_fn). */
+struct body_reader {
+	struct msgdata	*d;
+	struct buf	 tmp;
+	bool		 failed;
+};
+
+static ssize_t
+body_read(void *ctx, void *dst, size_t len, uint64_t off)
 {
+	struct body_reader *r = ctx;
 	const char *err;
 
-	if (d->body_tried)
-		return d->body.data != NULL;
-	d->body_tried = true;
-	if (!load_meta(d))
-		return false;
-	return store_body_read(srv->store, d->s->account, d->m.message_id, 0,
-	    (size_t)d->m.size, &d->body, &err) == 0 && d->body.data != NULL;
+	buf_reset(&r->tmp);
+	if (store_body_read(srv->store, r->d->s->account,
+	    r->d->m.message_id, off, len, &r->tmp, &err) < 0) {
+		r->failed = true;
+		return -1;
+	}
+	if (r->tmp.len > 0)
+		memcpy(dst, r->tmp.data, r->tmp.len);
+	return (ssize_t)r->tmp.len;
 }
 
-/* Does a header field named name contain str?  Values are unfolded. */
+static bool
+body_text_fn(void *ctx, const struct mime_part *p, const char *s, size_t len)
+{
+	/* Stop the walk once found. */
+	return !mime_matcher_feed(ctx, s, len);
+}
+
+/* Is str in the decoded text of the body's text parts? */
+static bool
+body_match(struct msgdata *d, const char *str, size_t len)
+{
+	struct body_reader r;
+	struct mime_matcher *m;
+	bool hit;
+
+	if (!load_meta(d) || d->root == NULL)
+		return false;
+	if ((m = mime_matcher_create(str, len)) == NULL)
+		return false;
+	if (mime_matcher_found(m)) {
+		mime_matcher_free(&m);
+		return true;
+	}
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	buf_init(&r.tmp);
+	(void)mime_text_walk(d->root, body_read, &r, MIME_WALK_HTML, 0,
+	    body_text_fn, m);
+	hit = mime_matcher_found(m);
+	if (r.failed)
+		log_warnx("search: reading message %lld failed",
+		    (long long)d->m.message_id);
+	buf_free(&r.tmp);
+	mime_matcher_free(&m);
+	return hit;
+}
+
+/*
+ * Does a header field named name (NULL: any field, the field name
+ * included) contain str?  Values are unfolded and RFC 2047 decoded.
+ */
 static bool
 header_match(struct msgdata *d, const char *name, const char *str, size_t len)
 {
 	const char *h, *end;
-	size_t nl = strlen(name);
+	size_t nl = name != NULL ? strlen(name) : 0;
+	struct buf val = BUF_INIT;
+	bool hit = false;
 
 	if (!load_header(d))
 		return false;
 	h = d->hdr.data;
 	end = h + d->hdr.len;
-	while (h < end) {
-		const char *eol = memchr(h, '\n', (size_t)(end - h));
-		const char *lend = eol ? eol + 1 : end;
+	while (h < end && !hit) {
+		const char *colon, *p = h, *vstart;
 
-		if (lend - h <= 2 && (*h == '\r' || *h == '\n'))
-			break;
-		if ((size_t)(lend - h) > nl && strncasecmp(h, name, nl) == 0 &&
-		    h[nl] == ':') {
-			struct buf val = BUF_INIT;
-			const char *p = h + nl + 1;
-			bool hit;
+		/* The field runs to the first line not starting a fold. */
+		for (;;) {
+			const char *e = memchr(p, '\n', (size_t)(end - p));
 
-			/* Gather the value and its continuation lines. */
-			for (;;) {
-				const char *e = memchr(p, '\n',
-				    (size_t)(end - p));
-				const char *le = e ? e : end;
-
-				if (le > p && le[-1] == '\r')
-					le--;
-				buf_append(&val, p, (size_t)(le - p));
-				p = e ? e + 1 : end;
-				if (p >= end || (*p != ' ' && *p != '\t'))
-					break;
-			}
-			hit = ci_contains(val.data ? val.data : "", val.len,
-			    str, len);
-			buf_free(&val);
-			if (hit)
-				return true;
-			lend = p;
+			p = e ? e + 1 : end;
+			if (p >= end || (*p != ' ' && *p != '\t'))
+				break;
 		}
-		h = lend;
+		if (*h == '\r' || *h == '\n')
+			break;		/* the empty line ending the header */
+		colon = memchr(h, ':', (size_t)(p - h));
+		if (colon == NULL) {
+			h = p;
+			continue;
+		}
+		if (name != NULL) {
+			/* Field names end at the colon, blanks allowed. */
+			const char *ne = colon;
+
+			while (ne > h && (ne[-1] == ' ' || ne[-1] == '\t'))
+				ne--;
+			if ((size_t)(ne - h) != nl ||
+			    strncasecmp(h, name, nl) != 0) {
+				h = p;
+				continue;
+			}
+			vstart = colon + 1;
+		} else
+			vstart = h;
+		buf_reset(&val);
+		(void)mime_header_decode(vstart, (size_t)(p - vstart), &val);
+		hit = mime_text_contains(val.data ? val.data : "", val.len,
+		    str, len);
+		h = p;
 	}
-	return false;
+	buf_free(&val);
+	return hit;
 }
 
 static time_t
@@ -326,19 +363,10 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 	case IMAP_SEARCH_HEADER:
 		return header_match(d, n->field, n->str, n->str_len);
 	case IMAP_SEARCH_BODY:
-		if (!load_body(d))
-			return false;
-		{
-			uint64_t off = d->root ? d->root->body_off : 0;
-
-			if (off > d->body.len)
-				off = d->body.len;
-			return ci_contains(d->body.data + off,
-			    d->body.len - (size_t)off, n->str, n->str_len);
-		}
+		return body_match(d, n->str, n->str_len);
 	case IMAP_SEARCH_TEXT:
-		return load_body(d) && ci_contains(d->body.data, d->body.len,
-		    n->str, n->str_len);
+		return header_match(d, NULL, n->str, n->str_len) ||
+		    body_match(d, n->str, n->str_len);
 	case IMAP_SEARCH_UID:
 	case IMAP_SEARCH_SEQSET:
 		if (n->seqset.searchres)
@@ -354,15 +382,21 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 	return false;
 }
 
-static void
-search_work(struct imap_cmd *cmd)
+/* The loop of SEARCH, also run by SORT and THREAD: imap_search_eval.h. */
+void
+imap_search_eval(struct imap_session *s,
+    const struct imap_search_program *prog, imap_search_hit_fn *hit,
+    void *hit_ctx, struct imap_search_hits *out)
 {
-	struct search_ctx *c = cmd->ctx;
-	struct imap_session *s = cmd->s;
 	struct imap_view *v = s->view;
+	struct search_ctx ec;
 
-	c->hits = xcalloc(v->count + 1, sizeof(uint32_t));
-	c->now = time(NULL);
+	/* eval() takes the program and the clock from a search_ctx. */
+	memset(&ec, 0, sizeof(ec));
+	ec.prog = *prog;		/* borrowed: never freed here */
+	ec.now = time(NULL);
+	memset(out, 0, sizeof(*out));
+	out->idx = xcalloc(v->count + 1, sizeof(uint32_t));
 	for (uint32_t i = 0; i < v->count; i++) {
 		struct msgdata d;
 
@@ -373,18 +407,32 @@ search_work(struct imap_cmd *cmd)
 		d.idx = i;
 		mail_meta_init(&d.m);
 		buf_init(&d.hdr);
-		buf_init(&d.body);
-		if (eval(c, &d, c->prog.root)) {
-			c->hits[c->nhits++] = i;
-			if (c->prog.uses_modseq && load_meta(&d) &&
-			    d.m.modseq > c->max_modseq)
-				c->max_modseq = d.m.modseq;
+		if (eval(&ec, &d, prog->root)) {
+			out->idx[out->n++] = i;
+			if (prog->uses_modseq && load_meta(&d) &&
+			    d.m.modseq > out->max_modseq)
+				out->max_modseq = d.m.modseq;
+			if (hit != NULL && load_meta(&d))
+				hit(hit_ctx, i, &d.m, d.root);
+			else if (hit != NULL)
+				hit(hit_ctx, i, NULL, NULL);
 		}
 		mail_meta_free(&d.m);
 		mime_part_free(&d.root);
 		buf_free(&d.hdr);
-		buf_free(&d.body);
 	}
+}
+
+static void
+search_work(struct imap_cmd *cmd)
+{
+	struct search_ctx *c = cmd->ctx;
+	struct imap_search_hits h;
+
+	imap_search_eval(cmd->s, &c->prog, NULL, NULL, &h);
+	c->hits = h.idx;
+	c->nhits = h.n;
+	c->max_modseq = h.max_modseq;
 	c->rc = 0;
 }
 
@@ -493,6 +541,23 @@ search_fail(struct imap_cmd *cmd, const char *status, const char *text)
 }
 
 void
+imap_search_strings_to_utf8(struct imap_search_node *n, const char *charset)
+{
+	for (; n != NULL; n = n->next) {
+		if (n->str != NULL) {
+			struct buf u = BUF_INIT;
+
+			(void)mime_charset_to_utf8(charset, n->str, n->str_len,
+			    &u);
+			free(n->str);
+			n->str_len = u.len;
+			n->str = buf_steal(&u);
+		}
+		imap_search_strings_to_utf8(n->children, charset);
+	}
+}
+
+void
 cmd_search(struct imap_cmd *cmd)
 {
 	struct search_ctx *c = xcalloc(1, sizeof(*c));
@@ -506,12 +571,13 @@ cmd_search(struct imap_cmd *cmd)
 		return;
 	}
 	if (c->prog.charset != NULL &&
-	    strcasecmp(c->prog.charset, "UTF-8") != 0 &&
-	    strcasecmp(c->prog.charset, "US-ASCII") != 0) {
+	    !mime_charset_supported(c->prog.charset)) {
 		search_fail(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "
 		    "Unsupported charset");
 		return;
 	}
+	if (c->prog.charset != NULL)
+		imap_search_strings_to_utf8(c->prog.root, c->prog.charset);
 	if (c->prog.uses_modseq)
 		imap_condstore_enable(cmd->s);
 	imap_cmd_async(cmd, search_work, search_done);

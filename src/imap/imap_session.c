@@ -57,6 +57,8 @@ static const struct imap_cmd_def commands[] = {
 	{ "UNSELECT",	cmd_close,	CMD_SEL },
 	{ "EXPUNGE",	cmd_expunge,	CMD_SEL | CMD_UID },
 	{ "SEARCH",	cmd_search,	CMD_SEL | CMD_UID | CMD_NO_EXPUNGE },
+	{ "SORT",	cmd_sort,	CMD_SEL | CMD_UID | CMD_NO_EXPUNGE },
+	{ "THREAD",	cmd_sort,	CMD_SEL | CMD_UID | CMD_NO_EXPUNGE },
 	{ "FETCH",	cmd_fetch,	CMD_SEL | CMD_UID | CMD_NO_EXPUNGE },
 	{ "STORE",	cmd_store,	CMD_SEL | CMD_UID | CMD_NO_EXPUNGE },
 	{ "COPY",	cmd_copy,	CMD_SEL | CMD_UID },
@@ -112,6 +114,8 @@ imap_capabilities(struct imap_session *s, struct buf *b)
 		    "QUOTA=RES-STORAGE "
 		    "CONDSTORE QRESYNC ESEARCH SEARCHRES WITHIN MULTIAPPEND "
 		    "STATUS=SIZE OBJECTID");
+		buf_puts(b, " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
+		    "THREAD=REFERENCES");
 		if (s->conn->under == NULL)
 			buf_puts(b, " COMPRESS=DEFLATE");
 		buf_printf(b, " APPENDLIMIT=%llu",

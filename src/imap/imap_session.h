@@ -243,6 +243,7 @@ void	 cmd_check(struct imap_cmd *);
 void	 cmd_close(struct imap_cmd *);
 void	 cmd_expunge(struct imap_cmd *);
 void	 cmd_search(struct imap_cmd *);
+void	 cmd_sort(struct imap_cmd *);	/* SORT and THREAD */
 void	 cmd_fetch(struct imap_cmd *);
 void	 cmd_store(struct imap_cmd *);
 void	 cmd_copy(struct imap_cmd *);

@@ -1774,6 +1774,137 @@ class TestSearch(ImapBase):
         self.check("ALL", [1, 2, 3, 4, 5])
 
 
+# Decoded SEARCH fixture (RFC 9051 6.4.4: strings match after decoding).
+DECODED_MSGS = [
+    # 1: RFC 2047 Q subject in latin1, base64 UTF-8 body.
+    b"From: a@example.org\r\n"
+    b"Subject: =?ISO-8859-1?Q?Gr=FC=DFe_aus_K=F6ln?=\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"\r\n" + base64.encodebytes(
+        "Die Straße ist nass. ÄRGER im Büro.\r\n".encode()) ,
+    # 2: encoded display name; quoted-printable latin1 body with a soft
+    #    line break in the middle of a word.
+    b"From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <jm@example.org>\r\n"
+    b"Subject: dessert\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain; charset=iso-8859-1\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n"
+    b"\r\n"
+    b"caf=E9 cr=E8me br=FBl=E9e, extra=\r\nordinary\r\n",
+    # 3: alternative with HTML: markup and entities are not text.
+    b"From: b@example.org\r\n"
+    b"Subject: html\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/alternative; boundary=XX\r\n"
+    b"\r\n"
+    b"--XX\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"\r\n"
+    b"plain part\r\n"
+    b"--XX\r\n"
+    b"Content-Type: text/html; charset=utf-8\r\n"
+    b"\r\n"
+    b"<p class=\"zebra\">Hello <b>World</b> &amp; friends</p>\r\n"
+    b"--XX--\r\n",
+    # 4: a text attachment is searched, a binary one is not.
+    b"From: c@example.org\r\n"
+    b"Subject: files\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=YY\r\n"
+    b"\r\n"
+    b"--YY\r\n"
+    b"Content-Type: text/plain\r\n"
+    b"\r\n"
+    b"see attached\r\n"
+    b"--YY\r\n"
+    b"Content-Type: text/plain; name=notes.txt\r\n"
+    b"Content-Disposition: attachment; filename=notes.txt\r\n"
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"\r\n" + base64.encodebytes(b"the attachedtext inside\r\n") +
+    b"--YY\r\n"
+    b"Content-Type: application/octet-stream\r\n"
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"\r\n" + base64.encodebytes(b"\x00\x01secretword\x02") +
+    b"--YY--\r\n",
+    # 5: raw UTF-8 header (RFC 6532), Greek.
+    "From: d@example.org\r\n"
+    "Subject: Καλημέρα κόσμε\r\n"
+    "\r\n"
+    "ΣΟΦΊΑ\r\n".encode(),
+]
+
+
+class TestDecodedSearch(ImapBase):
+
+    @classmethod
+    def setUpClass(cls):
+        c = ImapConn(SRV)
+        try:
+            c.login()
+            c.ok('CREATE "search2"')
+            for m in DECODED_MSGS:
+                c.append_ok("search2", m)
+            c.logout()
+        finally:
+            c.close()
+
+    def setUp(self):
+        self.c = self.conn()
+        self.c.ok('EXAMINE "search2"')
+
+    def check(self, criteria, expected, charset="UTF-8"):
+        """criteria: (key, str) pairs; strings go as literals."""
+        cmd = b"SEARCH CHARSET " + charset.encode()
+        for key, val in criteria:
+            if isinstance(val, str):
+                val = val.encode("utf-8" if charset == "UTF-8" else charset)
+            cmd += b" " + key.encode() + b" {%d+}\r\n" % len(val) + val
+        u, t = self.c.ok(cmd)
+        self.assertEqual(search_hits(u), expected, criteria)
+
+    def test_encoded_words_in_headers(self):
+        self.check([("SUBJECT", "grüße")], [1])
+        self.check([("SUBJECT", "aus köln")], [1])
+        self.check([("FROM", "jürgen MÜLLER")], [2])
+        self.check([("FROM", "jm@example.org")], [2])
+        # The raw encoded form is not what the user sees.
+        self.check([("SUBJECT", "ISO-8859-1")], [])
+        u, t = self.c.ok(b"SEARCH HEADER Subject {5+}\r\nK\xc3\xb6ln")
+        self.assertEqual(search_hits(u), [1])
+
+    def test_decoded_bodies(self):
+        self.check([("BODY", "straße")], [1])
+        self.check([("BODY", "ärger im büro")], [1])
+        self.check([("BODY", "crème brûlée")], [2])
+        self.check([("BODY", "extraordinary")], [2])    # soft line break
+        self.check([("BODY", "world & friends")], [3])   # HTML made text
+        self.check([("BODY", "zebra")], [])               # markup is not
+        self.check([("BODY", "&amp;")], [])
+        self.check([("BODY", "attachedtext")], [4])
+        self.check([("BODY", "secretword")], [])          # not text
+        # Base64 text is not searched in its encoded form.
+        self.check([("BODY", "RGllIFN0cmHDn2U")], [])
+
+    def test_unicode_case_folding(self):
+        self.check([("SUBJECT", "ΚΑΛΗΜΈΡΑ")], [5])
+        self.check([("BODY", "σοφία")], [5])
+        self.check([("TEXT", "κόσμε")], [5])
+        self.check([("TEXT", "grüße")], [1])     # header part of TEXT
+        self.check([("TEXT", "extraordinary")], [2])
+
+    def test_other_charsets(self):
+        # The search string in latin1 and in ISO-8859-7, converted by us.
+        self.check([("BODY", "crème")], [2], charset="ISO-8859-1")
+        self.check([("SUBJECT", "köln")], [1], charset="ISO-8859-1")
+        u, t = self.c.ok(b"SEARCH CHARSET ISO-8859-7 BODY {3+}\r\n"
+                         b"\xf3\xef\xf6")
+        self.assertEqual(search_hits(u), [5])           # "σοφ"
+        u, t = self.c.command("SEARCH CHARSET X-UNKNOWN-8BIT BODY x")
+        self.assertTrue(re.match(rb"t\d+ NO \[BADCHARSET", t), t)
+
+
 class TestBadInput(ImapBase):
 
     def test_unknown_command(self):
