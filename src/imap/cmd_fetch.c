@@ -8,6 +8,18 @@
  * sits in memory, and a FETCH 1:* of a big mailbox never builds its answer
  * whole.  Body items without .PEEK set \Seen first (one durable store on a
  * worker), so the responses can carry the new FLAGS.
+ *
+ * BINARY[section] (RFC 3516, RFC 9051 6.4.5) is planned and measured per
+ * message before its response is built (imap_binary.h): the literal's
+ * length is the decoded size, and "~{n}" (literal8) marks a section that
+ * holds NUL; then it is decoded a block at a time while it is written.
+ * That work and PREVIEW (RFC 8970, mime_preview()) run here for a small
+ * message and on a worker for a big one (FETCH_INLINE_MAX), so the loop
+ * is never held by a 50 MB attachment.  A section with an encoding we
+ * cannot decode fails the command with NO [UNKNOWN-CTE] (RFC 3516 4.3)
+ * once the other messages have been answered (the answer given on the
+ * imap mailing list for FETCH 1:* BINARY[1]); that message gets no
+ * response and is left out of the \Seen update.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,22 +29,48 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "core/xmalloc.h"
+#include "imap_binary.h"
 #include "imap_bodystructure.h"
 #include "imap_date.h"
+#include "imap_quote.h"
 #include "imap_seqset.h"
 #include "imap_session.h"
 #include "mime/mime.h"
+#include "mime/mime_decode.h"
 #include "server.h"
 #include "store/store.h"
 
 #define FETCH_HIGH	(256 * 1024)
 #define FETCH_CHUNK	(64 * 1024)
+/* BINARY and PREVIEW of bigger messages are prepared on a worker. */
+#define FETCH_INLINE_MAX (256 * 1024)
+
+enum fetch_seg_kind {
+	SEG_TEXT,			/* bytes of ctx->text */
+	SEG_BLOB,			/* bytes of the message */
+	SEG_BINARY,			/* bytes of a BINARY section */
+};
 
 struct fetch_seg {
-	bool		 blob;
+	enum fetch_seg_kind kind;
 	size_t		 off;		/* text: offset in ctx->text */
 	uint64_t	 len;
-	uint64_t	 blob_off;	/* blob: offset in the message */
+	uint64_t	 blob_off;	/* blob, binary: offset in the content */
+	size_t		 att;		/* binary: its item */
+};
+
+/* Reading the stored message through a mime_read_fn. */
+struct msg_read {
+	int64_t		 account;
+	int64_t		 message_id;
+	struct buf	 buf;
+	const char	*error;
+};
+
+/* A BINARY or BINARY.SIZE item of the current message. */
+struct fetch_bin {
+	struct imap_binary b;
+	bool		 nil;		/* no such part */
 };
 
 struct fetch_ctx {
@@ -47,6 +85,7 @@ struct fetch_ctx {
 	bool		 want_flags;
 	bool		 want_modseq;
 	bool		 sets_seen;
+	bool		 check_cte;	/* BINARY items with \Seen set */
 	bool		 condstore;	/* UID and MODSEQ with \Seen set now */
 	/* \Seen set by this command: their responses include FLAGS. */
 	uint32_t	*seen_uids;
@@ -60,6 +99,19 @@ struct fetch_ctx {
 	uint64_t	 since;
 	bool		 vanished;
 
+	/* The message being prepared. */
+	bool		 heavy;		/* has BINARY or PREVIEW items */
+	bool		 loaded;	/* m and root are message f->pos */
+	bool		 meta;		/* m was read */
+	bool		 worked;	/* bins and preview are done */
+	struct mail_meta m;
+	struct mime_part *root;
+	struct fetch_bin *bins;		/* one per item */
+	struct buf	 preview;
+	int		 work_rc;	/* 0, -1, IMAP_BINARY_UNKNOWN_CTE */
+	bool		 unknown_cte;	/* answer NO [UNKNOWN-CTE] */
+	struct msg_read	 rd;
+
 	/* The message being written. */
 	struct buf	 text;
 	struct fetch_seg *segs;
@@ -68,13 +120,50 @@ struct fetch_ctx {
 	uint64_t	 seg_done;
 	int64_t		 message_id;
 	struct buf	 chunk;
+	struct imap_binary_reader *reader;
 };
+
+static void fetch_continue(struct imap_cmd *);
+
+static ssize_t
+msg_read(void *ctx, void *dst, size_t len, uint64_t off)
+{
+	struct msg_read *r = ctx;
+
+	buf_reset(&r->buf);
+	if (store_body_read(srv->store, r->account, r->message_id, off, len,
+	    &r->buf, &r->error) < 0)
+		return -1;
+	if (r->buf.len > 0)
+		memcpy(dst, r->buf.data, r->buf.len);
+	return (ssize_t)r->buf.len;
+}
+
+static void
+message_clear(struct fetch_ctx *f)
+{
+	mime_part_free(&f->root);
+	mail_meta_free(&f->m);
+	mail_meta_init(&f->m);
+	f->loaded = false;
+	f->meta = false;
+	f->worked = false;
+	f->work_rc = 0;
+}
 
 static void
 fetch_ctx_free(void *p)
 {
 	struct fetch_ctx *f = p;
 
+	message_clear(f);
+	mail_meta_free(&f->m);
+	for (size_t i = 0; f->bins != NULL && i < f->natts; i++)
+		imap_binary_free(&f->bins[i].b);
+	free(f->bins);
+	buf_free(&f->preview);
+	buf_free(&f->rd.buf);
+	imap_binary_reader_free(&f->reader);
 	imap_fetch_atts_free(f->atts, f->natts);
 	free(f->idx);
 	free(f->seen_uids);
@@ -90,7 +179,7 @@ seg_text_flush(struct fetch_ctx *f, size_t *mark)
 {
 	if (f->text.len > *mark) {
 		f->segs = xgrowarray(f->segs, f->nsegs, sizeof(*f->segs));
-		f->segs[f->nsegs].blob = false;
+		f->segs[f->nsegs].kind = SEG_TEXT;
 		f->segs[f->nsegs].off = *mark;
 		f->segs[f->nsegs].len = f->text.len - *mark;
 		f->nsegs++;
@@ -105,9 +194,25 @@ seg_blob(struct fetch_ctx *f, size_t *mark, uint64_t off, uint64_t len)
 	if (len == 0)
 		return;
 	f->segs = xgrowarray(f->segs, f->nsegs, sizeof(*f->segs));
-	f->segs[f->nsegs].blob = true;
+	f->segs[f->nsegs].kind = SEG_BLOB;
 	f->segs[f->nsegs].blob_off = off;
 	f->segs[f->nsegs].len = len;
+	f->nsegs++;
+}
+
+/* Bytes [off, off + len) of the BINARY section of item att. */
+static void
+seg_binary(struct fetch_ctx *f, size_t *mark, size_t att, uint64_t off,
+    uint64_t len)
+{
+	seg_text_flush(f, mark);
+	if (len == 0)
+		return;
+	f->segs = xgrowarray(f->segs, f->nsegs, sizeof(*f->segs));
+	f->segs[f->nsegs].kind = SEG_BINARY;
+	f->segs[f->nsegs].blob_off = off;
+	f->segs[f->nsegs].len = len;
+	f->segs[f->nsegs].att = att;
 	f->nsegs++;
 }
 
@@ -256,10 +361,45 @@ write_section(struct imap_session *s, struct fetch_ctx *f,
 	return true;
 }
 
+/*
+ * BINARY[section]<partial> and BINARY.SIZE[section] of item i, planned
+ * and measured by message_work().  A missing part is NIL (size 0), as
+ * BODY[] of one.
+ */
+static void
+write_binary(struct fetch_ctx *f, size_t i, const struct imap_fetch_att *att,
+    size_t *mark)
+{
+	const struct fetch_bin *fb = &f->bins[i];
+	uint64_t off = 0, len = fb->b.size;
+
+	imap_fetch_att_response_name(att, &f->text);
+	buf_putc(&f->text, ' ');
+	if (att->type == IMAP_FETCH_BINARY_SIZE) {
+		buf_put_u64(&f->text, fb->nil ? 0 : fb->b.size);
+		return;
+	}
+	if (fb->nil) {
+		buf_puts(&f->text, "NIL");
+		return;
+	}
+	if (att->partial) {
+		off = att->partial_offset < len ? att->partial_offset : len;
+		len -= off;
+		if (len > att->partial_count)
+			len = att->partial_count;
+	}
+	/* literal8 only for content with NUL (RFC 3516 4.3). */
+	buf_printf(&f->text, "%s{%llu}\r\n", fb->b.has_nul ? "~" : "",
+	    (unsigned long long)len);
+	seg_binary(f, mark, i, off, len);
+}
+
 static bool
 wants_seen(const struct imap_fetch_att *a)
 {
 	return ((a->type == IMAP_FETCH_BODY_SECTION && !a->peek) ||
+	    (a->type == IMAP_FETCH_BINARY && !a->peek) ||
 	    a->type == IMAP_FETCH_RFC822 || a->type == IMAP_FETCH_RFC822_TEXT);
 }
 
@@ -290,42 +430,129 @@ reparse(struct imap_session *s, const struct mail_meta *m)
 	return mime_parser_finish(&mp);
 }
 
-/* Builds the segments of message f->idx[f->pos]; false = skip it. */
+/* Reads the meta data and MIME tree of message f->pos; false = skip it. */
+static bool
+load_message(struct imap_session *s, struct fetch_ctx *f)
+{
+	struct imap_view *v = s->view;
+	uint32_t idx = f->idx[f->pos];
+	uint32_t uid = v->uids[idx];
+	const char *err;
+
+	message_clear(f);
+	if (imap_view_is_gone(v, idx))
+		return false;
+	f->meta = f->need_meta || v->kwhash[idx] != 0;
+	if (f->meta && store_mail_meta(srv->store, s->account, v->mailbox,
+	    uid, f->need_mime, &f->m) != 1)
+		return false;
+	if (f->need_mime) {
+		f->root = mime_deserialize(f->m.mime.data, f->m.mime.len,
+		    &err);
+		if (f->root == NULL) {
+			/* A damaged structure: parse the stored bytes again. */
+			log_warnx("s=%s imap uid %u: bad MIME structure (%s), "
+			    "re-parsing", s->conn->sid, uid, err);
+			f->root = reparse(s, &f->m);
+		}
+	}
+	f->loaded = true;
+	return true;
+}
+
+/*
+ * The BINARY sections and PREVIEW of the loaded message: reads the
+ * message, on a worker for a big one, so it touches f alone.
+ */
+static void
+message_work(struct fetch_ctx *f)
+{
+	f->rd.message_id = f->m.message_id;
+	f->rd.error = NULL;
+	f->work_rc = 0;
+	for (size_t i = 0; i < f->natts && f->work_rc == 0; i++) {
+		const struct imap_fetch_att *a = &f->atts[i];
+		struct fetch_bin *fb = &f->bins[i];
+		const struct mime_part *part = f->root;
+
+		switch (a->type) {
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+			imap_binary_free(&fb->b);
+			fb->nil = false;
+			if (a->part_count > 0)
+				part = mime_part_find(f->root,
+				    (const unsigned *)a->parts, a->part_count);
+			if (part == NULL) {
+				fb->nil = true;
+				break;
+			}
+			f->work_rc = imap_binary_plan(&fb->b, part,
+			    a->part_count == 0, f->m.size, msg_read, &f->rd);
+			if (f->work_rc == 0)
+				f->work_rc = imap_binary_measure(&fb->b,
+				    msg_read, &f->rd);
+			break;
+		case IMAP_FETCH_PREVIEW:
+			buf_reset(&f->preview);
+			if (mime_preview(f->root, msg_read, &f->rd,
+			    &f->preview) < 0)
+				f->work_rc = -1;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+work_async(struct imap_cmd *cmd)
+{
+	message_work(cmd->ctx);
+}
+
+static void
+work_done(struct imap_cmd *cmd)
+{
+	struct fetch_ctx *f = cmd->ctx;
+
+	f->worked = true;
+	cmd->cont = fetch_continue;
+	fetch_continue(cmd);
+}
+
+/* Builds the segments of the loaded message f->pos; false = skip it. */
 static bool
 build_message(struct imap_session *s, struct fetch_ctx *f)
 {
 	struct imap_view *v = s->view;
 	uint32_t idx = f->idx[f->pos];
 	uint32_t uid = v->uids[idx];
-	struct mail_meta m;
-	struct mime_part *root = NULL;
+	struct mime_part *root = f->root;
 	size_t mark = 0;
 	bool first = true, ok = true, flags_done = false;
-	bool need_meta = f->need_meta || v->kwhash[idx] != 0;
-	const char *err;
+	bool need_meta = f->meta;
 
 	buf_reset(&f->text);
 	f->nsegs = 0;
 	f->seg = 0;
 	f->seg_done = 0;
-	mail_meta_init(&m);
-	if (imap_view_is_gone(v, idx))
-		return false;
-	if (need_meta && store_mail_meta(srv->store, s->account, v->mailbox,
-	    uid, f->need_mime, &m) != 1) {
-		mail_meta_free(&m);
+	if (f->work_rc == IMAP_BINARY_UNKNOWN_CTE) {
+		/*
+		 * No items.  drop_undecodable() kept \Seen off it, unless
+		 * its stored tree was damaged: then at least the new FLAGS.
+		 */
+		f->unknown_cte = true;
+		if (!was_seen_now(f, uid))
+			return false;
+		ok = false;
+	} else if (f->work_rc < 0) {
+		log_warnx("s=%s imap fetch uid %u: reading the message "
+		    "failed: %s", s->conn->sid, uid, f->rd.error ?
+		    f->rd.error : "short read");
 		return false;
 	}
-	if (f->need_mime) {
-		root = mime_deserialize(m.mime.data, m.mime.len, &err);
-		if (root == NULL) {
-			/* A damaged structure: parse the stored bytes again. */
-			log_warnx("s=%s imap uid %u: bad MIME structure (%s), "
-			    "re-parsing", s->conn->sid, uid, err);
-			root = reparse(s, &m);
-		}
-	}
-	f->message_id = m.message_id;
+	f->message_id = f->m.message_id;
 	buf_printf(&f->text, "* %u FETCH (", idx + 1);
 #define SEP() do { if (!first) buf_putc(&f->text, ' '); first = false; } \
 	while (0)
@@ -349,29 +576,29 @@ build_message(struct imap_session *s, struct fetch_ctx *f)
 			buf_puts(&f->text, "FLAGS ");
 			imap_write_flags(&f->text, v->flags[idx] &
 			    MAIL_FLAGS_ALL, (v->flags[idx] & VIEW_RECENT) != 0,
-			    need_meta ? buf_cstr(&m.keywords) : NULL);
+			    need_meta ? buf_cstr(&f->m.keywords) : NULL);
 			flags_done = true;
 			break;
 		case IMAP_FETCH_INTERNALDATE:
 			SEP();
-			imap_datetime_format(m.internaldate, 0, date);
+			imap_datetime_format(f->m.internaldate, 0, date);
 			buf_printf(&f->text, "INTERNALDATE %s", date);
 			break;
 		case IMAP_FETCH_RFC822_SIZE:
 			SEP();
 			buf_printf(&f->text, "RFC822.SIZE %llu",
-			    (unsigned long long)m.size);
+			    (unsigned long long)f->m.size);
 			break;
 		case IMAP_FETCH_MODSEQ:
 			SEP();
 			buf_printf(&f->text, "MODSEQ (%llu)",
-			    (unsigned long long)m.modseq);
+			    (unsigned long long)f->m.modseq);
 			break;
 		case IMAP_FETCH_EMAILID:
 			/* The stored message: copies share it (RFC 8474). */
 			SEP();
 			buf_printf(&f->text, "EMAILID (E%lld)",
-			    (long long)m.message_id);
+			    (long long)f->m.message_id);
 			break;
 		case IMAP_FETCH_THREADID:
 			/* No thread ids (yet): NIL, as RFC 8474 4.2 allows. */
@@ -394,8 +621,8 @@ build_message(struct imap_session *s, struct fetch_ctx *f)
 		case IMAP_FETCH_RFC822:
 			SEP();
 			buf_printf(&f->text, "RFC822 {%llu}\r\n",
-			    (unsigned long long)m.size);
-			seg_blob(f, &mark, 0, m.size);
+			    (unsigned long long)f->m.size);
+			seg_blob(f, &mark, 0, f->m.size);
 			break;
 		case IMAP_FETCH_RFC822_HEADER:
 			SEP();
@@ -411,19 +638,33 @@ build_message(struct imap_session *s, struct fetch_ctx *f)
 			break;
 		case IMAP_FETCH_BODY_SECTION:
 			SEP();
-			ok = write_section(s, f, a, &m, root, &mark);
+			ok = write_section(s, f, a, &f->m, root, &mark);
+			break;
+		case IMAP_FETCH_BINARY:
+		case IMAP_FETCH_BINARY_SIZE:
+			SEP();
+			write_binary(f, i, a, &mark);
+			break;
+		case IMAP_FETCH_PREVIEW:
+			/* Always computed, LAZY or not (RFC 8970 3.1). */
+			SEP();
+			buf_puts(&f->text, "PREVIEW ");
+			imap_write_string(&f->text, f->preview.data ?
+			    f->preview.data : "", f->preview.len);
 			break;
 		default:
 			break;
 		}
 	}
+	if (!ok && f->work_rc == 0)
+		return false;
 	if (was_seen_now(f, uid)) {
 		if (!flags_done) {
 			SEP();
 			buf_puts(&f->text, "FLAGS ");
 			imap_write_flags(&f->text, v->flags[idx] &
 			    MAIL_FLAGS_ALL, (v->flags[idx] & VIEW_RECENT) != 0,
-			    need_meta ? buf_cstr(&m.keywords) : NULL);
+			    need_meta ? buf_cstr(&f->m.keywords) : NULL);
 		}
 		/* RFC 7162 3.1: a FETCH that set \Seen reports both. */
 		if (f->condstore && !f->want_uid) {
@@ -433,15 +674,72 @@ build_message(struct imap_session *s, struct fetch_ctx *f)
 		if (f->condstore && !f->want_modseq) {
 			SEP();
 			buf_printf(&f->text, "MODSEQ (%llu)",
-			    (unsigned long long)m.modseq);
+			    (unsigned long long)f->m.modseq);
 		}
 	}
 #undef SEP
 	buf_puts(&f->text, ")\r\n");
 	seg_text_flush(f, &mark);
-	mime_part_free(&root);
-	mail_meta_free(&m);
-	return ok;
+	return true;
+}
+
+/* Writes (part of) the current segment; false when the conn was closed. */
+static bool
+write_segment(struct imap_session *s, struct fetch_ctx *f)
+{
+	struct fetch_seg *sg = &f->segs[f->seg];
+	struct conn *c = s->conn;
+	const char *err = NULL;
+	uint64_t left;
+	size_t n;
+	int r;
+
+	switch (sg->kind) {
+	case SEG_TEXT:
+		conn_write(c, f->text.data + sg->off, (size_t)sg->len);
+		f->seg++;
+		return true;
+	case SEG_BLOB:
+		left = sg->len - f->seg_done;
+		n = left > FETCH_CHUNK ? FETCH_CHUNK : (size_t)left;
+		buf_reset(&f->chunk);
+		if (store_body_read(srv->store, s->account, f->message_id,
+		    sg->blob_off + f->seg_done, n, &f->chunk, &err) < 0 ||
+		    f->chunk.len != n)
+			break;
+		conn_write(c, f->chunk.data, n);
+		f->seg_done += n;
+		if (f->seg_done == sg->len) {
+			f->seg++;
+			f->seg_done = 0;
+		}
+		return true;
+	case SEG_BINARY:
+		if (f->reader == NULL) {
+			f->reader = imap_binary_reader_create(
+			    &f->bins[sg->att].b, sg->blob_off, sg->len);
+			f->rd.message_id = f->message_id;
+		}
+		buf_reset(&f->chunk);
+		r = imap_binary_read(f->reader, msg_read, &f->rd, &f->chunk);
+		if (f->chunk.len > 0)
+			conn_write(c, f->chunk.data, f->chunk.len);
+		if (r < 0 || (r == 0 &&
+		    imap_binary_reader_done(f->reader) != sg->len)) {
+			err = f->rd.error;
+			break;
+		}
+		if (r == 0) {
+			imap_binary_reader_free(&f->reader);
+			f->seg++;
+		}
+		return true;
+	}
+	/* The literal's length is promised: all we can do is disconnect. */
+	log_warnx("s=%s imap fetch read failed: %s", c->sid,
+	    err != NULL ? err : "short read");
+	conn_close(c, "store read error");
+	return false;
 }
 
 static void
@@ -450,54 +748,93 @@ fetch_continue(struct imap_cmd *cmd)
 	struct imap_session *s = cmd->s;
 	struct fetch_ctx *f = cmd->ctx;
 	struct conn *c = s->conn;
-	const char *err;
 
 	while (conn_outq(c) < FETCH_HIGH && !c->closing) {
 		if (f->seg < f->nsegs) {
-			struct fetch_seg *sg = &f->segs[f->seg];
-
-			if (!sg->blob) {
-				conn_write(c, f->text.data + sg->off,
-				    (size_t)sg->len);
-				f->seg++;
-				continue;
-			}
-			{
-				uint64_t left = sg->len - f->seg_done;
-				size_t n = left > FETCH_CHUNK ? FETCH_CHUNK :
-				    (size_t)left;
-
-				buf_reset(&f->chunk);
-				if (store_body_read(srv->store, s->account,
-				    f->message_id, sg->blob_off + f->seg_done,
-				    n, &f->chunk, &err) < 0 ||
-				    f->chunk.len != n) {
-					/* The literal's length is promised:
-					 * all we can do is disconnect. */
-					log_warnx("s=%s imap fetch read "
-					    "failed: %s", c->sid, err);
-					conn_close(c, "store read error");
-					return;
-				}
-				conn_write(c, f->chunk.data, n);
-				f->seg_done += n;
-				if (f->seg_done == sg->len) {
-					f->seg++;
-					f->seg_done = 0;
-				}
-			}
+			if (!write_segment(s, f))
+				return;
 			continue;
 		}
 		if (f->pos >= f->n) {
 			cmd->cont = NULL;
-			imap_cmd_done(cmd, "OK", "%s completed.",
-			    cmd->a.uid ? "UID FETCH" : "Fetch");
+			if (f->unknown_cte)
+				imap_cmd_done(cmd, "NO", "[UNKNOWN-CTE] Can't "
+				    "decode a part: unknown "
+				    "Content-Transfer-Encoding.");
+			else
+				imap_cmd_done(cmd, "OK", "%s completed.",
+				    cmd->a.uid ? "UID FETCH" : "Fetch");
 			return;
+		}
+		if (!f->loaded && !load_message(s, f)) {
+			f->nsegs = 0;
+			f->pos++;
+			continue;
+		}
+		if (f->heavy && !f->worked) {
+			if (f->m.size > FETCH_INLINE_MAX) {
+				cmd->cont = NULL;
+				imap_cmd_async(cmd, work_async, work_done);
+				return;
+			}
+			message_work(f);
+			f->worked = true;
 		}
 		if (!build_message(s, f))
 			f->nsegs = 0;
+		message_clear(f);
 		f->pos++;
 	}
+}
+
+/* Can every BINARY item of the message be decoded? */
+static bool
+message_decodable(const struct fetch_ctx *f, const struct mime_part *root)
+{
+	for (size_t i = 0; i < f->natts; i++) {
+		const struct imap_fetch_att *a = &f->atts[i];
+		const struct mime_part *part = root;
+
+		if (a->type != IMAP_FETCH_BINARY &&
+		    a->type != IMAP_FETCH_BINARY_SIZE)
+			continue;
+		if (a->part_count > 0)
+			part = mime_part_find(root, (const unsigned *)a->parts,
+			    a->part_count);
+		if (part != NULL && !imap_binary_decodable(part))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A message with a BINARY section we cannot decode gets no response (the
+ * command fails with [UNKNOWN-CTE]), so it is not marked \Seen either.
+ * Only the stored MIME trees are read.
+ */
+static void
+drop_undecodable(struct imap_session *s, struct fetch_ctx *f)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < f->nseen; i++) {
+		struct mail_meta m;
+		struct mime_part *root = NULL;
+		const char *err;
+		bool ok = true;
+
+		mail_meta_init(&m);
+		if (store_mail_meta(srv->store, s->account, s->view->mailbox,
+		    f->seen_uids[i], true, &m) == 1 &&
+		    (root = mime_deserialize(m.mime.data, m.mime.len,
+		    &err)) != NULL)
+			ok = message_decodable(f, root);
+		mime_part_free(&root);
+		mail_meta_free(&m);
+		if (ok)
+			f->seen_uids[w++] = f->seen_uids[i];
+	}
+	f->nseen = w;
 }
 
 static void
@@ -506,7 +843,13 @@ seen_work(struct imap_cmd *cmd)
 	struct fetch_ctx *f = cmd->ctx;
 	struct imap_session *s = cmd->s;
 
+	if (f->check_cte)
+		drop_undecodable(s, f);
 	f->changes = xcalloc(f->nseen + 1, sizeof(*f->changes));
+	if (f->nseen == 0) {
+		f->rc = 0;
+		return;
+	}
 	f->rc = store_mails_flags(srv->store, s->account, s->view->mailbox,
 	    f->seen_uids, f->nseen, FLAGS_ADD, MAIL_SEEN, NULL,
 	    STORE_UNCONDITIONAL, f->changes,
@@ -535,13 +878,14 @@ seen_done(struct imap_cmd *cmd)
 
 /* FETCH modifiers: (CHANGEDSINCE modseq [VANISHED]).  0, or -1 (done). */
 static int
-fetch_modifiers(struct imap_cmd *cmd, struct fetch_ctx *f)
+fetch_modifiers(struct imap_cmd *cmd, struct fetch_ctx *f,
+    const struct imap_arg *arg)
 {
 	struct imap_session *s = cmd->s;
 	const struct imap_arg *m;
 	size_t n;
 
-	if ((m = imap_arg_list(&cmd->a.args[2], &n)) == NULL || n == 0) {
+	if ((m = imap_arg_list(arg, &n)) == NULL || n == 0) {
 		imap_cmd_done(cmd, "BAD", "Invalid FETCH modifiers");
 		return -1;
 	}
@@ -677,9 +1021,10 @@ cmd_fetch(struct imap_cmd *cmd)
 	struct imap_view *v = s->view;
 	struct fetch_ctx *f;
 	const char *set, *err;
+	size_t used;
 	int n;
 
-	if ((cmd->a.count != 2 && cmd->a.count != 3) ||
+	if (cmd->a.count < 2 ||
 	    (set = imap_arg_astring(&cmd->a.args[0])) == NULL) {
 		imap_cmd_done(cmd, "BAD", "Invalid FETCH arguments");
 		return;
@@ -687,15 +1032,25 @@ cmd_fetch(struct imap_cmd *cmd)
 	f = xcalloc(1, sizeof(*f));
 	buf_init(&f->text);
 	buf_init(&f->chunk);
+	buf_init(&f->preview);
+	buf_init(&f->rd.buf);
+	mail_meta_init(&f->m);
+	f->rd.account = s->account;
 	cmd->ctx = f;
 	cmd->ctx_free = fetch_ctx_free;
-	if (cmd->a.count == 3 && fetch_modifiers(cmd, f) < 0)
-		return;
-	if (imap_parse_fetch_atts(&cmd->a.args[1], &f->atts, &f->natts,
-	    &err) < 0) {
+	/* Items (PREVIEW may take a list of its own), then modifiers. */
+	if (imap_parse_fetch_args(&cmd->a.args[1], cmd->a.count - 1,
+	    &f->atts, &f->natts, &used, &err) < 0) {
 		imap_cmd_done(cmd, "BAD", "%s", err);
 		return;
 	}
+	if (cmd->a.count - 1 - used > 1) {
+		imap_cmd_done(cmd, "BAD", "Invalid FETCH arguments");
+		return;
+	}
+	if (cmd->a.count - 1 - used == 1 &&
+	    fetch_modifiers(cmd, f, &cmd->a.args[1 + used]) < 0)
+		return;
 	/* Expand macros in place (ALL, FAST, FULL). */
 	for (size_t i = 0; i < f->natts; i++) {
 		enum imap_fetch_type ex[5];
@@ -721,8 +1076,13 @@ cmd_fetch(struct imap_cmd *cmd)
 			break;
 		case IMAP_FETCH_BINARY:
 		case IMAP_FETCH_BINARY_SIZE:
-			imap_cmd_done(cmd, "BAD", "BINARY is not supported");
-			return;
+			f->check_cte = true;
+			/* FALLTHROUGH */
+		case IMAP_FETCH_PREVIEW:
+			f->heavy = true;
+			f->need_meta = true;
+			f->need_mime = true;
+			break;
 		case IMAP_FETCH_MODSEQ:
 			imap_condstore_enable(s);
 			f->want_modseq = true;
@@ -748,6 +1108,7 @@ cmd_fetch(struct imap_cmd *cmd)
 	f->condstore = (s->enabled & IMAP_EN_CONDSTORE) != 0;
 	if (f->condstore && f->sets_seen)
 		f->need_meta = true;
+	f->check_cte = f->check_cte && f->sets_seen;
 	n = imap_view_resolve(v, set, cmd->a.uid, &f->idx);
 	if (n < 0) {
 		imap_cmd_done(cmd, "BAD", n == -1 ? "Invalid sequence set" :
@@ -757,6 +1118,8 @@ cmd_fetch(struct imap_cmd *cmd)
 	f->n = (uint32_t)n;
 	if (f->changedsince && changedsince_filter(cmd, f, set) < 0)
 		return;
+	if (f->heavy)
+		f->bins = xcalloc(f->natts, sizeof(*f->bins));
 	if (f->sets_seen) {
 		f->seen_uids = xcalloc(f->n + 1, sizeof(uint32_t));
 		for (uint32_t i = 0; i < f->n; i++) {

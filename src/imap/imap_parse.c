@@ -708,6 +708,7 @@ static const struct {
 	{ "MODSEQ", IMAP_FETCH_MODSEQ },
 	{ "EMAILID", IMAP_FETCH_EMAILID },
 	{ "THREADID", IMAP_FETCH_THREADID },
+	{ "PREVIEW", IMAP_FETCH_PREVIEW },
 };
 
 static bool
@@ -1035,36 +1036,90 @@ imap_fetch_atts_free(struct imap_fetch_att *atts, size_t count)
 	free(atts);
 }
 
+/*
+ * PREVIEW's modifier list (RFC 8970 3.1): "(" preview-mod *(SP
+ * preview-mod) ")", where LAZY is the only preview-mod defined.
+ */
+static int
+parse_preview_mods(const struct imap_arg *list, struct imap_fetch_att *att,
+    const char **error_r)
+{
+	if (list->list_count == 0) {
+		*error_r = "Empty PREVIEW modifier list";
+		return -1;
+	}
+	for (size_t i = 0; i < list->list_count; i++) {
+		if (!imap_arg_atom_eq(&list->list[i], "LAZY")) {
+			*error_r = "Unknown PREVIEW modifier";
+			return -1;
+		}
+		att->lazy = true;
+	}
+	return 0;
+}
+
+/* A list that reads as PREVIEW's modifiers: it starts with LAZY. */
+static bool
+is_preview_mods(const struct imap_arg *a)
+{
+	return a->type == IMAP_ARG_LIST && a->list_count > 0 &&
+	    imap_arg_atom_eq(&a->list[0], "LAZY");
+}
+
 int
-imap_parse_fetch_atts(const struct imap_arg *arg,
-    struct imap_fetch_att **atts_r, size_t *count_r, const char **error_r)
+imap_parse_fetch_args(const struct imap_arg *args, size_t count,
+    struct imap_fetch_att **atts_r, size_t *count_r, size_t *used_r,
+    const char **error_r)
 {
 	struct imap_fetch_att *atts;
-	size_t n;
+	size_t n, k;
 
-	if (arg->type == IMAP_ARG_ATOM) {
+	if (count == 0) {
+		*error_r = "Invalid fetch attributes";
+		return -1;
+	}
+	*used_r = 1;
+	if (args[0].type == IMAP_ARG_ATOM) {
 		atts = xcalloc(1, sizeof(*atts));
-		if (imap_parse_fetch_att(arg->str, arg->len, atts,
+		if (imap_parse_fetch_att(args[0].str, args[0].len, atts,
 		    error_r) < 0) {
 			free(atts);
 			return -1;
+		}
+		if (atts[0].type == IMAP_FETCH_PREVIEW && count > 1 &&
+		    is_preview_mods(&args[1])) {
+			if (parse_preview_mods(&args[1], &atts[0],
+			    error_r) < 0) {
+				imap_fetch_atts_free(atts, 1);
+				return -1;
+			}
+			*used_r = 2;
 		}
 		*atts_r = atts;
 		*count_r = 1;
 		return 0;
 	}
-	if (arg->type != IMAP_ARG_LIST) {
+	if (args[0].type != IMAP_ARG_LIST) {
 		*error_r = "Invalid fetch attributes";
 		return -1;
 	}
-	if (arg->list_count == 0) {
+	if (args[0].list_count == 0) {
 		*error_r = "Empty fetch attribute list";
 		return -1;
 	}
-	atts = xcalloc(arg->list_count, sizeof(*atts));
-	for (n = 0; n < arg->list_count; n++) {
-		const struct imap_arg *a = &arg->list[n];
+	atts = xcalloc(args[0].list_count, sizeof(*atts));
+	n = 0;
+	for (k = 0; k < args[0].list_count; k++) {
+		const struct imap_arg *a = &args[0].list[k];
 
+		/* Right after PREVIEW (a list sets lazy, so only one). */
+		if (a->type == IMAP_ARG_LIST && n > 0 &&
+		    atts[n - 1].type == IMAP_FETCH_PREVIEW &&
+		    !atts[n - 1].lazy) {
+			if (parse_preview_mods(a, &atts[n - 1], error_r) < 0)
+				goto fail;
+			continue;
+		}
 		if (a->type != IMAP_ARG_ATOM) {
 			*error_r = "Invalid fetch attributes";
 			goto fail;
@@ -1072,8 +1127,8 @@ imap_parse_fetch_atts(const struct imap_arg *arg,
 		if (imap_parse_fetch_att(a->str, a->len, &atts[n],
 		    error_r) < 0)
 			goto fail;
-		if (is_macro(atts[n].type)) {
-			n++;
+		n++;
+		if (is_macro(atts[n - 1].type)) {
 			*error_r = "Fetch macros are not allowed in a list";
 			goto fail;
 		}
@@ -1084,6 +1139,16 @@ imap_parse_fetch_atts(const struct imap_arg *arg,
 fail:
 	imap_fetch_atts_free(atts, n);
 	return -1;
+}
+
+int
+imap_parse_fetch_atts(const struct imap_arg *arg,
+    struct imap_fetch_att **atts_r, size_t *count_r, const char **error_r)
+{
+	size_t used;
+
+	return imap_parse_fetch_args(arg, 1, atts_r, count_r, &used,
+	    error_r);
 }
 
 void

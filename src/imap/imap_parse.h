@@ -162,6 +162,7 @@ enum imap_fetch_type {
 	IMAP_FETCH_BINARY_SIZE,		/* BINARY.SIZE[...] */
 	IMAP_FETCH_EMAILID,		/* RFC 8474 */
 	IMAP_FETCH_THREADID,		/* RFC 8474 */
+	IMAP_FETCH_PREVIEW,		/* RFC 8970 */
 };
 
 enum imap_section_text {
@@ -187,6 +188,7 @@ struct imap_fetch_att {
 	bool			 partial;	/* <offset.count> given */
 	uint64_t		 partial_offset;
 	uint64_t		 partial_count;	/* >= 1 */
+	bool			 lazy;		/* PREVIEW (LAZY) */
 };
 
 /*
@@ -206,11 +208,25 @@ void	 imap_fetch_att_free(struct imap_fetch_att *);
 
 /*
  * The FETCH argument after the sequence set: a macro or a single item
- * (atom), or a parenthesized list of items (no macros).  *atts_r is an
+ * (atom), or a parenthesized list of items (no macros).  Inside the list
+ * PREVIEW may be followed by its modifier list, "PREVIEW (LAZY)" (RFC 8970
+ * 3.1; LAZY is the only modifier, any other is an error).  *atts_r is an
  * owned array of *count_r items; free with imap_fetch_atts_free().
  */
 int	 imap_parse_fetch_atts(const struct imap_arg *,
 	    struct imap_fetch_att **atts_r, size_t *count_r,
+	    const char **error_r);
+/*
+ * The same over the arguments of FETCH after the sequence set (count of
+ * them, at least 1), where a lone PREVIEW may be followed by its modifier
+ * list as a separate argument: "FETCH 1 PREVIEW (LAZY)".  A list after
+ * PREVIEW is taken as its modifiers when its first element is the atom
+ * LAZY; otherwise it is left for the caller (FETCH modifiers such as
+ * CHANGEDSINCE, RFC 4466).  *used_r is the number of arguments taken (1
+ * or 2).
+ */
+int	 imap_parse_fetch_args(const struct imap_arg *args, size_t count,
+	    struct imap_fetch_att **atts_r, size_t *count_r, size_t *used_r,
 	    const char **error_r);
 void	 imap_fetch_atts_free(struct imap_fetch_att *, size_t count);
 

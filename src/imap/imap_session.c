@@ -116,6 +116,7 @@ imap_capabilities(struct imap_session *s, struct buf *b)
 		    "STATUS=SIZE OBJECTID");
 		buf_puts(b, " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
 		    "THREAD=REFERENCES");
+		buf_puts(b, " BINARY PREVIEW");
 		if (s->conn->under == NULL)
 			buf_puts(b, " COMPRESS=DEFLATE");
 		buf_printf(b, " APPENDLIMIT=%llu",

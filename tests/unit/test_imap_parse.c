@@ -884,6 +884,7 @@ test_fetch_plain(void **state)
 		{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE, "BODYSTRUCTURE" },
 		{ "uid", IMAP_FETCH_UID, "UID" },
 		{ "MODSEQ", IMAP_FETCH_MODSEQ, "MODSEQ" },
+		{ "preview", IMAP_FETCH_PREVIEW, "PREVIEW" },
 	};
 	enum imap_fetch_type ex[5];
 	const char *err;
@@ -1175,6 +1176,87 @@ test_fetch_atts(void **state)
 	}
 }
 
+/* PREVIEW and its modifier list (RFC 8970 3.1), in a list and alone. */
+static void
+test_fetch_preview(void **state)
+{
+	static const struct {
+		const char	*cmd;
+		size_t		 n;		/* items */
+		size_t		 used;		/* arguments used */
+		size_t		 preview;	/* index of PREVIEW */
+		bool		 lazy;
+	} ok[] = {
+		{ "a FETCH 1 PREVIEW", 1, 1, 0, false },
+		{ "a FETCH 1 PREVIEW (LAZY)", 1, 2, 0, true },
+		{ "a FETCH 1 preview (lazy LAZY)", 1, 2, 0, true },
+		{ "a FETCH 1 PREVIEW (CHANGEDSINCE 1)", 1, 1, 0, false },
+		{ "a FETCH 1 PREVIEW (LAZY) (CHANGEDSINCE 1)", 1, 2, 0, true },
+		{ "a FETCH 1 (UID PREVIEW (LAZY) FLAGS)", 3, 1, 1, true },
+		{ "a FETCH 1 (PREVIEW)", 1, 1, 0, false },
+		{ "a FETCH 1 (FLAGS PREVIEW)", 2, 1, 1, false },
+		{ "a FETCH 1 (PREVIEW (LAZY)) (CHANGEDSINCE 1)", 1, 1, 0,
+		  true },
+	};
+	static const struct {
+		const char	*cmd;
+		const char	*err;
+	} bad[] = {
+		{ "a FETCH 1 (PREVIEW (FOO))", "Unknown PREVIEW modifier" },
+		{ "a FETCH 1 (PREVIEW ())", "Empty PREVIEW modifier list" },
+		{ "a FETCH 1 (PREVIEW (LAZY \"x\"))",
+		  "Unknown PREVIEW modifier" },
+		{ "a FETCH 1 (PREVIEW (LAZY) (LAZY))",
+		  "Invalid fetch attributes" },
+		{ "a FETCH 1 (FLAGS (LAZY))", "Invalid fetch attributes" },
+		{ "a FETCH 1 ((LAZY) PREVIEW)", "Invalid fetch attributes" },
+		{ "a FETCH 1 PREVIEW[1]", "Unknown fetch attribute" },
+	};
+	struct imap_cmd_args cmd;
+	struct imap_fetch_att *atts;
+	size_t n, used;
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(imap_parse_command(ok[i].cmd,
+		    strlen(ok[i].cmd), NULL, &cmd, &err), 0);
+		if (imap_parse_fetch_args(&cmd.args[1], cmd.count - 1, &atts,
+		    &n, &used, &err) != 0)
+			fail_msg("refused %s: %s", ok[i].cmd, err);
+		assert_int_equal(n, ok[i].n);
+		assert_int_equal(used, ok[i].used);
+		assert_int_equal(atts[ok[i].preview].type,
+		    IMAP_FETCH_PREVIEW);
+		assert_int_equal(atts[ok[i].preview].lazy, ok[i].lazy);
+		assert_resp(&atts[ok[i].preview], "PREVIEW");
+		imap_fetch_atts_free(atts, n);
+		/* The one-argument form agrees on a list. */
+		if (cmd.args[1].type == IMAP_ARG_LIST) {
+			assert_int_equal(imap_parse_fetch_atts(&cmd.args[1],
+			    &atts, &n, &err), 0);
+			assert_int_equal(n, ok[i].n);
+			imap_fetch_atts_free(atts, n);
+		}
+		imap_cmd_args_free(&cmd);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(imap_parse_command(bad[i].cmd,
+		    strlen(bad[i].cmd), NULL, &cmd, &err), 0);
+		atts = NULL;
+		if (imap_parse_fetch_args(&cmd.args[1], cmd.count - 1, &atts,
+		    &n, &used, &err) != -1)
+			fail_msg("accepted %s", bad[i].cmd);
+		assert_string_equal(err, bad[i].err);
+		imap_cmd_args_free(&cmd);
+	}
+	/* No arguments at all. */
+	assert_int_equal(imap_parse_command(S("a FETCH 1"), NULL, &cmd, &err),
+	    0);
+	assert_int_equal(imap_parse_fetch_args(&cmd.args[1], 0, &atts, &n,
+	    &used, &err), -1);
+	imap_cmd_args_free(&cmd);
+}
+
 int
 main(void)
 {
@@ -1197,6 +1279,7 @@ main(void)
 		cmocka_unit_test(test_fetch_sections),
 		cmocka_unit_test(test_fetch_bad),
 		cmocka_unit_test(test_fetch_atts),
+		cmocka_unit_test(test_fetch_preview),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
