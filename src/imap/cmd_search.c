@@ -32,6 +32,28 @@
 #include "server.h"
 #include "store/store.h"
 
+/* Most BODY/TEXT keys of one search answered from the index. */
+#define FTS_KEYS_MAX	16
+/* Most text indexed per message; a longer one is marked incomplete. */
+#define FTS_TEXT_MAX	(1024 * 1024)
+/* Index entries gathered before they are written in one transaction. */
+#define FTS_BATCH_BYTES	(8 * 1024 * 1024)
+
+/* The full-text index as one search uses it (store.h). */
+struct fts_use {
+	bool		 on;		/* the search has BODY or TEXT */
+	struct store_fts_docs docs;	/* indexed before this search */
+	struct {
+		const struct imap_search_node *node;
+		int64_t	*ids;		/* messages containing it */
+		size_t	 n;
+	}		 keys[FTS_KEYS_MAX];
+	size_t		 nkeys;
+	struct store_fts_doc *batch;	/* new entries, not yet written */
+	size_t		 nbatch;
+	size_t		 batch_bytes;
+};
+
 struct search_ctx {
 	struct imap_search_program prog;
 	uint32_t	*hits;		/* view indexes */
@@ -40,6 +62,8 @@ struct search_ctx {
 	int		 rc;
 	const char	*error;
 	time_t		 now;
+	struct imap_session *s;
+	struct fts_use	 fts;
 };
 
 /* What has been loaded of the message being tested. */
@@ -51,6 +75,10 @@ struct msgdata {
 	struct mime_part *root;
 	bool		 hdr_tried;
 	struct buf	 hdr;
+	/* The folded text of the text parts, when extracted whole. */
+	bool		 text_tried;
+	char		*text;
+	size_t		 text_len;
 };
 
 static void
@@ -126,16 +154,133 @@ body_text_fn(void *ctx, const struct mime_part *p, const char *s, size_t len)
 	return !mime_matcher_feed(ctx, s, len);
 }
 
-/* Is str in the decoded text of the body's text parts? */
 static bool
-body_match(struct msgdata *d, const char *str, size_t len)
+id_in(const int64_t *ids, size_t n, int64_t id)
 {
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ids[mid] == id)
+			return true;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* -1: not indexed, 0: indexed but incomplete, 1: complete. */
+static int
+fts_state(const struct fts_use *f, int64_t id)
+{
+	size_t lo = 0, hi = f->docs.n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->docs.ids[mid] == id)
+			return f->docs.complete[mid] ? 1 : 0;
+		if (f->docs.ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void
+fts_flush(struct search_ctx *c)
+{
+	struct fts_use *f = &c->fts;
+	const char *err;
+
+	if (f->nbatch > 0 && store_fts_add(srv->store, c->s->account,
+	    f->batch, f->nbatch, &err) < 0)
+		log_warnx("search: full-text index not updated: %s", err);
+	for (size_t i = 0; i < f->nbatch; i++)
+		free((char *)f->batch[i].text);
+	f->nbatch = 0;
+	f->batch_bytes = 0;
+}
+
+/*
+ * A message the index does not know yet: its whole text is extracted and
+ * folded once, kept for the other keys of this message, and queued for
+ * the index.  Returns false if the text could not be had whole.
+ */
+static bool
+fts_learn(struct search_ctx *c, struct msgdata *d)
+{
+	struct fts_use *f = &c->fts;
+	struct body_reader r;
+	struct buf raw = BUF_INIT, folded = BUF_INIT;
+	int ret;
+
+	if (d->text_tried)
+		return d->text != NULL;
+	d->text_tried = true;
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	buf_init(&r.tmp);
+	ret = mime_text_extract(d->root, body_read, &r, MIME_WALK_HTML,
+	    FTS_TEXT_MAX, 0, &raw);
+	buf_free(&r.tmp);
+	if (ret < 0) {
+		buf_free(&raw);
+		return false;
+	}
+	if (ret == 0) {
+		mime_fold_utf8(raw.data ? raw.data : "", raw.len, &folded);
+		d->text_len = folded.len;
+		d->text = buf_steal(&folded);
+	}
+	buf_free(&raw);
+	f->batch = xgrowarray(f->batch, f->nbatch, sizeof(*f->batch));
+	f->batch[f->nbatch].message_id = d->m.message_id;
+	f->batch[f->nbatch].text = d->text != NULL ?
+	    xstrndup(d->text, d->text_len) : NULL;
+	f->batch[f->nbatch].len = d->text_len;
+	f->nbatch++;
+	f->batch_bytes += d->text_len + 64;
+	if (f->batch_bytes >= FTS_BATCH_BYTES)
+		fts_flush(c);
+	return d->text != NULL;
+}
+
+/*
+ * Is str in the decoded text of the body's text parts?  Answered by the
+ * full-text index when it has the message whole and the key was looked
+ * up there; from the message's text when it had to be extracted for the
+ * index anyway; otherwise by decoding the message as a stream.
+ */
+static bool
+body_match(struct search_ctx *c, struct msgdata *d,
+    const struct imap_search_node *n)
+{
+	const char *str = n->str;
+	size_t len = n->str_len;
 	struct body_reader r;
 	struct mime_matcher *m;
 	bool hit;
 
 	if (!load_meta(d) || d->root == NULL)
 		return false;
+	if (c->fts.on) {
+		int state = fts_state(&c->fts, d->m.message_id);
+
+		if (state == 1) {
+			for (size_t i = 0; i < c->fts.nkeys; i++)
+				if (c->fts.keys[i].node == n)
+					return id_in(c->fts.keys[i].ids,
+					    c->fts.keys[i].n,
+					    d->m.message_id);
+		} else if (state == -1 && fts_learn(c, d))
+			return mime_text_contains(d->text, d->text_len, str,
+			    len);
+	}
 	if ((m = mime_matcher_create(str, len)) == NULL)
 		return false;
 	if (mime_matcher_found(m)) {
@@ -363,10 +508,10 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 	case IMAP_SEARCH_HEADER:
 		return header_match(d, n->field, n->str, n->str_len);
 	case IMAP_SEARCH_BODY:
-		return body_match(d, n->str, n->str_len);
+		return body_match(c, d, n);
 	case IMAP_SEARCH_TEXT:
 		return header_match(d, NULL, n->str, n->str_len) ||
-		    body_match(d, n->str, n->str_len);
+		    body_match(c, d, n);
 	case IMAP_SEARCH_UID:
 	case IMAP_SEARCH_SEQSET:
 		if (n->seqset.searchres)
@@ -382,6 +527,64 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 	return false;
 }
 
+/* Finds the BODY and TEXT keys of a program (depth is bounded). */
+static void
+fts_keys(struct search_ctx *c, const struct imap_search_node *n)
+{
+	struct fts_use *f = &c->fts;
+
+	for (; n != NULL; n = n->next) {
+		if (n->key == IMAP_SEARCH_BODY || n->key == IMAP_SEARCH_TEXT) {
+			struct buf folded = BUF_INIT;
+			const char *err;
+
+			f->on = true;
+			mime_fold_utf8(n->str, n->str_len, &folded);
+			if (f->nkeys < FTS_KEYS_MAX &&
+			    mime_utf8_count(folded.data ? folded.data : "",
+			    folded.len) >= STORE_FTS_MIN_CHARS) {
+				if (store_fts_match(srv->store,
+				    c->s->account, folded.data, folded.len,
+				    &f->keys[f->nkeys].ids,
+				    &f->keys[f->nkeys].n, &err) == 0)
+					f->keys[f->nkeys++].node = n;
+				else
+					log_warnx("search: full-text index: "
+					    "%s", err);
+			}
+			buf_free(&folded);
+		}
+		fts_keys(c, n->children);
+	}
+}
+
+static void
+fts_begin(struct search_ctx *c)
+{
+	const char *err;
+
+	fts_keys(c, c->prog.root);
+	if (c->fts.on && store_fts_docs(srv->store, c->s->account,
+	    &c->fts.docs, &err) < 0) {
+		/* Without the list, nothing is taken from the index. */
+		log_warnx("search: full-text index: %s", err);
+		c->fts.nkeys = 0;
+	}
+}
+
+static void
+fts_end(struct search_ctx *c)
+{
+	struct fts_use *f = &c->fts;
+
+	fts_flush(c);
+	free(f->batch);
+	for (size_t i = 0; i < f->nkeys; i++)
+		free(f->keys[i].ids);
+	store_fts_docs_free(&f->docs);
+	memset(f, 0, sizeof(*f));
+}
+
 /* The loop of SEARCH, also run by SORT and THREAD: imap_search_eval.h. */
 void
 imap_search_eval(struct imap_session *s,
@@ -395,6 +598,8 @@ imap_search_eval(struct imap_session *s,
 	memset(&ec, 0, sizeof(ec));
 	ec.prog = *prog;		/* borrowed: never freed here */
 	ec.now = time(NULL);
+	ec.s = s;
+	fts_begin(&ec);
 	memset(out, 0, sizeof(*out));
 	out->idx = xcalloc(v->count + 1, sizeof(uint32_t));
 	for (uint32_t i = 0; i < v->count; i++) {
@@ -420,7 +625,9 @@ imap_search_eval(struct imap_session *s,
 		mail_meta_free(&d.m);
 		mime_part_free(&d.root);
 		buf_free(&d.hdr);
+		free(d.text);
 	}
+	fts_end(&ec);
 }
 
 static void

@@ -607,6 +607,13 @@ imap_process(struct imap_session *s)
 				    v, 4);
 				size_t done = 0;
 
+				/*
+				 * nv is how many chunks n bytes span, which
+				 * may be more than v holds: the rest is
+				 * taken on the next round of the loop.
+				 */
+				if (nv > 4)
+					nv = 4;
 				for (int i = 0; i < nv && done < n; i++) {
 					size_t k = v[i].iov_len < n - done ?
 					    v[i].iov_len : n - done;

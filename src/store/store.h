@@ -486,6 +486,43 @@ int	 store_mail_meta(struct store *, int64_t account, int64_t mailbox,
 int	 store_body_read(struct store *, int64_t account, int64_t message_id,
 	    uint64_t off, size_t len, struct buf *out, const char **error_r);
 
+/*
+ * Full-text index for SEARCH BODY and TEXT: per message, the text of its
+ * text parts as SEARCH decodes it, case-folded (mime_text_extract() then
+ * mime_fold_utf8()), in an index of character trigrams, so a folded
+ * needle of STORE_FTS_MIN_CHARS or more characters is found as an exact
+ * substring without decoding any message.  SEARCH fills it as it goes
+ * (as Dovecot's fts does without autoindex); a message's entry goes
+ * with the message.  A message whose text was cut at the extraction
+ * limit is recorded as incomplete: SEARCH decodes it every time.
+ */
+#define STORE_FTS_MIN_CHARS	3
+
+struct store_fts_doc {
+	int64_t		 message_id;
+	const char	*text;		/* folded UTF-8; NULL if incomplete */
+	size_t		 len;
+};
+
+/* The messages with an index entry, ascending; complete[i] for each. */
+struct store_fts_docs {
+	int64_t		*ids;
+	bool		*complete;
+	size_t		 n;
+};
+void	 store_fts_docs_free(struct store_fts_docs *);
+int	 store_fts_docs(struct store *, int64_t account,
+	    struct store_fts_docs *, const char **error_r);
+/*
+ * The messages whose complete entry contains needle (folded UTF-8 of at
+ * least STORE_FTS_MIN_CHARS characters), ascending, in *ids_r (free()).
+ */
+int	 store_fts_match(struct store *, int64_t account, const char *needle,
+	    size_t len, int64_t **ids_r, size_t *n_r, const char **error_r);
+/* Adds entries in one transaction; ones already there are kept. */
+int	 store_fts_add(struct store *, int64_t account,
+	    const struct store_fts_doc *, size_t n, const char **error_r);
+
 /* Flag changes (STORE). */
 enum store_flag_op { FLAGS_SET, FLAGS_ADD, FLAGS_REMOVE };
 struct flag_change {

@@ -558,6 +558,7 @@ SEARCH_MSGS = [
 
 FRESH_USER = "fresh@example.test"
 RENAME_USER = "inboxren@example.test"
+FTS_USER = "fts@example.test"
 OTHER_PASSWORD = "other-password-2"
 
 
@@ -569,7 +570,8 @@ def setUpModule():
     # own account) so they don't interfere.
     global SRV
     SRV = make_server(users={FRESH_USER: OTHER_PASSWORD,
-                             RENAME_USER: OTHER_PASSWORD})
+                             RENAME_USER: OTHER_PASSWORD,
+                             FTS_USER: OTHER_PASSWORD})
     try:
         SRV.start()
     except Exception:
@@ -1905,6 +1907,91 @@ class TestDecodedSearch(ImapBase):
         self.assertTrue(re.match(rb"t\d+ NO \[BADCHARSET", t), t)
 
 
+class TestFullTextIndex(ImapBase):
+    """SEARCH BODY/TEXT fill the account's full-text index as they go and
+    answer from it afterwards (store.h: FTS5 trigrams of the folded
+    text).  The index is looked at and, once, tampered with directly in
+    the account's mail.db, to show which answers come from it."""
+
+    def fts_conn(self):
+        c = ImapConn(self.srv)
+        self.addCleanup(c.close)
+        c.login(FTS_USER, OTHER_PASSWORD)
+        return c
+
+    def db(self):
+        import sqlite3
+        base = os.path.join(self.srv.data_dir, "accounts")
+        for d in os.listdir(base):
+            path = os.path.join(base, d, "mail.db")
+            con = sqlite3.connect(path, timeout=10)
+            if con.execute("SELECT 1 FROM mailboxes WHERE name = "
+                           "'ftsbox'").fetchone():
+                self.addCleanup(con.close)
+                return con
+            con.close()
+        raise AssertionError("no account with mailbox ftsbox")
+
+    def search(self, c, crit):
+        u, t = c.ok(b"SEARCH CHARSET UTF-8 " + crit.encode())
+        return search_hits(u)
+
+    def test_index_filled_used_and_emptied(self):
+        c = self.fts_conn()
+        c.ok('CREATE "ftsbox"')
+        msgs = [
+            b"Subject: one\r\n\r\nalpha bravo charlie\r\n",
+            b"Subject: two\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" +
+            base64.encodebytes("Grüße delta echo\r\n".encode()),
+            b"Subject: three\r\nContent-Type: text/html\r\n\r\n"
+            b"<p>foxtrot <i>golf</i></p>\r\n",
+        ]
+        uids = [c.append_ok("ftsbox", m)[1] for m in msgs]
+        c.ok('SELECT "ftsbox"')
+        con = self.db()
+        self.assertEqual(con.execute("SELECT count(*) FROM fts_docs")
+                         .fetchone()[0], 0)
+        # The first BODY search decodes every message and indexes it.
+        self.assertEqual(self.search(c, "BODY bravo"), [1])
+        rows = con.execute("SELECT complete FROM fts_docs").fetchall()
+        self.assertEqual(rows, [(1,), (1,), (1,)])
+        texts = [r[0] for r in con.execute("SELECT text FROM fts ORDER "
+                                           "BY rowid")]
+        self.assertEqual(len(texts), 3)
+        self.assertIn("grüße delta echo", texts[1])    # folded, decoded
+        self.assertIn("foxtrot golf", texts[2])    # HTML made text
+        # Later searches answer from the index.
+        self.assertEqual(self.search(c, "BODY \"OT GOL\""), [3])
+        self.assertEqual(self.search(c, "TEXT DELTA"), [2])
+        self.assertEqual(self.search(c, "BODY zulu"), [])
+        # Proof: with message 1's indexed text changed behind the
+        # server's back, a 3+ character key follows the index ...
+        con.execute("UPDATE fts SET text = 'zulu' WHERE rowid = "
+                    "(SELECT min(rowid) FROM fts)")
+        con.commit()
+        self.assertEqual(self.search(c, "BODY bravo"), [])
+        self.assertEqual(self.search(c, "BODY zulu"), [1])
+        # ... while a shorter one cannot use it and decodes the message.
+        self.assertEqual(self.search(c, "BODY br"), [1])
+        # A message delivered later is learnt at the next search.
+        c.append_ok("ftsbox", b"Subject: four\r\n\r\nhotel india\r\n")
+        c.ok("NOOP")
+        self.assertEqual(self.search(c, "BODY \"hotel ind\""), [4])
+        self.assertEqual(con.execute("SELECT count(*) FROM fts_docs")
+                         .fetchone()[0], 4)
+        # Expunged messages leave the index with the message.
+        c.ok(f"UID STORE {uids[0]}:{uids[1]} +FLAGS (\\Deleted)")
+        c.ok("EXPUNGE")
+        self.assertEqual(con.execute("SELECT count(*) FROM fts_docs")
+                         .fetchone()[0], 2)
+        self.assertEqual(con.execute("SELECT count(*) FROM fts")
+                         .fetchone()[0], 2)
+        self.assertEqual(self.search(c, "BODY golf"), [1])
+        self.assertEqual(self.search(c, "BODY india"), [2])
+
+
 class TestBadInput(ImapBase):
 
     def test_unknown_command(self):
@@ -1913,6 +2000,27 @@ class TestBadInput(ImapBase):
         self.assertEqual(status_of(t), "BAD", t)
         u, t = c.command("NOOP")
         self.assertEqual(status_of(t), "OK", t)
+
+    def test_literal_pipelined_behind_async_command(self):
+        # imaptest's stress mode found it: an APPEND literal that piles up
+        # in many input chunks while EXPUNGE runs on a worker was spooled
+        # past the end of a 4-entry iovec array (the server crashed).
+        self.mailbox("pipe1", [make_msg("pipe")])
+        c = self.conn()
+        c.ok('SELECT "pipe1"')
+        msg = (b"From: x@example.org\r\nSubject: big\r\n\r\n" +
+               (b"y" * 76 + b"\r\n") * 1000)
+        for _ in range(3):
+            c.send(b"p1 EXPUNGE\r\np2 APPEND pipe1 {%d+}\r\n" % len(msg) +
+                   msg + b"\r\np3 NOOP\r\n")
+            for tag in ("p1", "p2", "p3"):
+                u, t = c.read_tagged(tag)
+                self.assertEqual(status_of(t), "OK", t)
+        u, _ = c.ok("FETCH 2:4 (RFC822.SIZE)")
+        self.assertEqual([f["RFC822.SIZE"] for f in fetch_map(u).values()],
+                         [str(len(msg))] * 3)
+        u, _ = c.ok("FETCH 4 (BODY.PEEK[])")
+        self.assertIn(msg, b"\n".join(u))
 
     def test_missing_tag(self):
         c = self.conn()

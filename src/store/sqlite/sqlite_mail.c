@@ -275,6 +275,23 @@ msg_unref(struct db *db, int64_t message_id, const char **error_r)
 	sqlite3_bind_int64(st, 1, message_id);
 	if (db_step(st) < 0)
 		goto fail;
+	if (sqlite3_changes(db->h) > 0) {
+		/* Its full-text entry, if it has one, goes with it. */
+		if ((st = db_prep(db, "DELETE FROM fts_docs WHERE id = ?",
+		    error_r)) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, message_id);
+		if (db_step(st) < 0)
+			goto fail;
+		if (sqlite3_changes(db->h) > 0) {
+			if ((st = db_prep(db, "DELETE FROM fts WHERE rowid = ?",
+			    error_r)) == NULL)
+				return -1;
+			sqlite3_bind_int64(st, 1, message_id);
+			if (db_step(st) < 0)
+				goto fail;
+		}
+	}
 	return 0;
 fail:
 	*error_r = db_err(db, "message unref");
@@ -745,6 +762,141 @@ store_body_read(struct store *s, int64_t account, int64_t message_id,
 	out->data[out->len] = '\0';
 	sqlite3_blob_close(blob);
 	return 0;
+}
+
+void
+store_fts_docs_free(struct store_fts_docs *d)
+{
+	free(d->ids);
+	free(d->complete);
+	memset(d, 0, sizeof(*d));
+}
+
+int
+store_fts_docs(struct store *s, int64_t account, struct store_fts_docs *d,
+    const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if ((st = db_prep(db, "SELECT id, complete FROM fts_docs ORDER BY id",
+	    error_r)) == NULL)
+		return -1;
+	while ((r = db_step(st)) == 1) {
+		if (d->n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			d->ids = xreallocarray(d->ids, cap, sizeof(*d->ids));
+			d->complete = xreallocarray(d->complete, cap,
+			    sizeof(*d->complete));
+		}
+		d->ids[d->n] = sqlite3_column_int64(st, 0);
+		d->complete[d->n++] = sqlite3_column_int(st, 1) != 0;
+	}
+	sqlite3_reset(st);
+	if (r < 0) {
+		*error_r = db_err(db, "reading the full-text index");
+		store_fts_docs_free(d);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_fts_match(struct store *s, int64_t account, const char *needle,
+    size_t len, int64_t **ids_r, size_t *n_r, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	struct buf q = BUF_INIT;
+	size_t n = 0, cap = 0;
+	int64_t *ids = NULL;
+	int r;
+
+	*ids_r = NULL;
+	*n_r = 0;
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	/* One FTS5 string: the trigrams of needle in a row. */
+	buf_putc(&q, '"');
+	for (size_t i = 0; i < len; i++) {
+		if (needle[i] == '"')
+			buf_putc(&q, '"');
+		buf_putc(&q, needle[i]);
+	}
+	buf_putc(&q, '"');
+	if ((st = db_prep(db, "SELECT rowid FROM fts WHERE fts MATCH ? "
+	    "ORDER BY rowid", error_r)) == NULL) {
+		buf_free(&q);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, q.data, (int)q.len, SQLITE_STATIC);
+	while ((r = db_step(st)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			ids = xreallocarray(ids, cap, sizeof(*ids));
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	buf_free(&q);
+	if (r < 0) {
+		*error_r = db_err(db, "searching the full-text index");
+		free(ids);
+		return -1;
+	}
+	*ids_r = ids;
+	*n_r = n;
+	return 0;
+}
+
+int
+store_fts_add(struct store *s, int64_t account,
+    const struct store_fts_doc *docs, size_t n, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if (n == 0)
+		return 0;
+	if ((db = sq_acct(s, account, error_r)) == NULL ||
+	    db_begin(db, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_fts_doc *d = &docs[i];
+
+		/*
+		 * Only for a message still there, and only once (another
+		 * session may have indexed it meanwhile).
+		 */
+		if ((st = db_prep(db, "INSERT OR IGNORE INTO fts_docs (id, "
+		    "complete) SELECT id, ? FROM messages WHERE id = ?",
+		    error_r)) == NULL)
+			goto fail;
+		sqlite3_bind_int(st, 1, d->text != NULL);
+		sqlite3_bind_int64(st, 2, d->message_id);
+		if (db_step(st) < 0)
+			goto fail_db;
+		if (sqlite3_changes(db->h) == 0 || d->text == NULL)
+			continue;
+		if ((st = db_prep(db, "INSERT INTO fts (rowid, text) VALUES "
+		    "(?, ?)", error_r)) == NULL)
+			goto fail;
+		sqlite3_bind_int64(st, 1, d->message_id);
+		sqlite3_bind_text(st, 2, d->text, (int)d->len, SQLITE_STATIC);
+		if (db_step(st) < 0)
+			goto fail_db;
+	}
+	return db_commit(db, error_r);
+fail_db:
+	*error_r = db_err(db, "adding to the full-text index");
+fail:
+	db_rollback(db);
+	return -1;
 }
 
 /*

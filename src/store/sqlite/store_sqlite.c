@@ -189,6 +189,15 @@ static const char *const mail_migrations[] = {
 	"  modseq INTEGER NOT NULL,"
 	"  PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
 	"CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);",
+	/*
+	 * 2: the full-text index (store.h): trigrams of the folded text,
+	 * rowid = messages.id; fts_docs lists what has been indexed.
+	 */
+	"CREATE VIRTUAL TABLE fts USING fts5(text,"
+	"  tokenize = 'trigram case_sensitive 1');"
+	"CREATE TABLE fts_docs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  complete INTEGER NOT NULL);",
 };
 
 struct thread_cache {
