@@ -136,7 +136,7 @@ print_size(uint64_t v)
 {
 	if (v >= 1024ULL * 1024 * 1024 && v % (1024ULL * 1024 * 1024) == 0)
 		printf("%lluG", (unsigned long long)(v >> 30));
-	else if (v >= 1024 * 1024 && v % (1024 * 1024) == 0)
+	else if (v >= 1024ULL * 1024 && v % (1024ULL * 1024) == 0)
 		printf("%lluM", (unsigned long long)(v >> 20));
 	else if (v >= 1024 && v % 1024 == 0)
 		printf("%lluk", (unsigned long long)(v >> 10));

@@ -283,7 +283,7 @@ static void
 directory_watch_start(void *arg)
 {
 	struct timeval tv = { DIRECTORY_POLL_MS / 1000,
-	    (DIRECTORY_POLL_MS % 1000) * 1000 };
+	    (suseconds_t)(DIRECTORY_POLL_MS % 1000) * 1000 };
 
 	(void)store_directory_generation(srv->store, &directory_gen);
 	directory_timer = event_new(iothread_base(iothread_self()), -1,

@@ -13,8 +13,8 @@
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-#define B64_BAD		-1
-#define B64_PAD		-2
+#define B64_BAD		(-1)
+#define B64_PAD		(-2)
 
 static int
 b64_value(unsigned char c)

@@ -96,9 +96,9 @@ void	 sasl_creds_wipe(struct sasl_creds *);
 #define SASL_STEP_DONE		0	/* credentials are ready */
 #define SASL_STEP_CONTINUE	1	/* send the challenge, read again */
 #define SASL_STEP_NEED_CREDS	2	/* SCRAM: sasl_server_set_scram() */
-#define SASL_STEP_ERROR		-1	/* bad base64, protocol violation, or
+#define SASL_STEP_ERROR		(-1)	/* bad base64, protocol violation, or
 					   SASL_ERROR_AUTH_FAILED */
-#define SASL_STEP_CANCELLED	-2	/* the client sent "*" */
+#define SASL_STEP_CANCELLED	(-2)	/* the client sent "*" */
 
 /*
  * sasl_server_error() after a well-formed SCRAM exchange whose proof did

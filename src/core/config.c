@@ -56,11 +56,11 @@ config_defaults(struct config *c)
 	c->auth_fail_delay_ms = 2000;
 	c->auth_max_delay_ms = 15000;
 	c->auth_lockout_failures = 20;
-	c->auth_lockout_time = 15 * 60;
+	c->auth_lockout_time = 15ULL * 60;
 	c->message_size = 50ULL * 1024 * 1024;
 	c->max_recipients = 1000;
 	c->smtp_line_max = 4096;
-	c->imap_line_max = 64 * 1024;
+	c->imap_line_max = 64ULL * 1024;
 	c->smtp_timeout = 300;
 	c->imap_timeout = 1800;
 	c->imap_idle_timeout = 1800;
@@ -80,10 +80,10 @@ config_defaults(struct config *c)
 	    &c->checks_skip);
 	c->dnssec = true;
 	c->delivery_port = 25;
-	c->retry_first = 5 * 60;
-	c->retry_max = 4 * 3600;
-	c->queue_lifetime = 5 * 86400;
-	c->delay_warning = 4 * 3600;
+	c->retry_first = 5ULL * 60;
+	c->retry_max = 4ULL * 3600;
+	c->queue_lifetime = 5ULL * 86400;
+	c->delay_warning = 4ULL * 3600;
 	c->max_connections = 50;
 	c->max_per_destination = 4;
 	c->connect_timeout = 30;
@@ -373,7 +373,7 @@ cfg_handler(void *user, const char *section, const char *name,
 		want_u64(p, name, value, parse_plain_u64, 0, 1000000,
 		    &c->auth_lockout_failures);
 	} else if (IS("auth", "lockout_time")) {
-		want_u64(p, name, value, parse_duration, 1, 7 * 86400,
+		want_u64(p, name, value, parse_duration, 1, 7ULL * 86400,
 		    &c->auth_lockout_time);
 	} else if (strcasecmp(section, "listen") == 0) {
 		int k;
@@ -393,10 +393,10 @@ cfg_handler(void *user, const char *section, const char *name,
 		want_u64(p, name, value, parse_plain_u64, 1, 100000,
 		    &c->max_recipients);
 	} else if (IS("limits", "smtp_line_max")) {
-		want_u64(p, name, value, parse_size, 512, 1024 * 1024,
+		want_u64(p, name, value, parse_size, 512, 1024ULL * 1024,
 		    &c->smtp_line_max);
 	} else if (IS("limits", "imap_line_max")) {
-		want_u64(p, name, value, parse_size, 1024, 16 * 1024 * 1024,
+		want_u64(p, name, value, parse_size, 1024, 16ULL * 1024 * 1024,
 		    &c->imap_line_max);
 	} else if (IS("limits", "smtp_timeout")) {
 		want_u64(p, name, value, parse_duration, 1, 86400,
@@ -515,13 +515,13 @@ cfg_handler(void *user, const char *section, const char *name,
 		want_u64(p, name, value, parse_duration, 1, 86400,
 		    &c->retry_first);
 	} else if (IS("delivery", "retry_max")) {
-		want_u64(p, name, value, parse_duration, 1, 7 * 86400,
+		want_u64(p, name, value, parse_duration, 1, 7ULL * 86400,
 		    &c->retry_max);
 	} else if (IS("delivery", "queue_lifetime")) {
-		want_u64(p, name, value, parse_duration, 60, 60 * 86400,
+		want_u64(p, name, value, parse_duration, 60, 60ULL * 86400,
 		    &c->queue_lifetime);
 	} else if (IS("delivery", "delay_warning")) {
-		want_u64(p, name, value, parse_duration, 0, 60 * 86400,
+		want_u64(p, name, value, parse_duration, 0, 60ULL * 86400,
 		    &c->delay_warning);
 	} else if (IS("delivery", "max_connections")) {
 		if (want_u64(p, name, value, parse_plain_u64, 1, 10000,

@@ -27,7 +27,7 @@
 #include "tls/tls.h"
 #include "xmalloc.h"
 
-#define READ_HIGH_MARK	(256 * 1024)
+#define READ_HIGH_MARK	((size_t)256 * 1024)
 #define CLOSE_FLUSH_SECS 10
 #define IPCOUNT_BUCKETS	4096
 
@@ -314,6 +314,7 @@ conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
 		c->peer_port = ntohs(sin6->sin6_port);
 	} else
 		snprintf(c->peer_ip, sizeof(c->peer_ip), "unknown");
+	memset(&local, 0, sizeof(local));
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
 		c->local_port = ntohs(local.ss_family == AF_INET6 ?
 		    ((struct sockaddr_in6 *)&local)->sin6_port :
@@ -495,7 +496,7 @@ conn_starttls(struct conn *c)
  * so a big FETCH still waits for the socket.
  */
 #define Z_CHUNK		16384
-#define Z_LOWER_HIGH	(64 * 1024)
+#define Z_LOWER_HIGH	((size_t)64 * 1024)
 
 struct zfilter {
 	z_stream	 in;

@@ -96,7 +96,7 @@ name(const char *fmt, ...)						\
 	int saved = errno;						\
 	va_list ap;							\
 	va_start(ap, fmt);						\
-	log_vline(lvl, tag, useerr ? saved : 0, fmt, ap);		\
+	log_vline(lvl, tag, (useerr) ? saved : 0, fmt, ap);		\
 	va_end(ap);							\
 	errno = saved;							\
 }

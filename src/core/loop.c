@@ -81,7 +81,7 @@ stop_check_cb(evutil_socket_t fd, short what, void *arg)
 void
 iothreads_create(unsigned n)
 {
-	threads = xcalloc(n, sizeof(*threads));
+	threads = xcalloc(n, sizeof(struct iothread *));
 	nthreads = n;
 	for (unsigned i = 0; i < n; i++) {
 		struct iothread *t = xcalloc(1, sizeof(*t));

@@ -16,7 +16,7 @@
 
 #include "buf.h"
 
-#define SPOOL_MEM_MAX	(256 * 1024)
+#define SPOOL_MEM_MAX	((size_t)256 * 1024)
 
 struct spool {
 	struct buf	 mem;

@@ -135,7 +135,7 @@ parse_size(const char *s, uint64_t *out)
 int
 parse_duration(const char *s, uint64_t *out)
 {
-	static const uint64_t mult[] = { 1, 60, 3600, 86400, 7 * 86400 };
+	static const uint64_t mult[] = { 1, 60, 3600, 86400, 7ULL * 86400 };
 
 	return parse_suffixed(s, "smhdw", mult, out);
 }
@@ -191,14 +191,11 @@ domain_valid(const char *s, size_t len)
 			label = 0;
 			continue;
 		}
-		if (isalnum(c)) {
-			/* ok */
-		} else if (c == '-') {
+		/* Bytes >= 0x80 (U-labels, RFC 6531 SMTPUTF8) pass through. */
+		if (c == '-') {
 			if (label == 0)
 				return false;
-		} else if (c >= 0x80) {
-			/* U-labels (RFC 6531 SMTPUTF8) are passed through. */
-		} else
+		} else if (!isalnum(c) && c < 0x80)
 			return false;
 		if (++label > 63)
 			return false;

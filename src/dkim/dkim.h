@@ -45,9 +45,9 @@ struct evp_pkey_st;		/* OpenSSL's EVP_PKEY */
 /* Limits. */
 #define DKIM_MAX_SIGS		5	/* signatures evaluated per message */
 #define DKIM_TAGS_MAX		48	/* tags in one tag-list */
-#define DKIM_TAGLIST_MAX	(32 * 1024)	/* bytes of one tag-list */
+#define DKIM_TAGLIST_MAX	((size_t)32 * 1024)	/* tag-list bytes */
 #define DKIM_H_MAX		256	/* names in h= */
-#define DKIM_HDRS_MAX		(512 * 1024)	/* bytes of header section */
+#define DKIM_HDRS_MAX		((size_t)512 * 1024)	/* bytes of headers */
 #define DKIM_FIELDS_MAX		4096	/* header fields */
 #define DKIM_RSA_MIN_BITS	1024	/* RFC 8301 section 3.2 */
 #define DKIM_RSA_MAX_BITS	8192

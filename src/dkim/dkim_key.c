@@ -161,7 +161,7 @@ dkim_key_generate(enum dkim_alg alg, const char *path, struct buf *dns_txt_out,
 	BIO *mem = NULL;
 	char *pem;
 	long pem_len;
-	int fd = -1, ret = -1;
+	int fd, ret = -1;
 
 	if (alg == DKIM_ED25519_SHA256)
 		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -186,17 +186,14 @@ dkim_key_generate(enum dkim_alg alg, const char *path, struct buf *dns_txt_out,
 	if (write_all(fd, pem, (size_t)pem_len) < 0 || fsync(fd) < 0) {
 		*error_r = strerror(errno);
 		close(fd);
-		fd = -1;
 		unlink(path);
 		goto out;
 	}
 	if (close(fd) < 0) {
-		fd = -1;
 		*error_r = strerror(errno);
 		unlink(path);
 		goto out;
 	}
-	fd = -1;
 	pubkey_txt(pkey, alg, dns_txt_out);
 	ret = 0;
 out:

@@ -22,8 +22,8 @@
 #include "core/xmalloc.h"
 #include "dkim/dkim.h"
 
-#define HEADER_CHUNK	(16 * 1024)
-#define BODY_CHUNK	(64 * 1024)
+#define HEADER_CHUNK	((size_t)16 * 1024)
+#define BODY_CHUNK	((size_t)64 * 1024)
 #define FOLD_WIDTH	78
 
 int

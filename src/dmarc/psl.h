@@ -28,7 +28,7 @@
 
 #define PSL_DEFAULT_PATH	"/usr/share/publicsuffix/public_suffix_list.dat"
 /* Larger files are refused (the real list is ~250 KB). */
-#define PSL_FILE_MAX		(16 * 1024 * 1024)
+#define PSL_FILE_MAX		(16L * 1024 * 1024)
 
 struct psl;
 

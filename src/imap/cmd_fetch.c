@@ -40,10 +40,10 @@
 #include "server.h"
 #include "store/store.h"
 
-#define FETCH_HIGH	(256 * 1024)
-#define FETCH_CHUNK	(64 * 1024)
+#define FETCH_HIGH	((size_t)256 * 1024)
+#define FETCH_CHUNK	((size_t)64 * 1024)
 /* BINARY and PREVIEW of bigger messages are prepared on a worker. */
-#define FETCH_INLINE_MAX (256 * 1024)
+#define FETCH_INLINE_MAX ((size_t)256 * 1024)
 
 enum fetch_seg_kind {
 	SEG_TEXT,			/* bytes of ctx->text */

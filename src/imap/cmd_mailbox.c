@@ -551,10 +551,9 @@ name_matches(const char *pattern, const char *name)
 	if (strncasecmp(pattern, "INBOX", 5) == 0 &&
 	    (pattern[5] == '\0' || pattern[5] == '/') &&
 	    strncmp(name, "INBOX", 5) == 0) {
-		char *p = xstrdup(pattern);
+		char *p = xasprintf("INBOX%s", pattern + 5);
 		bool m;
 
-		memcpy(p, "INBOX", 5);
 		m = list_match(p, name, 0);
 		free(p);
 		return m;
@@ -740,8 +739,7 @@ list_matches(const struct list_req *r, const char *name)
 }
 
 static int
-list_options(const struct imap_arg *a, bool select, unsigned *bits,
-    struct list_req *r)
+list_options(const struct imap_arg *a, bool select, struct list_req *r)
 {
 	const struct imap_arg *o;
 	size_t n;
@@ -750,23 +748,23 @@ list_options(const struct imap_arg *a, bool select, unsigned *bits,
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (select && imap_arg_atom_eq(&o[i], "SUBSCRIBED"))
-			*bits |= LSEL_SUBSCRIBED;
+			r->sel |= LSEL_SUBSCRIBED;
 		else if (select && imap_arg_atom_eq(&o[i], "REMOTE"))
-			*bits |= LSEL_REMOTE;
+			r->sel |= LSEL_REMOTE;
 		else if (select && imap_arg_atom_eq(&o[i], "RECURSIVEMATCH"))
-			*bits |= LSEL_RECURSIVE;
+			r->sel |= LSEL_RECURSIVE;
 		else if (select && imap_arg_atom_eq(&o[i], "SPECIAL-USE"))
-			*bits |= LSEL_SPECIAL_USE;
+			r->sel |= LSEL_SPECIAL_USE;
 		else if (!select && imap_arg_atom_eq(&o[i], "SUBSCRIBED"))
-			*bits |= LRET_SUBSCRIBED;
+			r->ret |= LRET_SUBSCRIBED;
 		else if (!select && imap_arg_atom_eq(&o[i], "CHILDREN"))
-			*bits |= LRET_CHILDREN;
+			r->ret |= LRET_CHILDREN;
 		else if (!select && imap_arg_atom_eq(&o[i], "SPECIAL-USE"))
-			*bits |= LRET_SPECIAL_USE;
+			r->ret |= LRET_SPECIAL_USE;
 		else if (!select && imap_arg_atom_eq(&o[i], "STATUS") &&
 		    i + 1 < n && (r->status = imap_arg_list(&o[i + 1],
 		    &r->nstatus)) != NULL && r->nstatus > 0) {
-			*bits |= LRET_STATUS;
+			r->ret |= LRET_STATUS;
 			i++;
 		} else
 			return -1;
@@ -785,7 +783,7 @@ list_parse(struct imap_cmd *cmd, struct list_req *r)
 
 	memset(r, 0, sizeof(*r));
 	if (i < n && a[i].type == IMAP_ARG_LIST) {
-		if (list_options(&a[i], true, &r->sel, r) < 0)
+		if (list_options(&a[i], true, r) < 0)
 			goto bad;
 		r->extended = true;
 		i++;
@@ -825,10 +823,9 @@ list_parse(struct imap_cmd *cmd, struct list_req *r)
 	}
 	if (i < n) {
 		if (!imap_arg_atom_eq(&a[i], "RETURN") || i + 2 != n ||
-		    list_options(&a[i + 1], false, &r->ret, r) < 0)
+		    list_options(&a[i + 1], false, r) < 0)
 			goto bad;
 		r->extended = true;
-		i += 2;
 	}
 	/* RECURSIVEMATCH alone is an error (RFC 5258 3). */
 	if ((r->sel & LSEL_RECURSIVE) &&
@@ -998,7 +995,7 @@ cmd_list(struct imap_cmd *cmd)
 				    (r.sel & LSEL_RECURSIVE) &&
 				    child_selected(&r, &subs, &all, name),
 				    &out);
-			if (out.len > 64 * 1024) {
+			if (out.len > (size_t)64 * 1024) {
 				imap_send_buf(s, &out);
 				buf_reset(&out);
 			}
@@ -1022,7 +1019,7 @@ cmd_list(struct imap_cmd *cmd)
 				continue;
 			list_line(s, &r, &all, &subs, all.names[i], false,
 			    &out);
-			if (out.len > 64 * 1024) {
+			if (out.len > (size_t)64 * 1024) {
 				imap_send_buf(s, &out);
 				buf_reset(&out);
 			}

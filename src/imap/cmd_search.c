@@ -35,9 +35,9 @@
 /* Most BODY/TEXT keys of one search answered from the index. */
 #define FTS_KEYS_MAX	16
 /* Most text indexed per message; a longer one is marked incomplete. */
-#define FTS_TEXT_MAX	(1024 * 1024)
+#define FTS_TEXT_MAX	((size_t)1024 * 1024)
 /* Index entries gathered before they are written in one transaction. */
-#define FTS_BATCH_BYTES	(8 * 1024 * 1024)
+#define FTS_BATCH_BYTES	((size_t)8 * 1024 * 1024)
 
 /* The full-text index as one search uses it (store.h). */
 struct fts_use {
@@ -716,7 +716,7 @@ search_done(struct imap_cmd *cmd)
 		for (uint32_t i = 0; i < c->nhits; i++) {
 			buf_printf(&out, " %u", cmd->a.uid ?
 			    v->uids[c->hits[i]] : c->hits[i] + 1);
-			if (out.len > 64 * 1024) {
+			if (out.len > (size_t)64 * 1024) {
 				imap_send_buf(s, &out);
 				buf_reset(&out);
 			}

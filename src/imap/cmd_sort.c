@@ -50,7 +50,7 @@
 /* Criteria in one SORT command. */
 #define SORT_CRIT_MAX	16
 /* Bytes of a References value kept per message: its last ones. */
-#define SORT_REFS_MAX	(64 * 1024)
+#define SORT_REFS_MAX	((size_t)64 * 1024)
 
 /* Which strings of struct imap_sortmsg the command reads. */
 #define NEED_SUBJECT	0x01U

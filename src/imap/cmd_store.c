@@ -2,6 +2,7 @@
  * cmd_store - STORE (RFC 3501 6.4.6), COPY (6.4.7) and MOVE (RFC 6851),
  * with UIDPLUS's COPYUID (RFC 4315).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -173,7 +174,7 @@ store_done(struct imap_cmd *cmd)
 			buf_printf(&out, "MODSEQ (%llu)",
 			    (unsigned long long)j->changes[i].modseq);
 		buf_puts(&out, ")\r\n");
-		if (out.len > 64 * 1024) {
+		if (out.len > (size_t)64 * 1024) {
 			imap_send_buf(s, &out);
 			buf_reset(&out);
 		}
@@ -227,7 +228,7 @@ cmd_store(struct imap_cmd *cmd)
 		imap_cmd_done(cmd, "BAD", "Invalid STORE item");
 		return;
 	}
-	strcpy(name, item);
+	snprintf(name, sizeof(name), "%s", item);
 	if ((dot = strchr(name, '.')) != NULL) {
 		if (strcasecmp(dot, ".SILENT") != 0) {
 			imap_cmd_done(cmd, "BAD", "Invalid STORE item");

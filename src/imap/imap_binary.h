@@ -50,7 +50,7 @@
 struct buf;
 struct mime_part;
 
-#define IMAP_BINARY_BLOCK	(64 * 1024)
+#define IMAP_BINARY_BLOCK	((size_t)64 * 1024)
 #define IMAP_BINARY_DROP_MAX	100
 #define IMAP_BINARY_UNKNOWN_CTE	(-2)
 

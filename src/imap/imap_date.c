@@ -189,7 +189,7 @@ make_time(const struct imap_date *d, int hh, int mm, int ss, int tz_min)
 	int64_t t;
 
 	t = days_from_civil(d->year, d->month, d->day) * 86400 +
-	    hh * 3600 + mm * 60 + ss;
+	    (int64_t)hh * 3600 + (int64_t)mm * 60 + ss;
 	return (time_t)(t - (int64_t)tz_min * 60);
 }
 

@@ -23,7 +23,7 @@
 #include "store/store.h"
 
 /* Before login a command (literals included) may be this big at most. */
-#define IMAP_PREAUTH_MAX	(16 * 1024)
+#define IMAP_PREAUTH_MAX	((size_t)16 * 1024)
 #define IMAP_BAD_MAX		20
 
 static const struct imap_cmd_def commands[] = {
@@ -811,7 +811,7 @@ imap_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->state = IMAP_NOTAUTH;
 	buf_init(&s->cmdbuf);
 	conn_set_timeout(c, (unsigned)srv->cfg->login_timeout);
-	conn_set_drain_mark(c, 64 * 1024);
+	conn_set_drain_mark(c, (size_t)64 * 1024);
 	if ((why = conn_refusal(c)) != NULL) {
 		imap_send(s, "* BYE [UNAVAILABLE] Too many connections from "
 		    "your address.");

@@ -160,10 +160,12 @@ decode_run(const char *s, size_t len, size_t *i, struct buf *out)
 				hi_sur = 0;
 			} else if (u >= 0xd800 && u <= 0xdbff) {
 				hi_sur = u;
-			} else if (u >= 0xdc00 && u <= 0xdfff) {
-				return -1;
-			} else if (u == 0 || (u >= 0x20 && u <= 0x7e)) {
-				/* NUL, or ASCII that must be written as is. */
+			} else if ((u >= 0xdc00 && u <= 0xdfff) || u == 0 ||
+			    (u >= 0x20 && u <= 0x7e)) {
+				/*
+				 * A lone low surrogate, NUL, or ASCII that
+				 * must be written as is.
+				 */
 				return -1;
 			} else if (out != NULL)
 				utf8_encode(out, u);

@@ -753,6 +753,7 @@ boundary_event(struct mime_parser *ps, size_t idx, bool close, bool has_lf)
 	struct mime_part *owner = ps->bnd[idx].owner, *p, *c;
 	uint64_t start, end, end_lf;
 
+	PH_ASSERT(owner != NULL);	/* the multipart that declared it */
 	start = ps->state == ST_HEADER ? ps->cur->hdr_off : ps->cur->body_off;
 	if (ps->line_off > start) {
 		end = ps->line_off - ps->prev_nl;

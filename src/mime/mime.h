@@ -57,7 +57,7 @@ struct mime_limits {
 	size_t		max_boundary;	  /* longest usable boundary; 200 */
 };
 
-#define MIME_LIMITS_DEFAULT	{ 100, 10000, 64 * 1024, 200 }
+#define MIME_LIMITS_DEFAULT	{ 100, 10000, (size_t)64 * 1024, 200 }
 
 struct mime_param {
 	char			*name;	/* lowercased, never NULL */

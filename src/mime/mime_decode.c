@@ -17,12 +17,14 @@
  */
 #include <errno.h>
 #include <iconv.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "auth/base64.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
 #include "mime/mime_decode.h"
 #include "mime/mime_decode_int.h"
@@ -115,10 +117,9 @@ mime_utf8_encode(uint32_t cp, char u[4])
 		u[0] = (char)cp;
 		return 1;
 	}
-	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-		memcpy(u, UTF8_REPLACEMENT, UTF8_REPLACEMENT_LEN);
-		return UTF8_REPLACEMENT_LEN;
-	}
+	/* Surrogates and values past Unicode become U+FFFD, 3 bytes. */
+	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		cp = 0xfffd;
 	if (cp < 0x800) {
 		u[0] = (char)(0xc0 | cp >> 6);
 		u[1] = (char)(0x80 | (cp & 0x3f));
@@ -343,7 +344,7 @@ qp_decode(struct mime_cte_decoder *d, const unsigned char *s, size_t len,
 {
 	size_t i = 0, start;
 	unsigned char c;
-	int h;
+	int h, h1;
 
 	/*
 	 * A "continue" without i++ reads the byte again in QP_TEXT: every
@@ -433,10 +434,12 @@ qp_decode(struct mime_cte_decoder *d, const unsigned char *s, size_t len,
 			}
 			break;
 		case QP_EQ_HEX:
+			/* QP_EQ keeps only a hex digit in hex1. */
+			h1 = hexval((unsigned char)d->hex1);
+			PH_ASSERT(h1 >= 0);
 			h = hexval(c);
 			if (h >= 0) {
-				buf_putc(out, (char)(hexval(
-				    (unsigned char)d->hex1) << 4 | h));
+				buf_putc(out, (char)(h1 << 4 | h));
 				d->qs = QP_TEXT;
 				break;
 			}
@@ -489,12 +492,11 @@ qp_finish(struct mime_cte_decoder *d, struct buf *out)
 	switch (d->qs) {
 	case QP_TEXT:
 	case QP_LONG_BLANKS:
-		break;
 	case QP_BLANKS:
 	case QP_EQ:
 	case QP_EQ_BLANKS:
 	case QP_EQ_CR:
-		/* Trailing blanks, or a soft break ending the last line. */
+		/* Nothing, or blanks or a soft break ending the last line. */
 		break;
 	case QP_CR:
 		qp_flush_blanks(d, out);
@@ -697,7 +699,8 @@ mime_charset_normalize(const char *name, char out[MIME_CHARSET_NAME_MAX])
 	    i++) {
 		if (strcmp(out, charset_aliases[i].alias) == 0) {
 			/* Every canonical name is shorter than the limit. */
-			strcpy(out, charset_aliases[i].name);
+			snprintf(out, MIME_CHARSET_NAME_MAX, "%s",
+			    charset_aliases[i].name);
 			break;
 		}
 	}

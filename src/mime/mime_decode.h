@@ -268,7 +268,7 @@ uint32_t mime_fold_cp(uint32_t);
 void	 mime_fold_utf8(const void *, size_t, struct buf *out);
 
 /* Longest needle, in bytes after folding. */
-#define MIME_MATCH_NEEDLE_MAX	(64 * 1024)
+#define MIME_MATCH_NEEDLE_MAX	((size_t)64 * 1024)
 
 struct mime_matcher;
 
@@ -364,7 +364,7 @@ typedef bool	 mime_text_fn(void *ctx, const struct mime_part *p,
  * the raw body bytes read in all.  Returns 0 when done, 1 when fn stopped
  * the walk or max_read was reached, -1 when rd failed.
  */
-#define MIME_TEXT_BLOCK		(16 * 1024)
+#define MIME_TEXT_BLOCK		((size_t)16 * 1024)
 
 int	 mime_text_walk(const struct mime_part *root, mime_read_fn *rd,
 	    void *rctx, unsigned flags, uint64_t max_read, mime_text_fn *fn,
@@ -394,7 +394,7 @@ int	 mime_text_extract(const struct mime_part *root, mime_read_fn *rd,
  * string is the RFC's answer then).  Returns 0, or -1 on a read error.
  */
 #define MIME_PREVIEW_MAX	256
-#define MIME_PREVIEW_MAX_READ	(1024 * 1024)
+#define MIME_PREVIEW_MAX_READ	((uint64_t)1024 * 1024)
 
 int	 mime_preview(const struct mime_part *root, mime_read_fn *rd,
 	    void *rctx, struct buf *out);

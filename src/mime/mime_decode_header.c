@@ -347,7 +347,8 @@ mime_param_decode(const struct mime_param *list, const char *name,
 		if ((n = section_number(p->name, name, nlen, &ext)) < 0)
 			continue;
 		if (sec == NULL)
-			sec = xcalloc(MIME_PARAM_SECTIONS_MAX, sizeof(*sec));
+			sec = xcalloc(MIME_PARAM_SECTIONS_MAX,
+			    sizeof(const struct mime_param *));
 		if (sec[n] != NULL)
 			continue;
 		sec[n] = p;
@@ -468,11 +469,10 @@ subj_leader(struct subj *sj)
 	while (i < sj->e && sj->t[i] == '[')
 		if (!subj_blob(sj, &i))
 			break;
-	if (ascii_prefix_ci(sj->t + i, sj->e - i, "re"))
-		i += 2;
-	else if (ascii_prefix_ci(sj->t + i, sj->e - i, "fwd"))
+	if (ascii_prefix_ci(sj->t + i, sj->e - i, "fwd"))
 		i += 3;
-	else if (ascii_prefix_ci(sj->t + i, sj->e - i, "fw"))
+	else if (ascii_prefix_ci(sj->t + i, sj->e - i, "re") ||
+	    ascii_prefix_ci(sj->t + i, sj->e - i, "fw"))
 		i += 2;
 	else
 		goto fail;

@@ -202,6 +202,7 @@ get_varint(struct reader *r, uint64_t *v_r)
 	unsigned shift = 0;
 	unsigned char b;
 
+	*v_r = 0;
 	for (;;) {
 		if (r->p >= r->end)
 			return fail(r, "truncated integer");

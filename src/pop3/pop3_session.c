@@ -35,8 +35,8 @@
 #include "store/store.h"
 
 #define POP3_LINE_MAX	4096
-#define POP3_CHUNK	(64 * 1024)
-#define POP3_HIGH	(256 * 1024)
+#define POP3_CHUNK	((size_t)64 * 1024)
+#define POP3_HIGH	((size_t)256 * 1024)
 #define POP3_BAD_MAX	20
 
 enum pop3_state {
@@ -498,7 +498,7 @@ cmd_list(struct pop3_session *s, const struct pop3_cmd *cmd, bool uidl)
 		else
 			buf_printf(&b, "%u %llu\r\n", i + 1,
 			    (unsigned long long)s->msgs[i].size);
-		if (b.len > 64 * 1024) {
+		if (b.len > (size_t)64 * 1024) {
 			conn_write(s->conn, b.data, b.len);
 			buf_reset(&b);
 		}
@@ -862,7 +862,7 @@ pop3_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	s->conn = c;
 	s->state = POP3_AUTHORIZATION;
 	conn_set_timeout(c, (unsigned)srv->cfg->login_timeout);
-	conn_set_drain_mark(c, 64 * 1024);
+	conn_set_drain_mark(c, (size_t)64 * 1024);
 	if ((why = conn_refusal(c)) != NULL) {
 		send_line(s, "-ERR [SYS/TEMP] Too many connections from your "
 		    "address.");

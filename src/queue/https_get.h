@@ -25,7 +25,7 @@
 struct event_base;
 struct https_get;
 
-#define HTTP_HEADER_MAX	(16 * 1024)
+#define HTTP_HEADER_MAX	(16L * 1024)
 
 struct https_get_opts {
 	const char	*host;		/* SNI, certificate name, Host: */

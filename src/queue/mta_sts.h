@@ -17,7 +17,7 @@
 
 #define STS_ID_MAX	32		/* 1*32(ALPHA / DIGIT) */
 #define STS_MAX_AGE_MAX	31557600	/* one year (3.2) */
-#define STS_POLICY_MAX	(64 * 1024)	/* body size limit (3.3) */
+#define STS_POLICY_MAX	((size_t)64 * 1024)	/* body size limit (3.3) */
 
 enum sts_mode {
 	STS_MODE_NONE = 0,

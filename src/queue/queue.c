@@ -32,7 +32,7 @@
 #define SCAN_EVERY_SECS		5	/* also picks up `queue retry` */
 #define DUE_BATCH		500
 #define IDS_PER_CONNECTION	20
-#define HEADER_MAX		(256 * 1024)
+#define HEADER_MAX		((size_t)256 * 1024)
 
 struct target {
 	char			 host[256];	/* the MX name */
@@ -309,9 +309,9 @@ send_dsn(const struct queue_msg *m, enum dsn_kind kind, const size_t *which,
 	struct spool sp;
 	struct buf orig = BUF_INIT;
 	char back[SRS_ADDR_MAX];
-	const char *err, *why;
+	const char *err = NULL, *why;	/* dsn_build() sets no error */
 	bool full = kind == DSN_FAILED && m->ret == SMTP_RET_FULL &&
-	    m->size <= 10 * 1024 * 1024;
+	    m->size <= (uint64_t)10 * 1024 * 1024;
 
 	/* Never bounce a bounce (RFC 5321 6.1, 3461). */
 	if (m->sender == NULL || m->sender[0] == '\0')

@@ -26,9 +26,9 @@
 #include "smtp_client.h"
 
 #define REPLY_LINE_MAX	4096
-#define REPLY_MAX	(64 * 1024)
-#define BODY_CHUNK	(64 * 1024)
-#define BODY_HIGH	(256 * 1024)
+#define REPLY_MAX	((size_t)64 * 1024)
+#define BODY_CHUNK	((size_t)64 * 1024)
+#define BODY_HIGH	((size_t)256 * 1024)
 #define DATA_BLOCK_TIMEOUT	180	/* RFC 5321 4.5.3.2.5 */
 #define FINAL_TIMEOUT		600	/* RFC 5321 4.5.3.2.6 */
 
@@ -611,7 +611,6 @@ dane_ok(struct smtpc *c)
 	uint8_t usage = 0, sel, mtype;
 	const unsigned char *data;
 	size_t dlen;
-	int depth;
 
 	c->verified = -1;
 	if (SSL_get0_peer_certificate(c->ssl) == NULL) {
@@ -620,8 +619,8 @@ dane_ok(struct smtpc *c)
 		return false;
 	}
 	if (vr == X509_V_ERR_DANE_NO_MATCH ||
-	    (vr == X509_V_OK && (depth = SSL_get0_dane_tlsa(c->ssl, &usage,
-	    &sel, &mtype, &data, &dlen)) < 0)) {
+	    (vr == X509_V_OK && SSL_get0_dane_tlsa(c->ssl, &usage, &sel,
+	    &mtype, &data, &dlen) < 0)) {
 		snprintf(c->verify_detail, sizeof(c->verify_detail),
 		    "certificate does not match TLSA");
 		return false;

@@ -63,7 +63,7 @@ load_cb(void *ctx, const struct dkim_key_row *k)
 		    k->domain, k->file, err);
 		return;
 	}
-	r->signers = xgrowarray(r->signers, r->n, sizeof(*r->signers));
+	r->signers = xgrowarray(r->signers, r->n, sizeof(struct dkim_signer *));
 	r->signers[r->n++] = s;
 }
 

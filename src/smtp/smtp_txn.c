@@ -693,8 +693,9 @@ delivery_done(void *arg)
 		if (d->rc == 0) {
 			log_info("s=%s smtp message accepted id=%s size=%llu "
 			    "rcpts=%zu local=%zu queued=%zu from=<%s>%s%s%s",
-			    c->sid, d->qid, (unsigned long long)
-			    (d->spool.size + d->prefix.len), d->nrcpts,
+			    c->sid, d->qid,
+			    (unsigned long long)d->spool.size + d->prefix.len,
+			    d->nrcpts,
 			    d->naccounts, d->nremotes, d->mail_from,
 			    d->summary[0] ? " " : "", d->summary,
 			    d->junk ? " folder=Junk" : "");

@@ -240,15 +240,3 @@ db_bind_text(sqlite3_stmt *st, int i, const char *s)
 	else
 		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
 }
-
-int
-db_step(sqlite3_stmt *st)
-{
-	int r = sqlite3_step(st);
-
-	if (r == SQLITE_ROW)
-		return 1;
-	if (r == SQLITE_DONE)
-		return 0;
-	return -1;
-}
