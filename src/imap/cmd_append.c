@@ -3,11 +3,18 @@
  * (RFC 4315).  The message literal was streamed into a spool while the
  * command was read (imap_session.c); here it is parsed and stored durably
  * on a worker.
+ *
+ * A message sent as a literal8 (RFC 3516 4.4) is stored the way Dovecot
+ * stores it: every leaf part with "Content-Transfer-Encoding: binary" is
+ * re-encoded as base64, so BODY[] never carries NUL or bare binary while
+ * BINARY[] still gives back the octets that were sent.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "auth/base64.h"
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -25,6 +32,7 @@ struct append_msg {
 	time_t		 date;
 	struct buf	 mime;
 	uint32_t	 uid;
+	bool		 literal8;	/* sent as "~{N}" */
 };
 
 struct append_job {
@@ -51,9 +59,9 @@ append_job_free(void *p)
 	free(j);
 }
 
-/* Parses a spooled message; false when it could not be read back. */
-static bool
-parse_spool(const struct spool *sp, struct buf *ser)
+/* Parses a spooled message; NULL when it could not be read back. */
+static struct mime_part *
+parse_spool(const struct spool *sp)
 {
 	struct mime_parser *mp = mime_parser_create(NULL);
 	struct mime_part *root;
@@ -69,10 +77,191 @@ parse_spool(const struct spool *sp, struct buf *ser)
 		off += (uint64_t)n;
 	}
 	root = mime_parser_finish(&mp);
-	if (off == sp->size)
-		mime_serialize(root, ser);
-	mime_part_free(&root);
-	return off == sp->size;
+	if (off != sp->size)
+		mime_part_free(&root);
+	return root;
+}
+
+/* A header block bigger than this keeps its binary part as it is. */
+#define CONVERT_HDR_MAX		((size_t)256 * 1024)
+/* Input bytes of one 76-character base64 line (RFC 2045 6.8). */
+#define B64_LINE_IN		57
+
+/* A leaf whose body is re-encoded: not split by a limit, CTE binary. */
+static bool
+part_converts(const struct mime_part *p)
+{
+	return p->children == NULL && !mime_part_is_multipart(p) &&
+	    (p->flags & MIME_PART_TRUNCATED) == 0 && p->encoding != NULL &&
+	    strcasecmp(p->encoding, "binary") == 0;
+}
+
+/* Next part in pre-order (which is also the order of the offsets). */
+static const struct mime_part *
+part_next(const struct mime_part *p)
+{
+	if (p->children != NULL)
+		return p->children;
+	while (p != NULL && p->next == NULL)
+		p = p->parent;
+	return p != NULL ? p->next : NULL;
+}
+
+/* Copies bytes [off, end) of in to out; -1 on a read or write error. */
+static int
+copy_range(const struct spool *in, uint64_t off, uint64_t end,
+    struct spool *out)
+{
+	char chunk[32768];
+
+	while (off < end) {
+		size_t want = end - off < sizeof(chunk) ? (size_t)(end - off) :
+		    sizeof(chunk);
+		ssize_t n = spool_pread(in, chunk, want, off);
+
+		if (n <= 0 || spool_write(out, chunk, (size_t)n) < 0)
+			return -1;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Writes bytes [off, end) of in to out as base64 in CRLF-separated lines
+ * of 76 characters, with no line break after the last one (the line
+ * break before a boundary belongs to the boundary).
+ */
+static int
+copy_base64(const struct spool *in, uint64_t off, uint64_t end,
+    struct spool *out)
+{
+	char chunk[B64_LINE_IN * 512];
+	struct buf enc = BUF_INIT;
+	bool first = true;
+	int ret = 0;
+
+	while (off < end && ret == 0) {
+		size_t want = end - off < sizeof(chunk) ? (size_t)(end - off) :
+		    sizeof(chunk), got = 0;
+
+		/* Whole chunks, so that lines only end at B64_LINE_IN. */
+		while (got < want) {
+			ssize_t n = spool_pread(in, chunk + got, want - got,
+			    off + got);
+
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got < want) {
+			ret = -1;
+			break;
+		}
+		buf_reset(&enc);
+		for (size_t i = 0; i < got; i += B64_LINE_IN) {
+			if (!first)
+				buf_append(&enc, "\r\n", 2);
+			first = false;
+			base64_encode(chunk + i, got - i < B64_LINE_IN ?
+			    got - i : B64_LINE_IN, &enc);
+		}
+		if (spool_write(out, enc.data, enc.len) < 0)
+			ret = -1;
+		off += got;
+	}
+	buf_free(&enc);
+	return ret;
+}
+
+/*
+ * The first Content-Transfer-Encoding field of header block h (the one
+ * the MIME parser honours), continuation lines included: [*start_r,
+ * *end_r).  False when there is none.
+ */
+static bool
+find_cte_field(const char *h, size_t len, size_t *start_r, size_t *end_r)
+{
+	static const char name[] = "content-transfer-encoding";
+	const size_t nlen = sizeof(name) - 1;
+	size_t i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(h + i, '\n', len - i);
+		size_t eol = nl != NULL ? (size_t)(nl - h) + 1 : len;
+		size_t colon = i, e;
+
+		if (h[i] == ' ' || h[i] == '\t') {
+			i = eol;
+			continue;
+		}
+		while (colon < eol && h[colon] != ':')
+			colon++;
+		e = colon;
+		while (e > i && (h[e - 1] == ' ' || h[e - 1] == '\t'))
+			e--;
+		if (colon == eol || e - i != nlen ||
+		    strncasecmp(h + i, name, nlen) != 0) {
+			i = eol;
+			continue;
+		}
+		e = eol;
+		while (e < len && (h[e] == ' ' || h[e] == '\t')) {
+			nl = memchr(h + e, '\n', len - e);
+			e = nl != NULL ? (size_t)(nl - h) + 1 : len;
+		}
+		*start_r = i;
+		*end_r = e;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Writes the message in with its binary leaf parts as base64 to out.
+ * Returns 1 when a part was converted, 0 when there was nothing to do
+ * (out is then unused), -1 on a read or write error.
+ */
+static int
+convert_binary(const struct spool *in, const struct mime_part *root,
+    struct spool *out)
+{
+	static const char cte[] = "Content-Transfer-Encoding: base64\r\n";
+	struct buf hdr = BUF_INIT;
+	uint64_t cur = 0;
+	int converted = 0;
+
+	for (const struct mime_part *p = root; p != NULL; p = part_next(p)) {
+		size_t fs, fe;
+		ssize_t n;
+
+		if (!part_converts(p) || p->hdr_len > CONVERT_HDR_MAX ||
+		    p->hdr_off < cur || p->body_off + p->body_len > in->size)
+			continue;
+		buf_reset(&hdr);
+		buf_reserve(&hdr, (size_t)p->hdr_len);
+		n = p->hdr_len == 0 ? 0 : spool_pread(in, hdr.data,
+		    (size_t)p->hdr_len, p->hdr_off);
+		if (n < 0 || (uint64_t)n != p->hdr_len) {
+			buf_free(&hdr);
+			return -1;
+		}
+		if (!find_cte_field(hdr.data, (size_t)n, &fs, &fe))
+			continue;
+		if (copy_range(in, cur, p->hdr_off + fs, out) < 0 ||
+		    spool_write(out, cte, sizeof(cte) - 1) < 0 ||
+		    copy_range(in, p->hdr_off + fe, p->body_off, out) < 0 ||
+		    copy_base64(in, p->body_off, p->body_off + p->body_len,
+		    out) < 0) {
+			buf_free(&hdr);
+			return -1;
+		}
+		cur = p->body_off + p->body_len;
+		converted = 1;
+	}
+	buf_free(&hdr);
+	if (converted && copy_range(in, cur, in->size, out) < 0)
+		return -1;
+	return converted;
 }
 
 static void
@@ -87,12 +276,30 @@ append_work(struct imap_cmd *cmd)
 	j->rc = 0;
 	for (size_t i = 0; i < j->n; i++) {
 		struct append_msg *a = &j->msgs[i];
+		struct mime_part *root = parse_spool(&cmd->spools[i]);
 
-		if (!parse_spool(&cmd->spools[i], &a->mime)) {
+		if (root != NULL && a->literal8) {
+			struct spool conv;
+			int r;
+
+			spool_init(&conv, cmd->spools[i].tmpdir);
+			r = convert_binary(&cmd->spools[i], root, &conv);
+			if (r > 0) {
+				spool_free(&cmd->spools[i]);
+				spool_move(&cmd->spools[i], &conv);
+				mime_part_free(&root);
+				root = parse_spool(&cmd->spools[i]);
+			} else if (r < 0)
+				mime_part_free(&root);
+			spool_free(&conv);
+		}
+		if (root == NULL) {
 			j->rc = -1;
 			j->error = "reading the message back failed";
 			goto out;
 		}
+		mime_serialize(root, &a->mime);
+		mime_part_free(&root);
 		msgs[i].spool = &cmd->spools[i];
 		msgs[i].mime = a->mime.data;
 		msgs[i].mime_len = a->mime.len;
@@ -207,6 +414,7 @@ cmd_append(struct imap_cmd *cmd)
 			imap_cmd_done(cmd, "BAD", "Invalid APPEND arguments");
 			return;
 		}
+		a->literal8 = args[i].literal8;
 		i++;
 	}
 	if (j->n != cmd->nspools) {

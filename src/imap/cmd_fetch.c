@@ -553,6 +553,9 @@ build_message(struct imap_session *s, struct fetch_ctx *f)
 		return false;
 	}
 	f->message_id = f->m.message_id;
+	/* A keyword new to this session: FLAGS first (RFC 3501 7.2.6). */
+	if (need_meta)
+		imap_view_learn_keywords(s, buf_cstr(&f->m.keywords));
 	buf_printf(&f->text, "* %u FETCH (", idx + 1);
 #define SEP() do { if (!first) buf_putc(&f->text, ' '); first = false; } \
 	while (0)

@@ -88,19 +88,6 @@ mailbox_arg(struct imap_cmd *cmd, size_t i, struct buf *out)
 	return 0;
 }
 
-static void
-write_flag_names(struct buf *b, const struct imap_view *v, bool perm)
-{
-	buf_puts(b, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	if (v->keywords.len > 0) {
-		buf_putc(b, ' ');
-		buf_append(b, v->keywords.data, v->keywords.len);
-	}
-	if (perm)
-		buf_puts(b, " \\*");
-	buf_putc(b, ')');
-}
-
 struct qresync_ctx {
 	struct mbox_job	*j;
 	uint32_t	*uids;
@@ -165,7 +152,7 @@ select_work(struct imap_cmd *cmd)
 {
 	struct mbox_job *j = cmd->ctx;
 	int64_t account = cmd->s->account;
-	uint32_t stored;
+	uint32_t stored = 0;
 
 	j->rc = 0;
 	j->view = imap_view_new(&j->mi, j->readonly);
@@ -180,8 +167,9 @@ select_work(struct imap_cmd *cmd)
 		j->rc = -1;
 		return;
 	}
-	if (!j->readonly)
-		imap_view_claim_recent(j->view, account, stored);
+	/* EXAMINE shows \Recent without taking it (RFC 3501 6.3.2). */
+	imap_view_claim_recent(j->view, account, j->readonly ?
+	    j->mi.first_recent_uid : stored);
 	if (j->qresync && qresync_work(j, account) < 0)
 		j->rc = -1;
 }
@@ -203,14 +191,7 @@ select_done(struct imap_cmd *cmd)
 	j->view = NULL;
 	s->state = IMAP_SELECTED;
 	imap_view_watch(s);
-	buf_puts(&b, "* FLAGS ");
-	write_flag_names(&b, v, false);
-	buf_puts(&b, "\r\n* OK [PERMANENTFLAGS ");
-	if (v->readonly)
-		buf_puts(&b, "()");
-	else
-		write_flag_names(&b, v, true);
-	buf_puts(&b, "] Flags permitted.\r\n");
+	imap_view_write_flags(v, &b);
 	buf_printf(&b, "* %u EXISTS\r\n* %u RECENT\r\n", v->count,
 	    v->recent);
 	for (uint32_t i = 0; i < v->count; i++)
@@ -655,6 +636,24 @@ has_children(const struct list_ctx *lc, const char *name)
 }
 
 /*
+ * Messages no session has claimed as \Recent yet: the store's count is as
+ * of the last SELECT; sessions claim new mail in memory (imap_recent.c).
+ */
+static uint32_t
+status_recent(struct imap_session *s, const struct mailbox_info *mi)
+{
+	uint32_t first = imap_recent_peek(s->account, mi->id,
+	    mi->first_recent_uid), n;
+
+	if (first <= mi->first_recent_uid)
+		return mi->recent;
+	if (first >= mi->uidnext || store_mailbox_count_from(srv->store,
+	    s->account, mi->id, first, &n) < 0)
+		return 0;
+	return n;
+}
+
+/*
  * The items of a STATUS response for mi (without the name), or -1 for an
  * item we do not know.
  */
@@ -670,7 +669,7 @@ write_status_items(struct imap_session *s, const struct mailbox_info *mi,
 		if (imap_arg_atom_eq(it, "MESSAGES"))
 			buf_printf(out, "MESSAGES %u", mi->messages);
 		else if (imap_arg_atom_eq(it, "RECENT"))
-			buf_printf(out, "RECENT %u", mi->recent);
+			buf_printf(out, "RECENT %u", status_recent(s, mi));
 		else if (imap_arg_atom_eq(it, "UIDNEXT"))
 			buf_printf(out, "UIDNEXT %u", mi->uidnext);
 		else if (imap_arg_atom_eq(it, "UIDVALIDITY"))
@@ -843,7 +842,10 @@ bad:
 }
 
 
-/* Does some name below name satisfy the selection (RECURSIVEMATCH)? */
+/*
+ * Does some name below name satisfy the selection (RECURSIVEMATCH) without
+ * being listed itself, i.e. without matching a pattern (RFC 5258 3.5)?
+ */
 static bool
 child_selected(const struct list_req *r, const struct list_ctx *subs,
     const struct list_ctx *all, const char *name)
@@ -853,17 +855,42 @@ child_selected(const struct list_req *r, const struct list_ctx *subs,
 	if (r->sel & LSEL_SUBSCRIBED) {
 		for (size_t i = 0; i < subs->n; i++)
 			if (strncmp(subs->names[i], name, nl) == 0 &&
-			    subs->names[i][nl] == '/')
+			    subs->names[i][nl] == '/' &&
+			    !list_matches(r, subs->names[i]))
 				return true;
 	}
 	if (r->sel & LSEL_SPECIAL_USE) {
 		for (size_t i = 0; i < all->n; i++)
 			if (all->su[i] != 0 &&
 			    strncmp(all->names[i], name, nl) == 0 &&
-			    all->names[i][nl] == '/')
+			    all->names[i][nl] == '/' &&
+			    !list_matches(r, all->names[i]))
 				return true;
 	}
 	return false;
+}
+
+/*
+ * LSUB: a subscribed name the pattern does not reach ("%" stops above it)
+ * makes its unsubscribed ancestors that match appear as \Noselect
+ * (RFC 3501 6.3.9).  They are collected in par, each once.
+ */
+static void
+lsub_parents(const struct list_req *r, const struct list_ctx *subs,
+    const char *name, struct list_ctx *par)
+{
+	char *p, *sl;
+
+	if (list_matches(r, name))
+		return;
+	p = xstrdup(name);
+	while ((sl = strrchr(p, '/')) != NULL) {
+		*sl = '\0';
+		if (list_find(subs, p) < 0 && list_find(par, p) < 0 &&
+		    list_matches(r, p))
+			list_add(par, p, 0, false);
+	}
+	free(p);
 }
 
 static void
@@ -963,13 +990,23 @@ cmd_list(struct imap_cmd *cmd)
 		goto out;
 	}
 	if (lsub) {
+		struct list_ctx par;
+
+		memset(&par, 0, sizeof(par));
 		for (size_t i = 0; i < subs.n; i++) {
+			lsub_parents(&r, &subs, subs.names[i], &par);
 			if (!list_matches(&r, subs.names[i]))
 				continue;
 			buf_puts(&out, "* LSUB () \"/\" ");
 			imap_mailbox_to_wire(subs.names[i], &out);
 			buf_puts(&out, "\r\n");
 		}
+		for (size_t i = 0; i < par.n; i++) {
+			buf_puts(&out, "* LSUB (\\Noselect) \"/\" ");
+			imap_mailbox_to_wire(par.names[i], &out);
+			buf_puts(&out, "\r\n");
+		}
+		list_ctx_free(&par);
 	} else if (r.sel & (LSEL_SUBSCRIBED | LSEL_SPECIAL_USE)) {
 		/*
 		 * Selected by subscription or special use: subscribed names

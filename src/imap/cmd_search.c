@@ -28,6 +28,7 @@
 #include "imap_seqset.h"
 #include "imap_session.h"
 #include "mime/mime.h"
+#include "mime/mime_addr.h"
 #include "mime/mime_decode.h"
 #include "server.h"
 #include "store/store.h"
@@ -59,6 +60,7 @@ struct search_ctx {
 	uint32_t	*hits;		/* view indexes */
 	uint32_t	 nhits;
 	uint64_t	 max_modseq;	/* of the hits, for MODSEQ searches */
+	uint64_t	 min_max_modseq;	/* of the MIN and MAX hits only */
 	int		 rc;
 	const char	*error;
 	time_t		 now;
@@ -302,15 +304,65 @@ body_match(struct search_ctx *c, struct msgdata *d,
 }
 
 /*
+ * An address list written back the way Dovecot's message_address_write()
+ * does: "name <local@domain>" or "local@domain", groups as "group: ...;",
+ * joined by ", ".  Comments, quotes and folding inside an address are
+ * gone, so "<a (x)@ (y) b.org>" is found as "a@b.org".
+ */
+static void
+address_normalize(const char *v, size_t len, struct buf *out)
+{
+	struct mime_addr *list = mime_addr_parse(v, len), *a;
+	bool first = true;
+
+	for (a = list; a != NULL; a = a->next) {
+		if (mime_addr_is_group_end(a)) {
+			buf_putc(out, ';');
+			first = false;
+			continue;
+		}
+		if (!first)
+			buf_puts(out, ", ");
+		if (mime_addr_is_group_start(a)) {
+			buf_puts(out, a->mailbox);
+			buf_puts(out, ": ");
+			first = true;
+			continue;
+		}
+		first = false;
+		if (a->name != NULL && a->name[0] != '\0') {
+			buf_puts(out, a->name);
+			buf_putc(out, ' ');
+		}
+		if ((a->name != NULL && a->name[0] != '\0') || a->adl != NULL)
+			buf_putc(out, '<');
+		if (a->adl != NULL) {
+			buf_puts(out, a->adl);
+			buf_putc(out, ':');
+		}
+		buf_puts(out, a->mailbox);
+		buf_putc(out, '@');
+		buf_puts(out, a->host);
+		if ((a->name != NULL && a->name[0] != '\0') || a->adl != NULL)
+			buf_putc(out, '>');
+	}
+	mime_addr_free(&list);
+}
+
+/*
  * Does a header field named name (NULL: any field, the field name
- * included) contain str?  Values are unfolded and RFC 2047 decoded.
+ * included) contain str?  Values are unfolded and RFC 2047 decoded; with
+ * addr (FROM, TO, CC, BCC, as in Dovecot) a value is first normalized as
+ * an address list, except for the empty string, which only asks whether
+ * the field is there.
  */
 static bool
-header_match(struct msgdata *d, const char *name, const char *str, size_t len)
+header_match(struct msgdata *d, const char *name, const char *str, size_t len,
+    bool addr)
 {
 	const char *h, *end;
 	size_t nl = name != NULL ? strlen(name) : 0;
-	struct buf val = BUF_INIT;
+	struct buf val = BUF_INIT, norm = BUF_INIT;
 	bool hit = false;
 
 	if (!load_header(d))
@@ -350,12 +402,20 @@ header_match(struct msgdata *d, const char *name, const char *str, size_t len)
 		} else
 			vstart = h;
 		buf_reset(&val);
-		(void)mime_header_decode(vstart, (size_t)(p - vstart), &val);
+		if (addr && len > 0) {
+			buf_reset(&norm);
+			address_normalize(vstart, (size_t)(p - vstart), &norm);
+			(void)mime_header_decode(norm.data ? norm.data : "",
+			    norm.len, &val);
+		} else
+			(void)mime_header_decode(vstart, (size_t)(p - vstart),
+			    &val);
 		hit = mime_text_contains(val.data ? val.data : "", val.len,
 		    str, len);
 		h = p;
 	}
 	buf_free(&val);
+	buf_free(&norm);
 	return hit;
 }
 
@@ -496,21 +556,21 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 		return load_meta(d) &&
 		    d->m.internaldate >= c->now - (time_t)n->number;
 	case IMAP_SEARCH_FROM:
-		return header_match(d, "From", n->str, n->str_len);
+		return header_match(d, "From", n->str, n->str_len, true);
 	case IMAP_SEARCH_TO:
-		return header_match(d, "To", n->str, n->str_len);
+		return header_match(d, "To", n->str, n->str_len, true);
 	case IMAP_SEARCH_CC:
-		return header_match(d, "Cc", n->str, n->str_len);
+		return header_match(d, "Cc", n->str, n->str_len, true);
 	case IMAP_SEARCH_BCC:
-		return header_match(d, "Bcc", n->str, n->str_len);
+		return header_match(d, "Bcc", n->str, n->str_len, true);
 	case IMAP_SEARCH_SUBJECT:
-		return header_match(d, "Subject", n->str, n->str_len);
+		return header_match(d, "Subject", n->str, n->str_len, false);
 	case IMAP_SEARCH_HEADER:
-		return header_match(d, n->field, n->str, n->str_len);
+		return header_match(d, n->field, n->str, n->str_len, false);
 	case IMAP_SEARCH_BODY:
 		return body_match(c, d, n);
 	case IMAP_SEARCH_TEXT:
-		return header_match(d, NULL, n->str, n->str_len) ||
+		return header_match(d, NULL, n->str, n->str_len, false) ||
 		    body_match(c, d, n);
 	case IMAP_SEARCH_UID:
 	case IMAP_SEARCH_SEQSET:
@@ -614,9 +674,13 @@ imap_search_eval(struct imap_session *s,
 		buf_init(&d.hdr);
 		if (eval(&ec, &d, prog->root)) {
 			out->idx[out->n++] = i;
-			if (prog->uses_modseq && load_meta(&d) &&
-			    d.m.modseq > out->max_modseq)
-				out->max_modseq = d.m.modseq;
+			if (prog->uses_modseq && load_meta(&d)) {
+				if (d.m.modseq > out->max_modseq)
+					out->max_modseq = d.m.modseq;
+				if (out->n == 1)
+					out->first_modseq = d.m.modseq;
+				out->last_modseq = d.m.modseq;
+			}
 			if (hit != NULL && load_meta(&d))
 				hit(hit_ctx, i, &d.m, d.root);
 			else if (hit != NULL)
@@ -640,6 +704,12 @@ search_work(struct imap_cmd *cmd)
 	c->hits = h.idx;
 	c->nhits = h.n;
 	c->max_modseq = h.max_modseq;
+	c->min_max_modseq = 0;
+	if (c->prog.return_opts & IMAP_SEARCH_RETURN_MIN)
+		c->min_max_modseq = h.first_modseq;
+	if ((c->prog.return_opts & IMAP_SEARCH_RETURN_MAX) &&
+	    h.last_modseq > c->min_max_modseq)
+		c->min_max_modseq = h.last_modseq;
 	c->rc = 0;
 }
 
@@ -706,10 +776,15 @@ search_done(struct imap_cmd *cmd)
 			imap_seqset_format_array(vals, c->nhits, &out);
 			free(vals);
 		}
-		/* RFC 7162 3.1.5: the highest modseq of what was found. */
+		/*
+		 * RFC 7162 3.1.5: the highest modseq of what was found, or
+		 * with MIN/MAX alone of the messages returned (RFC 4731 3.2).
+		 */
 		if (c->prog.uses_modseq && c->nhits > 0)
-			buf_printf(&out, " MODSEQ %llu",
-			    (unsigned long long)c->max_modseq);
+			buf_printf(&out, " MODSEQ %llu", (unsigned long long)
+			    ((o & (IMAP_SEARCH_RETURN_ALL |
+			    IMAP_SEARCH_RETURN_COUNT)) ? c->max_modseq :
+			    c->min_max_modseq));
 		buf_puts(&out, "\r\n");
 	} else {
 		buf_puts(&out, "* SEARCH");

@@ -133,14 +133,19 @@ store_done(struct imap_cmd *cmd)
 		return;
 	}
 	if (j->keywords.len > 0)
-		imap_view_add_keywords(v, buf_cstr(&j->keywords));
+		imap_view_learn_keywords(s, buf_cstr(&j->keywords));
 	failed = xcalloc(j->n + 1, sizeof(*failed));
 	for (size_t i = 0; i < j->n; i++) {
 		uint32_t seq = imap_view_seq(v, j->uids[i]);
 		uint32_t idx;
 		const char *kw = j->kws ? j->kws[i] : NULL;
 
-		if (seq == 0 || j->changes[i].uid == 0)
+		/*
+		 * modseq 0: expunged by another session meanwhile.  Like
+		 * Dovecot, skip it; its EXPUNGE follows in a later sync.
+		 */
+		if (seq == 0 || j->changes[i].uid == 0 ||
+		    j->changes[i].modseq == 0)
 			continue;
 		idx = seq - 1;
 		if (j->changes[i].conflict) {
@@ -160,6 +165,9 @@ store_done(struct imap_cmd *cmd)
 		 */
 		if (j->silent && !(condstore && j->changes[i].changed))
 			continue;
+		/* Another session's new keyword: FLAGS first (7.2.6). */
+		if (!j->silent && kw != NULL)
+			imap_view_learn_keywords(s, kw);
 		buf_printf(&out, "* %u FETCH (", seq);
 		if (cmd->a.uid || condstore)
 			buf_printf(&out, "UID %u ", j->uids[i]);
@@ -386,11 +394,7 @@ cmd_copy(struct imap_cmd *cmd)
 		imap_cmd_done(cmd, "NO", "[READ-ONLY] Mailbox is read-only");
 		return;
 	}
-	if (j->move && mi.id == s->view->mailbox) {
-		imap_cmd_done(cmd, "NO", "[CANNOT] Source and destination are "
-		    "the same mailbox");
-		return;
-	}
+	/* A MOVE into the selected mailbox gives new uids (as Dovecot). */
 	j->dst = mi.id;
 	if (j->n == 0) {
 		imap_cmd_done(cmd, "OK", "%s completed.", j->move ? "Move" :

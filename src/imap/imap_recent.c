@@ -26,6 +26,33 @@ struct recent_entry {
 static pthread_mutex_t recent_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct recent_entry *recent_buckets[RECENT_BUCKETS];
 
+static struct recent_entry *
+recent_find(unsigned b, int64_t account, int64_t mailbox)
+{
+	struct recent_entry *e;
+
+	for (e = recent_buckets[b]; e != NULL; e = e->next)
+		if (e->account == account && e->mailbox == mailbox)
+			break;
+	return e;
+}
+
+uint32_t
+imap_recent_peek(int64_t account, int64_t mailbox, uint32_t stored_first)
+{
+	unsigned b = (unsigned)(((uint64_t)account * 31 + (uint64_t)mailbox) %
+	    RECENT_BUCKETS);
+	struct recent_entry *e;
+	uint32_t first = stored_first;
+
+	pthread_mutex_lock(&recent_mtx);
+	if ((e = recent_find(b, account, mailbox)) != NULL &&
+	    e->first_recent > first)
+		first = e->first_recent;
+	pthread_mutex_unlock(&recent_mtx);
+	return first;
+}
+
 uint32_t
 imap_recent_claim(int64_t account, int64_t mailbox, uint32_t stored_first,
     uint32_t uidnext)
@@ -36,10 +63,7 @@ imap_recent_claim(int64_t account, int64_t mailbox, uint32_t stored_first,
 	uint32_t prev;
 
 	pthread_mutex_lock(&recent_mtx);
-	for (e = recent_buckets[b]; e != NULL; e = e->next)
-		if (e->account == account && e->mailbox == mailbox)
-			break;
-	if (e == NULL) {
+	if ((e = recent_find(b, account, mailbox)) == NULL) {
 		e = xcalloc(1, sizeof(*e));
 		e->account = account;
 		e->mailbox = mailbox;

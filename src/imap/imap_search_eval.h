@@ -29,6 +29,8 @@ struct imap_search_hits {
 	uint32_t	*idx;
 	uint32_t	 n;
 	uint64_t	 max_modseq;	/* of the hits (MODSEQ searches) */
+	uint64_t	 first_modseq;	/* of the first and the last hit */
+	uint64_t	 last_modseq;
 };
 
 /*

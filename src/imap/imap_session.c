@@ -22,8 +22,11 @@
 #include "server.h"
 #include "store/store.h"
 
-/* Before login a command (literals included) may be this big at most. */
-#define IMAP_PREAUTH_MAX	((size_t)16 * 1024)
+/*
+ * Before login a command (literals included) may be this big at most:
+ * Dovecot's imap_max_line_length, which an ID with many fields may need.
+ */
+#define IMAP_PREAUTH_MAX	((size_t)64 * 1024)
 #define IMAP_BAD_MAX		20
 
 static const struct imap_cmd_def commands[] = {
@@ -254,7 +257,8 @@ static int
 parse_one_flag(const struct imap_arg *a, uint32_t *flags, struct buf *kw,
     bool allow_recent, const char **error_r)
 {
-	if (a->type != IMAP_ARG_ATOM) {
+	/* NIL is an atom too (flag-keyword = atom), as in Dovecot. */
+	if (a->type != IMAP_ARG_ATOM && a->type != IMAP_ARG_NIL) {
 		*error_r = "Flags must be atoms";
 		return -1;
 	}
@@ -551,7 +555,8 @@ frame_line(struct imap_session *s, const char *line, size_t len)
 				return;
 			}
 			buf_truncate(&s->cmdbuf, m);
-			buf_puts(&s->cmdbuf, "{0}\r\n");
+			/* cmd_append converts a literal8's binary parts. */
+			buf_puts(&s->cmdbuf, binary ? "~{0}\r\n" : "{0}\r\n");
 			s->spools = xreallocarray(s->spools, s->nspools + 1,
 			    sizeof(*s->spools));
 			spool_init(&s->spools[s->nspools],

@@ -196,6 +196,13 @@ int	 imap_view_resolve(struct imap_view *, const char *set, bool uid,
  */
 uint32_t imap_recent_claim(int64_t account, int64_t mailbox,
 	    uint32_t stored_first, uint32_t uidnext);
+/*
+ * The first uid nobody has claimed yet, without claiming: for EXAMINE and
+ * STATUS.  stored_first is the store's value, used when no session of this
+ * process has claimed anything in the mailbox.
+ */
+uint32_t imap_recent_peek(int64_t account, int64_t mailbox,
+	    uint32_t stored_first);
 
 /* The view (imap_view.c). */
 struct imap_view *imap_view_new(const struct mailbox_info *, bool readonly);
@@ -215,8 +222,16 @@ void	 imap_view_watch(struct imap_session *);
 void	 imap_view_sync(struct imap_session *, bool allow_expunge);
 /* 1-based sequence number of uid, or 0. */
 uint32_t imap_view_seq(const struct imap_view *, uint32_t uid);
-/* Learns a keyword so FLAGS/PERMANENTFLAGS show it. */
-void	 imap_view_add_keywords(struct imap_view *, const char *);
+/* Learns keywords so FLAGS/PERMANENTFLAGS show them; true if one was new. */
+bool	 imap_view_add_keywords(struct imap_view *, const char *);
+/* Appends "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]" for the view. */
+void	 imap_view_write_flags(const struct imap_view *, struct buf *);
+/*
+ * Learns keywords (space separated, may be NULL); when one is new, sends
+ * FLAGS and PERMANENTFLAGS at once, so that they precede any FETCH that
+ * shows it (RFC 3501 7.2.6).
+ */
+void	 imap_view_learn_keywords(struct imap_session *, const char *);
 /* True when the message at idx was expunged but is still numbered. */
 bool	 imap_view_is_gone(const struct imap_view *, uint32_t idx);
 

@@ -89,10 +89,11 @@ view_grow(struct imap_view *v, uint32_t need)
 	v->cap = ncap;
 }
 
-void
+bool
 imap_view_add_keywords(struct imap_view *v, const char *kws)
 {
 	const char *p = kws;
+	bool added = false;
 
 	while (p != NULL && *p != '\0') {
 		const char *e = strchr(p, ' ');
@@ -114,9 +115,50 @@ imap_view_add_keywords(struct imap_view *v, const char *kws)
 			if (v->keywords.len > 0)
 				buf_putc(&v->keywords, ' ');
 			buf_append(&v->keywords, p, n);
+			added = true;
 		}
 		p = e ? e + 1 : NULL;
 	}
+	return added;
+}
+
+static void
+write_flag_names(struct buf *b, const struct imap_view *v, bool perm)
+{
+	buf_puts(b, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	if (v->keywords.len > 0) {
+		buf_putc(b, ' ');
+		buf_append(b, v->keywords.data, v->keywords.len);
+	}
+	if (perm)
+		buf_puts(b, " \\*");
+	buf_putc(b, ')');
+}
+
+void
+imap_view_write_flags(const struct imap_view *v, struct buf *b)
+{
+	buf_puts(b, "* FLAGS ");
+	write_flag_names(b, v, false);
+	buf_puts(b, "\r\n* OK [PERMANENTFLAGS ");
+	if (v->readonly)
+		buf_puts(b, "()");
+	else
+		write_flag_names(b, v, true);
+	buf_puts(b, "] Flags permitted.\r\n");
+}
+
+void
+imap_view_learn_keywords(struct imap_session *s, const char *kws)
+{
+	struct buf b = BUF_INIT;
+
+	if (s->view == NULL || kws == NULL || *kws == '\0' ||
+	    !imap_view_add_keywords(s->view, kws))
+		return;
+	imap_view_write_flags(s->view, &b);
+	imap_send_buf(s, &b);
+	buf_free(&b);
 }
 
 static void
@@ -159,8 +201,10 @@ void
 imap_view_claim_recent(struct imap_view *v, int64_t account,
     uint32_t stored_first)
 {
-	uint32_t first = imap_recent_claim(account, v->mailbox, stored_first,
-	    v->uidnext);
+	/* EXAMINE must not take \Recent from anyone (RFC 3501 6.3.2). */
+	uint32_t first = v->readonly ?
+	    imap_recent_peek(account, v->mailbox, stored_first) :
+	    imap_recent_claim(account, v->mailbox, stored_first, v->uidnext);
 
 	v->first_recent = first;
 	for (uint32_t i = v->count; i-- > 0 && v->uids[i] >= first;) {
@@ -326,6 +370,7 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 	struct sync_ctx sc;
 	const char *err;
 	uint32_t old_count, old_recent;
+	bool newkw = false, grew;
 	int r;
 
 	if (v == NULL)
@@ -358,14 +403,21 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 	}
 	old_count = v->count;
 	old_recent = v->recent;
+	/* A new keyword is announced before any FETCH shows it. */
+	for (size_t i = 0; i < sc.nrows; i++)
+		if (sc.rows[i].keywords != NULL &&
+		    imap_view_add_keywords(v, sc.rows[i].keywords))
+			newkw = true;
+	if (newkw) {
+		imap_view_write_flags(v, &sc.out);
+		imap_send_buf(s, &sc.out);
+	}
 	for (size_t i = 0; i < sc.nrows; i++) {
 		const struct mail_row *row = &sc.rows[i];
 		uint32_t kh = imap_keyword_hash(row->keywords);
 		bool found;
 		uint32_t idx = view_index(v, row->uid, &found);
 
-		if (row->keywords != NULL && *row->keywords != '\0')
-			imap_view_add_keywords(v, row->keywords);
 		if (found) {
 			uint8_t nf = (uint8_t)((v->flags[idx] & VIEW_RECENT) |
 			    (row->flags & MAIL_FLAGS_ALL));
@@ -403,15 +455,27 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 		if (row->uid >= v->uidnext)
 			v->uidnext = row->uid + 1;
 	}
-	/* New mail is recent for the first session to hear of it. */
-	if (v->count != old_count && !v->readonly)
-		imap_view_claim_recent(v, s->account, v->first_recent);
 	for (size_t i = 0; i < sc.nexpunged; i++) {
 		bool found, dup = false;
+		uint32_t idx = view_index(v, sc.expunged[i], &found);
 
-		(void)view_index(v, sc.expunged[i], &found);
 		if (!found)
 			continue;
+		/*
+		 * Added by this sync and gone already (the two scans race):
+		 * the client never heard of it, so no EXPUNGE may name its
+		 * number (RFC 9051 7.5.1).
+		 */
+		if (idx >= old_count) {
+			memmove(&v->uids[idx], &v->uids[idx + 1],
+			    (v->count - idx - 1) * sizeof(*v->uids));
+			memmove(&v->flags[idx], &v->flags[idx + 1],
+			    (v->count - idx - 1) * sizeof(*v->flags));
+			memmove(&v->kwhash[idx], &v->kwhash[idx + 1],
+			    (v->count - idx - 1) * sizeof(*v->kwhash));
+			v->count--;
+			continue;
+		}
 		for (uint32_t j = 0; j < v->ngone; j++)
 			if (v->gone[j] == sc.expunged[i])
 				dup = true;
@@ -420,16 +484,19 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 		v->gone = xgrowarray(v->gone, v->ngone, sizeof(*v->gone));
 		v->gone[v->ngone++] = sc.expunged[i];
 	}
+	/* New mail is recent for the first session to hear of it. */
+	grew = v->count > old_count;
+	if (grew)
+		imap_view_claim_recent(v, s->account, v->first_recent);
 	if (mi.highestmodseq > v->modseq)
 		v->modseq = mi.highestmodseq;
 	if (allow_expunge)
 		announce_expunges(s);
-	if (v->count != old_count || sc.nrows > 0) {
-		if (v->count + 0 != old_count)
-			imap_send(s, "* %u EXISTS", v->count);
-		if (v->recent != old_recent)
-			imap_send(s, "* %u RECENT", v->recent);
-	}
+	/* After the EXPUNGEs: EXISTS counts what the client has left. */
+	if (grew)
+		imap_send(s, "* %u EXISTS", v->count);
+	if (v->recent != old_recent)
+		imap_send(s, "* %u RECENT", v->recent);
 out:
 	for (size_t i = 0; i < sc.nrows; i++)
 		free(sc.kws[i]);

@@ -1115,7 +1115,13 @@ mime_part_find(const struct mime_part *root, const unsigned *section,
 
 		if (idx == 0)
 			return NULL;
-		if (mime_part_is_message(p) && p->children != NULL)
+		/*
+		 * The root is the message itself, not a part that
+		 * encapsulates one: a top-level message/rfc822 has part 1
+		 * (its body, the whole encapsulated message), and only 1.N
+		 * looks inside (RFC 3501 6.4.5, as Dovecot does).
+		 */
+		if (i > 0 && mime_part_is_message(p) && p->children != NULL)
 			p = p->children;	/* into the encapsulated message */
 		if (mime_part_is_multipart(p)) {
 			p = p->children;

@@ -172,6 +172,8 @@ const char *mime_param_get(const struct mime_param *, const char *name);
  * message/rfc822 part, N.M looks inside the encapsulated message (part N's
  * only child).  So BODY[3] is part 3's body (the whole encapsulated
  * message), and 3.HEADER / 3.TEXT are the header / body of part 3's child.
+ * The root counts as the message, not as a part: when it is itself
+ * message/rfc822, BODY[1] is its body and 1.HEADER, 1.1 look inside.
  * Returns NULL when the path names no part.  The result points into root.
  */
 const struct mime_part *mime_part_find(const struct mime_part *root,

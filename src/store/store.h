@@ -446,6 +446,9 @@ int	 store_subscription_list(struct store *, int64_t account,
  */
 int	 store_mailbox_claim_recent(struct store *, int64_t account,
 	    int64_t mailbox, uint32_t *first_r, const char **error_r);
+/* How many messages of the mailbox have a uid >= uid.  0 or -1. */
+int	 store_mailbox_count_from(struct store *, int64_t account,
+	    int64_t mailbox, uint32_t uid, uint32_t *count_r);
 
 /* One message in a mailbox. */
 struct mail_row {
@@ -551,7 +554,8 @@ int	 store_mails_flags(struct store *, int64_t account, int64_t mailbox,
  * that would take the account past quota (bytes, 0 = none) is refused with
  * STORE_OVERQUOTA; a move within the account never is.  New uids
  * are written to new_uids (n entries, 0 for a uid that was gone), and
- * dst's uidvalidity to *dst_uidvalidity.
+ * dst's uidvalidity to *dst_uidvalidity.  src == dst is fine: a move then
+ * expunges each uid and adds the message again under a new uid.
  */
 int	 store_mails_copy(struct store *, int64_t account, int64_t src,
 	    const uint32_t *uids, size_t n, int64_t dst, bool move,

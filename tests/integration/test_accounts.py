@@ -251,7 +251,9 @@ def deliver(srv, rcpt, message):
 
 
 def fetch_all(srv, user, pw=PW, mailbox="INBOX"):
-    """[(uid, sorted flags, bytes)] of a mailbox, read with BODY.PEEK."""
+    """[(uid, sorted flags, bytes)] of a mailbox, read with BODY.PEEK.
+    \\Recent is left out: EXAMINE shows it until some session claims it,
+    so it depends on who looked first, not on the message."""
     m = Imap(srv).login(user, pw)
     try:
         u = m.ok(f'EXAMINE "{mailbox}"')
@@ -262,7 +264,7 @@ def fetch_all(srv, user, pw=PW, mailbox="INBOX"):
         for r in m.ok(f"FETCH 1:{n} (UID FLAGS)"):
             uid = int(re.search(r"UID (\d+)", r).group(1))
             flags = re.search(r"FLAGS \(([^)]*)\)", r).group(1).split()
-            meta.append((uid, sorted(flags)))
+            meta.append((uid, sorted(f for f in flags if f != "\\Recent")))
         m.send(b"b1 FETCH 1:%d (BODY.PEEK[])\r\n" % n)
         bodies = []
         while True:

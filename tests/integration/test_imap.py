@@ -815,6 +815,32 @@ class TestGreetingAndLogin(ImapBase):
         self.assertEqual(u, [b'* NAMESPACE (("" "/")) NIL NIL'])
 
 
+class TestPreauthLimit(ImapBase):
+    """Before login a command may be 64 KiB (Dovecot's
+    imap_max_line_length): imaptest's id sends a 31.8 KB ID."""
+
+    def test_big_id_before_login(self):
+        c = self.conn(login=False)
+        val = "1234567890" * 3170
+        u, t = c.command(f'ID ("name" "{val}")')
+        self.assertEqual(status_of(t), "OK", t[:200])
+        self.assertEqual(len([r for r in u if r.startswith(b"* ID ")]), 1)
+        # Just under the limit (with the tag and CRLF) is still read.
+        line = b"t9 NOOP " + b"a" * (64 * 1024 - 10) + b"\r\n"
+        self.assertEqual(len(line), 64 * 1024)
+        c.send(line)
+        r = c.read_response()
+        self.assertTrue(r.startswith(b"t9 BAD"), r[:100])
+        self.assertNotIn(b"TOOBIG", r)
+        # Past it: TOOBIG, and the session goes on.
+        c.send(b"x2 NOOP " + b"a" * (64 * 1024) + b"\r\n")
+        r = c.read_response()
+        self.assertTrue(re.match(rb"(x2|\*) BAD \[TOOBIG\]", r), r[:200])
+        u, t = c.command("NOOP")
+        self.assertEqual(status_of(t), "OK", t)
+        c.login()
+
+
 class TestStartTLSInjection(ImapBase):
 
     def test_starttls_drops_pipelined_command(self):
@@ -1252,7 +1278,9 @@ class TestAppend(ImapBase):
         u, _ = c.ok(f"UID FETCH {int(m.group(2))} (FLAGS BODY.PEEK[])")
         f = fetch_map(u)[1]
         self.assertEqual(f["BODY[]"], msg)
-        self.assertEqual(flagset(f["FLAGS"]), {"\\Seen"})
+        # No session has selected it: still \Recent, and EXAMINE shows
+        # that without taking it (RFC 3501 6.3.2).
+        self.assertEqual(flagset(f["FLAGS"]), {"\\Seen", "\\Recent"})
 
     def test_append_5mb(self):
         self.mailbox("big1")
@@ -1487,6 +1515,109 @@ class TestFetch(ImapBase):
         self.assertEqual(flagset(fetch_map(u)[2]["FLAGS"]), {"\\Seen"})
 
 
+RFC822_OUTER = (b"From: user@domain.org\r\n"
+                b"Date: Sat, 24 Mar 2007 23:00:00 +0200\r\n"
+                b"Mime-Version: 1.0\r\n"
+                b"Content-Type: message/rfc822\r\n\r\n")
+RFC822_SUB_HDR = (b"From: sub@domain.org\r\n"
+                  b"Date: Sun, 12 Aug 2012 12:34:56 +0300\r\n"
+                  b"Subject: submsg\r\n\r\n")
+RFC822_SUB = RFC822_SUB_HDR + b"Hello world\r\n"
+RFC822_MID_HDR = (b"From: user2@domain.org\r\n"
+                  b"Date: Fri, 23 Mar 2007 11:22:33 +0200\r\n"
+                  b"Mime-Version: 1.0\r\n"
+                  b"Content-Type: message/rfc822\r\n\r\n")
+RFC822_DIGEST_HDR = (b"From: sub@domain.org\r\n"
+                     b"Date: Sun, 12 Aug 2012 12:34:56 +0300\r\n"
+                     b"Subject: submsg\r\n"
+                     b'Content-Type: multipart/digest; boundary="foo"\r\n'
+                     b"\r\n")
+RFC822_DIGEST_TEXT = (b"prologue\r\n\r\n--foo \r\n\r\n"
+                      b"From: m1@example.com\r\nSubject: m1\r\n\r\n"
+                      b"m1 body\r\n\r\n--foo \r\nX-Mime: m2 header\r\n\r\n"
+                      b"From: m2@example.com\r\nSubject: m2\r\n\r\n"
+                      b"m2 body\r\n\r\n--foo--\r\n\r\nepilogue\r\n")
+
+
+class TestFetchMessageRfc822(ImapBase):
+    """Section numbers of a message that is itself message/rfc822 (RFC
+    3501 6.4.5; imaptest fetch-body-message-rfc822*, where Dovecot
+    passes): part 1 is the message's body, the whole encapsulated
+    message, and 1.HEADER, 1.TEXT, 1.N address inside it."""
+
+    @classmethod
+    def setUpClass(cls):
+        c = ImapConn(SRV)
+        try:
+            c.login()
+            c.ok('CREATE "rfc822top"')
+            for m in (RFC822_OUTER + RFC822_SUB,
+                      RFC822_OUTER + RFC822_DIGEST_HDR + RFC822_DIGEST_TEXT,
+                      RFC822_OUTER + RFC822_MID_HDR + RFC822_SUB):
+                c.append_ok("rfc822top", m)
+            c.logout()
+        finally:
+            c.close()
+
+    def fetch(self, seq, sections):
+        c = self.conn()
+        c.ok('EXAMINE "rfc822top"')
+        u, _ = c.ok(f"FETCH {seq} (" + " ".join(
+            f"BODY.PEEK[{s}]" for s in sections) + ")")
+        f = fetch_map(u)[seq]
+        return {k[5:-1]: v for k, v in f.items()}
+
+    def test_one_level(self):
+        f = self.fetch(1, ["TEXT", "1", "1.1", "1.HEADER", "1.TEXT",
+                           "1.HEADER.FIELDS (from subject X-foo)",
+                           "1.HEADER.FIELDS.NOT (from subject X-foo)"])
+        self.assertEqual(f, {
+            "TEXT": RFC822_SUB,
+            "1": RFC822_SUB,
+            "1.1": b"Hello world\r\n",
+            "1.HEADER": RFC822_SUB_HDR,
+            "1.TEXT": b"Hello world\r\n",
+            "1.HEADER.FIELDS (FROM SUBJECT X-FOO)":
+                b"From: sub@domain.org\r\nSubject: submsg\r\n\r\n",
+            "1.HEADER.FIELDS.NOT (FROM SUBJECT X-FOO)":
+                b"Date: Sun, 12 Aug 2012 12:34:56 +0300\r\n\r\n",
+        })
+
+    def test_encapsulated_digest(self):
+        f = self.fetch(2, ["1", "1.HEADER", "1.TEXT", "1.1", "1.1.MIME",
+                           "1.1.HEADER", "1.1.TEXT", "1.2", "1.2.MIME",
+                           "1.2.HEADER", "1.2.TEXT"])
+        m1 = b"From: m1@example.com\r\nSubject: m1\r\n\r\n"
+        m2 = b"From: m2@example.com\r\nSubject: m2\r\n\r\n"
+        self.assertEqual(f, {
+            "1": RFC822_DIGEST_HDR + RFC822_DIGEST_TEXT,
+            "1.HEADER": RFC822_DIGEST_HDR,
+            "1.TEXT": RFC822_DIGEST_TEXT,
+            "1.1": m1 + b"m1 body\r\n",
+            "1.1.MIME": b"\r\n",
+            "1.1.HEADER": m1,
+            "1.1.TEXT": b"m1 body\r\n",
+            "1.2": m2 + b"m2 body\r\n",
+            "1.2.MIME": b"X-Mime: m2 header\r\n\r\n",
+            "1.2.HEADER": m2,
+            "1.2.TEXT": b"m2 body\r\n",
+        })
+
+    def test_two_levels(self):
+        f = self.fetch(3, ["TEXT", "1", "1.1", "1.HEADER", "1.TEXT",
+                           "1.1.1", "1.1.HEADER", "1.1.TEXT"])
+        self.assertEqual(f, {
+            "TEXT": RFC822_MID_HDR + RFC822_SUB,
+            "1": RFC822_MID_HDR + RFC822_SUB,
+            "1.1": RFC822_SUB,
+            "1.HEADER": RFC822_MID_HDR,
+            "1.TEXT": RFC822_SUB,
+            "1.1.1": b"Hello world\r\n",
+            "1.1.HEADER": RFC822_SUB_HDR,
+            "1.1.TEXT": b"Hello world\r\n",
+        })
+
+
 class TestStoreCopyExpunge(ImapBase):
 
     def test_store(self):
@@ -1656,6 +1787,74 @@ class TestStoreCopyExpunge(ImapBase):
         self.assertEqual(status_of(t), "BAD", t)
         u, _ = c.ok('STATUS "unsel1" (MESSAGES)')
         self.assertEqual(parse(u[0][9:])[1], ["MESSAGES", "3"])
+
+
+class TestMoveIntoSelected(ImapBase):
+    """MOVE into the selected mailbox itself (imaptest move; Dovecot):
+    the message gets a new uid, COPYUID comes first, then EXPUNGE,
+    EXISTS and RECENT."""
+
+    def test_move_same_mailbox(self):
+        uids = self.mailbox("mvself", [(make_msg(f"self {i}"),
+                                        "\\Seen kw1", None)
+                                       for i in range(3)])
+        self.assertEqual(uids, [1, 2, 3])
+        c = self.conn()
+        u, _ = c.ok('STATUS "mvself" (UIDVALIDITY)')
+        uv = int(parse(u[0][9:])[1][1])
+        c.ok('SELECT "mvself"')
+        u, t = c.ok('MOVE 1 "mvself"')
+        # The new uid is \Recent for this session.
+        self.assertEqual(u, [f"* OK [COPYUID {uv} 1 4] Moved UIDs."
+                             .encode(), b"* 1 EXPUNGE", b"* 3 EXISTS",
+                             b"* 1 RECENT"])
+        self.assertTrue(re.match(rb"t\d+ OK Move completed\.$", t), t)
+        u, t = c.ok('UID MOVE 2:3 "mvself"')
+        self.assertEqual(u[0], f"* OK [COPYUID {uv} 2:3 5:6] Moved UIDs."
+                         .encode())
+        self.assertEqual(sorted(u[1:3]), [b"* 1 EXPUNGE", b"* 2 EXPUNGE"])
+        self.assertEqual(u[3:], [b"* 3 EXISTS", b"* 3 RECENT"])
+        u, _ = c.ok("FETCH 1:* (UID FLAGS BODY.PEEK[])")
+        self.assertEqual(
+            {s: (d["UID"], flagset(d["FLAGS"]) - {"\\Recent"}, d["BODY[]"])
+             for s, d in fetch_map(u).items()},
+            {1: ("4", {"\\Seen", "kw1"}, make_msg("self 0")),
+             2: ("5", {"\\Seen", "kw1"}, make_msg("self 1")),
+             3: ("6", {"\\Seen", "kw1"}, make_msg("self 2"))})
+        c.ok("CLOSE")
+        u, _ = c.ok('STATUS "mvself" (MESSAGES UNSEEN UIDNEXT)')
+        self.assertEqual(u, [b'* STATUS "mvself" (MESSAGES 3 UNSEEN 0 '
+                             b'UIDNEXT 7)'])
+
+
+class TestNilKeyword(ImapBase):
+    """NIL is an atom, so a valid keyword (flag-keyword = atom; imaptest
+    nil, as in Dovecot)."""
+
+    def test_store_and_append_nil(self):
+        self.mailbox("nilkw", [make_msg("nil 1")])
+        c = self.conn()
+        c.ok('SELECT "nilkw"')
+        u, _ = c.ok("STORE 1 +FLAGS NIL")
+        self.assertIn(b"* 1 FETCH (FLAGS (NIL))", u)
+        u, _ = c.ok("FETCH 1 FLAGS")
+        self.assertEqual(u, [b"* 1 FETCH (FLAGS (NIL))"])
+        u, _ = c.ok("STORE 1 FLAGS (\\Seen NIL $x)")
+        self.assertIn(b"* 1 FETCH (FLAGS (\\Seen NIL $x))", u)
+        u, _ = c.ok("STORE 1 -FLAGS (NIL)")
+        self.assertIn(b"* 1 FETCH (FLAGS (\\Seen $x))", u)
+        msg = make_msg("nil 2")
+        tag = c.next_tag()
+        c.send(f'{tag} APPEND "nilkw" (NIL) {{{len(msg)}+}}\r\n'.encode() +
+               msg + b"\r\n")
+        u, t = c.read_tagged(tag)
+        self.assertEqual(status_of(t), "OK", t)
+        u, _ = c.ok("FETCH 2 FLAGS")
+        self.assertIn(b"* 2 FETCH (FLAGS (\\Recent NIL))", u)
+        # Still not a string or a list inside the list.
+        for bad in ('STORE 1 +FLAGS ("NIL")', "STORE 1 +FLAGS ((NIL))"):
+            u, t = c.command(bad)
+            self.assertEqual(status_of(t), "BAD", (bad, t))
 
 
 class TestSearch(ImapBase):
@@ -1905,6 +2104,110 @@ class TestDecodedSearch(ImapBase):
         self.assertEqual(search_hits(u), [5])           # "σοφ"
         u, t = self.c.command("SEARCH CHARSET X-UNKNOWN-8BIT BODY x")
         self.assertTrue(re.match(rb"t\d+ NO \[BADCHARSET", t), t)
+
+
+# imaptest search-addresses' messages (CRLF instead of LF).
+ADDR_MSGS = [
+    b"From: user-from@domain.org\r\nTo: user-to@domain.org\r\n"
+    b"Cc: user-cc@domain.org\r\nBcc: user-bcc@domain.org\r\n\r\nbody\r\n",
+    b"From: RealFrom <user-from@domain.org>\r\n"
+    b"To: RealTo <user-to@domain.org>\r\nCc: RealCc <user-cc@domain.org>"
+    b"\r\nBcc: RealBcc <user-bcc@domain.org>\r\n\r\nbody2\r\n",
+    b"From: <user-from (comment)@ (comment) domain.org>\r\n"
+    b"To: <user-to@domain.org>\r\nCc: <user-cc@domain.org>\r\n"
+    b"Bcc: <user-bcc@domain.org>\r\n\r\nbody3\r\n",
+    b"From: user-from@domain.org (RealFrom)\r\n"
+    b"To: user-to@domain.org (RealTo)\r\nCc: user-cc@domain.org (RealCc)"
+    b"\r\nBcc: user-bcc@domain.org (RealBcc)\r\n\r\nbody4\r\n",
+    b"From: user-from1@domain.org, user-from2@domain.org\r\n"
+    b"Cc: user-cc@domain.org\r\n\r\nbody5\r\n",
+    b"From: RealFrom <user-from@domain.org>\r\n"
+    b"To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n"
+    b"  groupname2: groupuser3@domain.org;\r\n\r\nbody6\r\n",
+    b"From: RealFrom <user-from@domain.org>\r\nTo: groupname:;\r\n"
+    b"\r\nbody7\r\n",
+    b"From: =?UTF-8?Q?J=C3=BCrgen?= (old) <j (x) @ (y) example.org>\r\n"
+    b"To: \"Doe, Jane\" <jane@example.org>\r\n\r\nbody8\r\n",
+]
+
+
+class TestSearchAddresses(ImapBase):
+    """FROM, TO, CC and BCC match the address list written back without
+    comments and folding, "name <local@domain>" (Dovecot; imaptest
+    search-addresses).  HEADER and TEXT still see the raw field."""
+
+    @classmethod
+    def setUpClass(cls):
+        c = ImapConn(SRV)
+        try:
+            c.login()
+            c.ok('CREATE "searchaddr"')
+            for m in ADDR_MSGS:
+                c.append_ok("searchaddr", m)
+            c.logout()
+        finally:
+            c.close()
+
+    def test_imaptest_expectations(self):
+        c = self.conn()
+        c.ok('EXAMINE "searchaddr"')
+        want = [
+            ("FROM user-from@domain.org", [1, 2, 3, 4, 6, 7]),
+            ("TO user-to@domain.org", [1, 2, 3, 4]),
+            ("CC user-cc@domain.org", [1, 2, 3, 4, 5]),
+            ("BCC user-bcc@domain.org", [1, 2, 3, 4]),
+            ("FROM realfrom", [2, 4, 6, 7]),
+            ("TO realto", [2, 4]),
+            ("CC realcc", [2, 4]),
+            ("BCC realbcc", [2, 4]),
+            ('HEADER FROM ""', [1, 2, 3, 4, 5, 6, 7, 8]),
+            ('HEADER TO ""', [1, 2, 3, 4, 6, 7, 8]),
+            ('HEADER CC ""', [1, 2, 3, 4, 5]),
+            ('HEADER BCC ""', [1, 2, 3, 4]),
+            ("FROM ser-fro", [1, 2, 3, 4, 5, 6, 7]),
+            ("TO ser-t", [1, 2, 3, 4]),
+            ("CC ser-c", [1, 2, 3, 4, 5]),
+            ("BCC ser-bc", [1, 2, 3, 4]),
+            ("FROM ealfro", [2, 4, 6, 7]),
+            ("TO ealt", [2, 4]),
+            ("CC ealc", [2, 4]),
+            ("BCC ealbc", [2, 4]),
+            ("FROM user-from1", [5]),
+            ("FROM user-from2", [5]),
+            ("TO groupname", [6, 7]),
+            ("TO groupname2", [6]),
+            ("TO groupuser1", [6]),
+            ("TO groupuser2", [6]),
+            ("TO groupuser3", [6]),
+            ("TO groupuser4", []),
+        ]
+        for crit, hits in want:
+            u, _ = c.ok("SEARCH " + crit)
+            self.assertEqual(search_hits(u), hits, crit)
+
+    def test_normalized_forms(self):
+        c = self.conn()
+        c.ok('EXAMINE "searchaddr"')
+        want = [
+            # Comments and blanks inside the address are gone ...
+            ("FROM j@example.org", [8]),
+            ('FROM "rgen <j@"', [8]),            # name decoded, then <>
+            ("FROM old", []),                    # a comment, not a name
+            ('TO "Doe, Jane <jane@"', [8]),      # quotes removed
+            ('FROM "user-from@domain.org (RealFrom)"', []),
+            ('FROM "RealFrom <user-from@domain.org>"', [2, 4, 6, 7]),
+            ('TO "groupname: groupuser1@domain.org, groupuser2"', [6]),
+            # ... while HEADER and TEXT see the field as it is.
+            ('HEADER FROM "(comment)@"', [3]),
+            ("HEADER FROM user-from@domain.org", [1, 2, 4, 6, 7]),
+            ('TEXT "user-from (comment)@"', [3]),
+        ]
+        for crit, hits in want:
+            u, _ = c.ok("SEARCH " + crit)
+            self.assertEqual(search_hits(u), hits, crit)
+        key = "Jürgen <j@ex".encode()
+        u, _ = c.ok(b"SEARCH CHARSET UTF-8 FROM {%d+}\r\n" % len(key) + key)
+        self.assertEqual(search_hits(u), [8])
 
 
 class TestFullTextIndex(ImapBase):

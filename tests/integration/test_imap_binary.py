@@ -466,16 +466,22 @@ class TestAppendLiteral8(Base):
            b"\x00\x01\x02zero\x00\r\nmore\x00 and \xff\xfe bytes\r\n")
 
     def check_back(self, c, seq, msg):
-        body = msg[msg.index(b"\r\n\r\n") + 4:]
+        """msg (one part, C-T-E binary last) was sent as a literal8: it
+        is stored with its body as base64 (as Dovecot does), BINARY gives
+        the sent bytes back."""
+        head, body = msg.split(b"\r\n\r\n", 1)
+        stored = (head.replace(b"Content-Transfer-Encoding: binary",
+                               b"Content-Transfer-Encoding: base64") +
+                  b"\r\n\r\n" + b64_body(body))
         r = self.one(c, f"FETCH {seq} (BINARY.PEEK[] BODY.PEEK[] "
                         "BINARY.PEEK[1] BINARY.SIZE[1] RFC822.SIZE)")
         self.assertEqual(item(r, "BINARY[]"), ("literal8", msg))
-        self.assertEqual(item(r, "BODY[]")[1], msg)
+        self.assertEqual(item(r, "BODY[]"), ("literal", stored))
         self.assertEqual(item(r, "BINARY[1]"), ("literal8", body))
         self.assertEqual(item(r, "BINARY.SIZE[1]"),
                          ("atom", str(len(body)).encode()))
         self.assertEqual(item(r, "RFC822.SIZE"),
-                         ("atom", str(len(msg)).encode()))
+                         ("atom", str(len(stored)).encode()))
 
     def test_synchronizing_literal8(self):
         c, name = self.box()
@@ -514,6 +520,148 @@ class TestAppendLiteral8(Base):
         u, t = c.read_tagged(tag)
         self.assertEqual(status_of(t), "BAD", t)
         c.ok("NOOP")
+
+
+class TestAppendBinaryConverted(Base):
+    """APPEND with a literal8 stores every leaf part with
+    "Content-Transfer-Encoding: binary" as base64, as Dovecot does
+    (imaptest append-binary): BODY[] never holds NUL, BINARY[] gives the
+    sent octets back.  The field is replaced where it is, the base64 is
+    in 76-character CRLF lines with no break after the last one."""
+
+    BIN = bytes(range(256)) + b"\x00tail"
+    INNER = b"in\x00ner \xff\r\n"
+
+    def parts(self, conv):
+        cte = (b"Content-Transfer-Encoding: base64" if conv else
+               b"Content-Transfer-Encoding: binary")
+
+        def body(data):
+            return b64_body(data) if conv else data
+        return Multi(TOP + [b"Subject: binary parts",
+                            b'Content-Type: multipart/mixed; boundary="bb"'],
+                     b"bb", [
+                         Part([b"Content-Type: text/plain"],
+                              b"plain text\r\n"),
+                         Part([cte, b"Content-Type: application/x-bin",
+                               b"X-After: kept"], body(self.BIN)),
+                         Rfc822([b"Content-Type: message/rfc822"],
+                                Part([b"Subject: inner", cte],
+                                     body(self.INNER))),
+                     ], epilogue=b"end\r\n")
+
+    def append8(self, c, name, msg):
+        tag = c.next_tag()
+        c.send(f"{tag} APPEND {q(name)} ~{{{len(msg)}+}}\r\n".encode() +
+               msg + b"\r\n")
+        u, t = c.read_tagged(tag)
+        self.assertRegex(t, rb"OK \[APPENDUID \d+ \d+\]")
+
+    def test_binary_parts_become_base64(self):
+        c, name = self.box()
+        sent, stored = self.parts(False).raw(), self.parts(True).raw()
+        self.assertIn(b"\0", sent)
+        self.append8(c, name, sent)
+        c.ok("NOOP")
+        r = self.one(c, "FETCH 1 (RFC822.SIZE BODY.PEEK[] BODY.PEEK[1] "
+                        "BODY.PEEK[2] BODY.PEEK[2.MIME] BODY.PEEK[3.1] "
+                        "BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[3.1])")
+        self.assertEqual(item(r, "BODY[]"), ("literal", stored))
+        self.assertNotIn(b"\0", stored)
+        self.assertEqual(item(r, "RFC822.SIZE"),
+                         ("atom", str(len(stored)).encode()))
+        self.assertEqual(item(r, "BODY[1]"), ("literal", b"plain text\r\n"))
+        self.assertEqual(item(r, "BODY[2]"), ("literal", b64_body(self.BIN)))
+        self.assertEqual(item(r, "BODY[2.MIME]"),
+                         ("literal", b"Content-Transfer-Encoding: base64\r\n"
+                                     b"Content-Type: application/x-bin\r\n"
+                                     b"X-After: kept\r\n\r\n"))
+        self.assertEqual(item(r, "BODY[3.1]"),
+                         ("literal", b64_body(self.INNER)))
+        self.assertEqual(item(r, "BINARY[2]"), ("literal8", self.BIN))
+        self.assertEqual(item(r, "BINARY.SIZE[2]"),
+                         ("atom", str(len(self.BIN)).encode()))
+        self.assertEqual(item(r, "BINARY[3.1]"), ("literal8", self.INNER))
+
+    def test_imaptest_append_binary(self):
+        # The message of imaptest's append-binary, byte for byte.
+        msg = (b"From: user@domain.org\r\n"
+               b"Date: Sat, 24 Mar 2007 23:00:00 +0200\r\n"
+               b"Mime-Version: 1.0\r\n"
+               b"Content-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: binary\r\n\r\n"
+               b"\x00-\xe4\n\r\n\n")
+        c, name = self.box()
+        self.append8(c, name, msg)
+        c.ok("NOOP")
+        r = self.one(c, "FETCH 1 (BODY.PEEK[1] BINARY.SIZE[1] "
+                        "BINARY.PEEK[1])")
+        self.assertEqual(item(r, "BODY[1]"), ("literal", b"AC3kCg0KCg=="))
+        self.assertEqual(item(r, "BINARY.SIZE[1]"), ("atom", b"7"))
+        self.assertEqual(item(r, "BINARY[1]"),
+                         ("literal8", b"\x00-\xe4\n\r\n\n"))
+
+    def test_big_binary_part(self):
+        # Past the in-memory spool size: both spools are files.
+        rnd = random.Random(23)
+        data = bytes(rnd.getrandbits(8) for _ in range(400 * 1024)) + b"\0"
+        msg = (b"Subject: big binary\r\nContent-Type: application/x-big\r\n"
+               b"Content-Transfer-Encoding: binary\r\n\r\n" + data)
+        c, name = self.box()
+        self.append8(c, name, msg)
+        c.ok("NOOP")
+        r = self.one(c, "FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] "
+                        "BODY.PEEK[1] RFC822.SIZE)")
+        self.assertEqual(item(r, "BINARY.SIZE[1]"),
+                         ("atom", str(len(data)).encode()))
+        self.assertEqual(item(r, "BINARY[1]"), ("literal8", data))
+        self.assertEqual(item(r, "BODY[1]"), ("literal", b64_body(data)))
+        self.assertEqual(item(r, "RFC822.SIZE"), ("atom", str(
+            msg.index(b"\r\n\r\n") + 4 + len(b64_body(data))).encode()))
+
+    def test_plain_literal_kept(self):
+        # Without literal8 the message is stored as sent (no NUL can be
+        # in it), even with C-T-E binary.
+        c, name = self.box()
+        msg = (b"Subject: eight bit\r\nContent-Transfer-Encoding: binary"
+               b"\r\n\r\n\xc3\xa9t\xc3\xa9\r\n")
+        c.append_ok(name, msg)
+        c.ok("NOOP")
+        r = self.one(c, "FETCH 1 (BODY.PEEK[] BINARY.PEEK[1])")
+        self.assertEqual(item(r, "BODY[]"), ("literal", msg))
+        self.assertEqual(item(r, "BINARY[1]"),
+                         ("literal", b"\xc3\xa9t\xc3\xa9\r\n"))
+
+
+class TestTopLevelMessageRfc822(Base):
+    """A message whose own type is message/rfc822 (RFC 3501 6.4.5, as
+    Dovecot and imaptest fetch-body-message-rfc822): part 1 is its body,
+    the whole encapsulated message; 1.HEADER, 1.TEXT and 1.N look inside
+    it, for BODY and BINARY alike."""
+
+    FWD = Rfc822(TOP + [b"Subject: forwarded",
+                        b"Content-Type: message/rfc822"], INNER_MSG)
+
+    def test_sections(self):
+        c, _ = self.box(self.FWD.raw())
+        inner_hdr = INNER_MSG.raw().split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+        r = self.one(c, "FETCH 1 (BODY.PEEK[1] BODY.PEEK[1.1] "
+                        "BODY.PEEK[1.HEADER] BODY.PEEK[1.TEXT] "
+                        "BODY.PEEK[TEXT] BINARY.PEEK[1] BINARY.SIZE[1] "
+                        "BINARY.PEEK[1.1] BINARY.PEEK[1.2] BINARY.PEEK[])")
+        self.assertEqual(item(r, "BODY[1]"), ("literal", INNER_MSG.raw()))
+        self.assertEqual(item(r, "BODY[TEXT]"), ("literal", INNER_MSG.raw()))
+        self.assertEqual(item(r, "BODY[1.1]"), ("literal", b64_body(INNER)))
+        self.assertEqual(item(r, "BODY[1.HEADER]"), ("literal", inner_hdr))
+        self.assertEqual(item(r, "BODY[1.TEXT]"),
+                         ("literal", b64_body(INNER)))
+        self.assertEqual(item(r, "BINARY[1]"),
+                         ("literal", INNER_MSG.binary()))
+        self.assertEqual(item(r, "BINARY.SIZE[1]"),
+                         ("atom", str(len(INNER_MSG.binary())).encode()))
+        self.assertEqual(item(r, "BINARY[1.1]"), ("literal", INNER))
+        self.assertEqual(item(r, "BINARY[1.2]"), ("nil", None))
+        self.assertEqual(item(r, "BINARY[]"), ("literal", self.FWD.binary()))
 
 
 class TestPreview(Base):

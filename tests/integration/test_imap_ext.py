@@ -310,6 +310,35 @@ class TestSearchExtensions(Base):
         self.assertRegex(one(u, b"* ESEARCH"),
                          rb'^\* ESEARCH \(TAG "t\d+"\) COUNT 0$')
 
+    def test_esearch_modseq_of_min_max(self):
+        """RFC 7162 3.1.5 / RFC 4731: with MIN and/or MAX alone, MODSEQ is
+        the highest of the messages returned, else of all found."""
+        name = self.box(3)
+        c = self.conn()
+        c.ok("ENABLE CONDSTORE")
+        c.ok(f"SELECT {q(name)}")
+        ms = {}
+        for n in (1, 3, 2):        # modseqs: 1 < 3 < 2
+            u, t = c.ok(f"STORE {n} +FLAGS (\\Seen)")
+            ms[n] = int(fetch_map(u)[n]["MODSEQ"][0])
+        self.assertLess(ms[1], ms[3])
+        self.assertLess(ms[3], ms[2])
+        cases = [("(MIN) 1:3", f"MIN 1 MODSEQ {ms[1]}"),
+                 ("(MAX) 1:3", f"MAX 3 MODSEQ {ms[3]}"),
+                 ("(MIN MAX) 1:3", f"MIN 1 MAX 3 MODSEQ {ms[3]}"),
+                 ("(MIN MAX) 2:3", f"MIN 2 MAX 3 MODSEQ {ms[2]}"),
+                 ("(MIN COUNT) 1,3", f"MIN 1 COUNT 2 MODSEQ {ms[3]}"),
+                 ("() 1:3", f"ALL 1:3 MODSEQ {ms[2]}")]
+        for ret, want in cases:
+            u, t = c.ok(f"SEARCH RETURN {ret} MODSEQ 1")
+            tag = t.split()[0].decode()
+            self.assertEqual(one(u, b"* ESEARCH"),
+                             f'* ESEARCH (TAG "{tag}") {want}'.encode(),
+                             ret)
+        u, t = c.ok(f"UID SEARCH RETURN (MAX) 1:2 MODSEQ {ms[1] + 1}")
+        self.assertRegex(one(u, b"* ESEARCH"),
+                         rb' UID MAX \d+ MODSEQ %d$' % ms[2])
+
     def test_searchres(self):
         name = self.box(6)
         c = self.conn()
@@ -503,6 +532,50 @@ class TestMailboxExtensions(Base):
                             for a in e.values()), e)
         self.assertIn("Sent", e)
         self.assertNotIn(p + "/d", e)
+
+    def test_lsub_parent_and_childinfo(self):
+        c = self.conn()
+        p = f"lp{int(time.time() * 1000) % 100000}"
+        for n in ("t", "t2", "t2/x", "t3/y", "t7/t7", "t8/t8", "t8/t9"):
+            c.ok(f"CREATE {q(p + '/' + n)}")
+        for n in ("t", "t2/x", "t3/y", "t7/t7", "t8/t8", "t8/t9"):
+            c.ok(f"SUBSCRIBE {q(p + '/' + n)}")
+        # "%" stops above t2/x and t3/y: their parents, as \Noselect
+        # (RFC 3501 6.3.9), even t2 that exists, each once.
+        u, t = c.ok(f'LSUB "" {q(p + "/%")}')
+        self.assertEqual(sorted(u), sorted([
+            f'* LSUB () "/" "{p}/t"'.encode(),
+            f'* LSUB (\\Noselect) "/" "{p}/t2"'.encode(),
+            f'* LSUB (\\Noselect) "/" "{p}/t3"'.encode(),
+            f'* LSUB (\\Noselect) "/" "{p}/t7"'.encode(),
+            f'* LSUB (\\Noselect) "/" "{p}/t8"'.encode()]))
+        # "*" reaches the subscribed names themselves: no parents.
+        u, t = c.ok(f'LSUB "" {q(p + "/t8*")}')
+        self.assertEqual(sorted(u), sorted([
+            f'* LSUB () "/" "{p}/t8/t8"'.encode(),
+            f'* LSUB () "/" "{p}/t8/t9"'.encode()]))
+        c.ok(f"SUBSCRIBE {q(p + '/t2')}")
+        u, t = c.ok(f'LSUB "" {q(p + "/t2")}')
+        self.assertEqual(u, [f'* LSUB () "/" "{p}/t2"'.encode()])
+        c.ok(f"UNSUBSCRIBE {q(p + '/t2')}")
+        # RECURSIVEMATCH: CHILDINFO only for a subscribed child that the
+        # patterns do not list themselves (RFC 5258 3.5).
+        sub = '("CHILDINFO" ("SUBSCRIBED"))'
+        u, t = c.ok(f'LIST (SUBSCRIBED RECURSIVEMATCH) "" {q(p + "/t2")}')
+        self.assertEqual(u, [f'* LIST (\\HasChildren) "/" "{p}/t2" '
+                             f'{sub}'.encode()])
+        u, t = c.ok(f'LIST (SUBSCRIBED RECURSIVEMATCH) "" ({q(p + "/t2")} '
+                    f'{q(p + "/t2/x")})')
+        self.assertEqual(u, [f'* LIST (\\HasNoChildren \\Subscribed) "/" '
+                             f'"{p}/t2/x"'.encode()])
+        u, t = c.ok(f'LIST (SUBSCRIBED RECURSIVEMATCH) "" {q(p + "*t7")}')
+        self.assertEqual(u, [f'* LIST (\\HasNoChildren \\Subscribed) "/" '
+                             f'"{p}/t7/t7"'.encode()])
+        u, t = c.ok(f'LIST (SUBSCRIBED RECURSIVEMATCH) "" {q(p + "*t8")}')
+        self.assertEqual(sorted(u), sorted([
+            f'* LIST (\\HasChildren) "/" "{p}/t8" {sub}'.encode(),
+            f'* LIST (\\HasNoChildren \\Subscribed) "/" '
+            f'"{p}/t8/t8"'.encode()]))
 
     def test_list_status(self):
         c = self.conn()

@@ -20,7 +20,8 @@ from test_imap import (ImapConn, make_server, q, fetch_items, fetch_map,
 PW = "sync-password-1"
 USERS = ["flags@example.test", "newmail@example.test", "idle@example.test",
          "noexp@example.test", "mbs-plain@example.test",
-         "mbs-tls@example.test"]
+         "mbs-tls@example.test", "kw@example.test", "recent@example.test",
+         "gone@example.test"]
 
 SRV = None
 
@@ -275,6 +276,224 @@ class TestNoExpungeDuringFetch(SyncBase):
         u, _ = b.ok("FETCH 1:* (UID)")
         self.assertEqual([d["UID"] for s, d in fetches(u)],
                          [str(uids[0]), str(uids[3])])
+
+
+SYSFLAGS = "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+
+
+def flags_lines(keywords):
+    """The FLAGS and PERMANENTFLAGS responses of a read-write session."""
+    kw = "".join(" " + k for k in keywords)
+    return [f"* FLAGS ({SYSFLAGS}{kw})".encode(),
+            f"* OK [PERMANENTFLAGS ({SYSFLAGS}{kw} \\*)] Flags "
+            "permitted.".encode()]
+
+
+class SessionModel:
+    """A client's idea of the selected mailbox, fed responses in order:
+    every number must be one the client knows, and every keyword in a
+    FETCH must have been announced in FLAGS first (RFC 3501 7.2.6)."""
+
+    def __init__(self, test, exists, keywords=()):
+        self.t = test
+        self.count = exists
+        self.known = {k.lower() for k in keywords}
+
+    def feed(self, untagged):
+        for r in untagged:
+            if r.startswith(b"* FLAGS "):
+                self.known = {f.lower() for f in parse(r[8:])[0]
+                              if not f.startswith("\\")}
+                continue
+            m = re.match(rb"\* (\d+) (EXISTS|EXPUNGE|FETCH)\b", r)
+            if m is None:
+                continue
+            n = int(m.group(1))
+            if m.group(2) == b"EXISTS":
+                self.t.assertGreaterEqual(n, self.count, r)
+                self.count = n
+                continue
+            self.t.assertTrue(1 <= n <= self.count, (r, self.count))
+            if m.group(2) == b"EXPUNGE":
+                self.count -= 1
+                continue
+            _, d = fetch_items(r)
+            for f in d.get("FLAGS", []):
+                if not f.startswith("\\"):
+                    self.t.assertIn(f.lower(), self.known,
+                                    f"keyword used before FLAGS: {r!r}")
+            if "MODSEQ" in d:
+                self.t.assertGreater(int(d["MODSEQ"][0]), 0, r)
+
+
+class TestKeywordAnnouncement(SyncBase):
+    """A new keyword reaches every session in FLAGS/PERMANENTFLAGS before
+    a FETCH shows it, whoever introduced it (STORE, APPEND, COPY)."""
+
+    def test_store_append_copy_announce_keywords(self):
+        user = "kw@example.test"
+        a = self.conn(user)
+        a.ok('CREATE "kwbox"')
+        a.ok('CREATE "kwsrc"')
+        for i in range(2):
+            a.append_ok("kwbox", make_msg(f"kw {i}"))
+        a.append_ok("kwsrc", make_msg("kw src"), flags="kwCopied")
+        u, _ = a.ok('SELECT "kwbox"')          # \Recent is A's
+        self.assertEqual(u[0], flags_lines([])[0])
+        b = self.conn(user)
+        b.ok('SELECT "kwbox"')
+        c = self.conn(user)
+
+        # STORE: the storing session itself, FLAGS first.
+        u, _ = a.ok("STORE 1 +FLAGS (kwOne)")
+        self.assertEqual(u, flags_lines(["kwOne"]) +
+                         [b"* 1 FETCH (FLAGS (\\Recent kwOne))"])
+        # ... and the other one at its next command.
+        u, _ = b.ok("NOOP")
+        self.assertEqual(u, flags_lines(["kwOne"]) +
+                         [b"* 1 FETCH (FLAGS (kwOne))"])
+
+        # A FETCH that reads a keyword B has not been told about yet.
+        u, _ = a.ok("STORE 1 +FLAGS (kwTwo)")
+        self.assertEqual(u, flags_lines(["kwOne", "kwTwo"]) +
+                         [b"* 1 FETCH (FLAGS (\\Recent kwOne kwTwo))"])
+        u, _ = b.ok("FETCH 1 (FLAGS)")
+        self.assertEqual(u[:3], flags_lines(["kwOne", "kwTwo"]) +
+                         [b"* 1 FETCH (FLAGS (kwOne kwTwo))"])
+        SessionModel(self, 2, ["kwOne"]).feed(u)
+        u, _ = a.ok("NOOP")
+        self.assertEqual(u, [])
+
+        # APPEND from a third session with a new keyword.
+        c.append_ok("kwbox", make_msg("kw appended"), flags="kwAppended")
+        u, _ = a.ok("NOOP")
+        self.assertEqual(u, flags_lines(["kwOne", "kwTwo", "kwAppended"]) +
+                         [b"* 3 EXISTS", b"* 3 RECENT"])
+        u, _ = a.ok("FETCH 3 (FLAGS)")
+        self.assertEqual(u, [b"* 3 FETCH (FLAGS (\\Recent kwAppended))"])
+        u, _ = b.ok("NOOP")
+        self.assertEqual(u, flags_lines(["kwOne", "kwTwo", "kwAppended"]) +
+                         [b"* 3 EXISTS"])
+
+        # COPY from another mailbox brings its keyword along.
+        c.ok('SELECT "kwsrc"')
+        c.ok('COPY 1 "kwbox"')
+        all_kw = ["kwOne", "kwTwo", "kwAppended", "kwCopied"]
+        for conn, recent in ((a, [b"* 4 RECENT"]), (b, [])):
+            u, _ = conn.ok("NOOP")
+            self.assertEqual(u, flags_lines(all_kw) + [b"* 4 EXISTS"] +
+                             recent)
+            u, _ = conn.ok("FETCH 4 (FLAGS)")
+            self.assertEqual(u, [b"* 4 FETCH (FLAGS (%skwCopied))" %
+                                 (b"\\Recent " if recent else b"")])
+
+
+class TestRecentAcrossSessions(SyncBase):
+
+    def test_examine_shows_recent_without_taking_it(self):
+        user = "recent@example.test"
+        a = self.conn(user)
+        a.ok('CREATE "rx"')
+        for i in range(2):
+            a.append_ok("rx", make_msg(f"rx {i}"))
+        # EXAMINE counts \Recent but must not take it (RFC 3501 6.3.2).
+        u, t = a.ok('EXAMINE "rx"')
+        self.assertIn(b"* 2 EXISTS", u)
+        self.assertIn(b"* 2 RECENT", u)
+        self.assertIn(b"[READ-ONLY]", t)
+        u, _ = a.ok("FETCH 1:2 (FLAGS)")
+        self.assertEqual(u, [b"* 1 FETCH (FLAGS (\\Recent))",
+                             b"* 2 FETCH (FLAGS (\\Recent))"])
+        a.ok("CLOSE")
+        b = self.conn(user)
+        u, _ = b.ok('STATUS "rx" (MESSAGES RECENT)')
+        self.assertEqual(u, [b'* STATUS "rx" (MESSAGES 2 RECENT 2)'])
+        u, _ = b.ok('SELECT "rx"')
+        self.assertIn(b"* 2 RECENT", u)
+        u, _ = a.ok('STATUS "rx" (RECENT)')
+        self.assertEqual(u, [b'* STATUS "rx" (RECENT 0)'])
+        u, _ = a.ok('EXAMINE "rx"')
+        self.assertIn(b"* 0 RECENT", u)
+
+    def test_status_does_not_count_claimed_recent(self):
+        user = "recent@example.test"
+        a = self.conn(user)
+        a.ok('CREATE "rs"')
+        a.ok('SELECT "rs"')
+        b = self.conn(user)
+        b.ok('SELECT "rs"')
+        c = self.conn(user)
+        # A appends and learns of the message first: it is A's \Recent.
+        u, _ = a.append("rs", make_msg("rs 1"), flags="\\Seen")
+        self.assertEqual(u, [b"* 1 EXISTS", b"* 1 RECENT"])
+        u, _ = c.ok('STATUS "rs" (MESSAGES UNSEEN RECENT)')
+        self.assertEqual(u, [b'* STATUS "rs" (MESSAGES 1 UNSEEN 0 '
+                             b'RECENT 0)'])
+        u, _ = b.ok("NOOP")
+        self.assertEqual(u, [b"* 1 EXISTS"])
+        # New mail nobody has heard of is recent in STATUS ...
+        c.append_ok("rs", make_msg("rs 2"))
+        u, _ = c.ok('STATUS "rs" (MESSAGES RECENT)')
+        self.assertEqual(u, [b'* STATUS "rs" (MESSAGES 2 RECENT 1)'])
+        # ... until a session with it selected is told.
+        u, _ = b.ok("NOOP")
+        self.assertEqual(u, [b"* 2 EXISTS", b"* 1 RECENT"])
+        u, _ = c.ok('STATUS "rs" (MESSAGES RECENT)')
+        self.assertEqual(u, [b'* STATUS "rs" (MESSAGES 2 RECENT 0)'])
+        u, _ = a.ok("NOOP")
+        self.assertEqual(u, [b"* 2 EXISTS"])
+        u, _ = a.ok("FETCH 1:2 (FLAGS)")
+        self.assertEqual(u, [b"* 1 FETCH (FLAGS (\\Seen \\Recent))",
+                             b"* 2 FETCH (FLAGS ())"])
+
+
+class TestChangesByOthers(SyncBase):
+
+    def test_store_on_message_expunged_by_other_session(self):
+        user = "gone@example.test"
+        a = self.conn(user)
+        a.ok('CREATE "gx"')
+        uids = [a.append_ok("gx", make_msg(f"gx {i}"))[1] for i in range(3)]
+        a.ok('SELECT "gx"')
+        b = self.conn(user)
+        b.ok("ENABLE CONDSTORE")
+        b.ok('SELECT "gx"')
+        a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        a.ok("EXPUNGE")
+        # B has not heard of the expunge: message 2 is gone under it.  No
+        # FETCH for it (no stale flags, no MODSEQ 0) and no EXPUNGE yet
+        # (RFC 3501 7.4.1); the others change.
+        u, t = b.command("STORE 1:3 +FLAGS (\\Answered)")
+        self.assertEqual(status_of(t), "OK", t)
+        self.assertEqual([(n, d["UID"], d["FLAGS"]) for n, d in fetches(u)],
+                         [(1, str(uids[0]), ["\\Answered"]),
+                          (3, str(uids[2]), ["\\Answered"])])
+        self.assertEqual(len(u), 2, u)
+        SessionModel(self, 3).feed(u)
+        u, _ = b.ok("NOOP")
+        self.assertEqual(u, [b"* 2 EXPUNGE"])
+
+    def test_expunge_and_new_mail_in_one_update(self):
+        user = "gone@example.test"
+        a = self.conn(user)
+        a.ok('CREATE "gy"')
+        uids = [a.append_ok("gy", make_msg(f"gy {i}"))[1] for i in range(3)]
+        a.ok('SELECT "gy"')
+        b = self.conn(user)
+        b.ok('SELECT "gy"')
+        c = self.conn(user)
+        a.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        a.ok("EXPUNGE")
+        new = c.append_ok("gy", make_msg("gy new"))[1]
+        # One removed, one added: B still needs EXISTS, after the
+        # EXPUNGE, so its numbers stay right (RFC 9051 7.5.1).
+        u, _ = b.ok("NOOP")
+        self.assertEqual(u, [b"* 1 EXPUNGE", b"* 3 EXISTS", b"* 1 RECENT"])
+        u, _ = b.ok("FETCH 1:* (UID)")
+        self.assertEqual([d["UID"] for n, d in fetches(u)],
+                         [str(uids[1]), str(uids[2]), str(new)])
+        u, _ = a.ok("NOOP")
+        self.assertEqual(u, [b"* 3 EXISTS"])
 
 
 class TestUidStability(unittest.TestCase):

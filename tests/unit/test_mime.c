@@ -300,6 +300,37 @@ test_section_find(void **state)
 	mime_part_free(&root);
 }
 
+/*
+ * A message that is itself message/rfc822 (imaptest fetch-body-message-
+ * rfc822-x2): part 1 is the root (its body is the encapsulated message),
+ * 1.1 the encapsulated message's part 1, and so on one level per number.
+ */
+static void
+test_section_find_top_message(void **state)
+{
+	static const char m[] =
+	    "Content-Type: message/rfc822\r\n\r\n"
+	    "Subject: mid\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Subject: sub\r\n\r\nHello world\r\n";
+	struct mime_part *root = PARSE(m);
+	const struct mime_part *mid, *sub;
+
+	mid = root->children;
+	assert_non_null(mid);
+	sub = mid->children;
+	assert_non_null(sub);
+	assert_string_equal(sub->env->subject, "sub");
+	assert_ptr_equal(sec(root, "1"), root);
+	assert_ptr_equal(sec(root, "1.1"), mid);
+	assert_ptr_equal(sec(root, "1.1.1"), sub);
+	check_body(m, sec(root, "1.1.1"), "Hello world\r\n");
+	assert_null(sec(root, "2"));
+	assert_null(sec(root, "1.2"));
+	assert_null(sec(root, "1.1.2"));
+	assert_null(sec(root, "1.1.1.2"));
+	mime_part_free(&root);
+}
+
 static void
 test_simple_and_envelope(void **state)
 {
@@ -1402,6 +1433,7 @@ main(void)
 		cmocka_unit_test(test_nested_offsets),
 		cmocka_unit_test(test_bare_lf),
 		cmocka_unit_test(test_section_find),
+		cmocka_unit_test(test_section_find_top_message),
 		cmocka_unit_test(test_simple_and_envelope),
 		cmocka_unit_test(test_degenerate_messages),
 		cmocka_unit_test(test_boundary_padding_and_outer_close),

@@ -1582,18 +1582,34 @@ test_copy_move(void **state)
 	assert_true(message_id_of(f, a, tr.id, 1) == mid);
 	check_body(f, a, mid, &t[1]);
 
-	/* MOVE into the same mailbox is refused; nothing changes. */
-	err = NULL;
-	assert_int_equal(store_mails_copy(f->st, a, in.id, (uint32_t[]){ 3 },
-	    1, in.id, true, 0, nu, &uv, &err), -1);
-	assert_non_null(err);
-	calls_expect(f, 0);
-	assert_int_equal(mbox(f, a, "INBOX").messages, 1);
-	/* COPY into the same mailbox: a new uid for the same message. */
+	/*
+	 * MOVE into the same mailbox (as Dovecot): the message gets a new
+	 * uid, the old one is expunged, the counters stay.
+	 */
+	in_hms = mbox(f, a, "INBOX").highestmodseq;
+	mid = message_id_of(f, a, in.id, 3);
 	if (store_mails_copy(f->st, a, in.id, (uint32_t[]){ 3 }, 1, in.id,
+	    true, 0, nu, &uv, &err) < 0)
+		fail_msg("move: %s", err);
+	assert_int_equal(nu[0], 4);
+	assert_int_equal(uv, in.uidvalidity);
+	calls_expect(f, 1, a, in.id);
+	in = mbox(f, a, "INBOX");
+	assert_int_equal(in.messages, 1);
+	assert_int_equal(in.unseen, 1);
+	assert_true(in.size == t[2].len);
+	assert_true(in.highestmodseq == in_hms + 2);
+	assert_int_equal(in.uidnext, 5);
+	check_counters(f, a, "INBOX");
+	expunged(f, a, in.id, in_hms, &us);
+	assert_int_equal(us.n, 1);
+	assert_int_equal(us.u[0], 3);
+	assert_true(message_id_of(f, a, in.id, 4) == mid);
+	/* COPY into the same mailbox: a new uid for the same message. */
+	if (store_mails_copy(f->st, a, in.id, (uint32_t[]){ 4 }, 1, in.id,
 	    false, 0, nu, &uv, &err) < 0)
 		fail_msg("copy: %s", err);
-	assert_int_equal(nu[0], 4);
+	assert_int_equal(nu[0], 5);
 	assert_int_equal(uv, in.uidvalidity);
 	calls_expect(f, 1, a, in.id);
 	assert_int_equal(mbox(f, a, "INBOX").messages, 2);
@@ -2307,6 +2323,99 @@ test_disabled_and_quota(void **state)
 	tmsg_free(&t);
 }
 
+/*
+ * Full-text index: entries, exact substring lookups, kept once, gone
+ * with the message.
+ */
+static void
+test_fts(void **state)
+{
+	struct fixture *f = *state;
+	struct store_fts_docs d;
+	struct mailbox_info mi;
+	struct mail_meta m;
+	struct tmsg t;
+	struct uids us;
+	int64_t a, id[3], *ids;
+	size_t n;
+	const char *err = NULL;
+
+	add_domain(f, "example.com");
+	a = add_account(f, "fts@example.com");
+	tmsg_init(f, &t, "f", 300);
+	for (int i = 0; i < 3; i++)
+		append(f, a, "INBOX", &t, 0, NULL);
+	mi = mbox(f, a, "INBOX");
+	for (uint32_t i = 0; i < 3; i++) {
+		mail_meta_init(&m);
+		assert_int_equal(store_mail_meta(f->st, a, mi.id, i + 1, false,
+		    &m), 1);
+		id[i] = m.message_id;
+		mail_meta_free(&m);
+	}
+	assert_int_equal(store_fts_docs(f->st, a, &d, &err), 0);
+	assert_int_equal(d.n, 0);
+	store_fts_docs_free(&d);
+	{
+		struct store_fts_doc docs[] = {
+			{ id[0], "hello world", 11 },
+			{ id[1], "yellow submarine", 16 },
+			{ id[2], NULL, 0 },		/* incomplete */
+			{ 999999, "no such message", 15 },
+		};
+
+		if (store_fts_add(f->st, a, docs, 4, &err) < 0)
+			fail_msg("fts_add: %s", err);
+	}
+	assert_int_equal(store_fts_docs(f->st, a, &d, &err), 0);
+	assert_int_equal(d.n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_true(d.ids[i] == id[i]);
+		assert_int_equal(d.complete[i], i < 2);
+	}
+	store_fts_docs_free(&d);
+	assert_int_equal(store_fts_match(f->st, a, "llo", 3, &ids, &n, &err),
+	    0);
+	assert_int_equal(n, 2);
+	assert_true(ids[0] == id[0] && ids[1] == id[1]);
+	free(ids);
+	assert_int_equal(store_fts_match(f->st, a, "o w", 3, &ids, &n, &err),
+	    0);
+	assert_int_equal(n, 1);
+	assert_true(ids[0] == id[0]);
+	free(ids);
+	/* A quote in the needle is a character, not FTS5 syntax. */
+	assert_int_equal(store_fts_match(f->st, a, "a\"b OR c", 8, &ids, &n,
+	    &err), 0);
+	assert_int_equal(n, 0);
+	free(ids);
+	/* An entry is kept once. */
+	{
+		struct store_fts_doc again = { id[0], "other text", 10 };
+
+		assert_int_equal(store_fts_add(f->st, a, &again, 1, &err), 0);
+	}
+	assert_int_equal(store_fts_match(f->st, a, "other", 5, &ids, &n,
+	    &err), 0);
+	assert_int_equal(n, 0);
+	free(ids);
+	/* Expunged, the message takes its entry along. */
+	us.n = 0;
+	assert_int_equal(store_mails_expunge(f->st, a, mi.id,
+	    (uint32_t[]){ 1 }, 1, false, uids_cb, &us, &err), 0);
+	assert_int_equal(us.n, 1);
+	assert_int_equal(store_fts_match(f->st, a, "llo", 3, &ids, &n, &err),
+	    0);
+	assert_int_equal(n, 1);
+	assert_true(ids[0] == id[1]);
+	free(ids);
+	assert_int_equal(store_fts_docs(f->st, a, &d, &err), 0);
+	assert_int_equal(d.n, 2);
+	assert_true(d.ids[0] == id[1] && d.ids[1] == id[2]);
+	store_fts_docs_free(&d);
+	tmsg_free(&t);
+}
+
 int
 main(void)
 {
@@ -2333,6 +2442,7 @@ main(void)
 		T(test_queue),
 		T(test_check),
 		T(test_disabled_and_quota),
+		T(test_fts),
 #undef T
 	};
 

@@ -140,6 +140,29 @@ store_mailbox_get_id(struct store *s, int64_t account, int64_t id,
 	return r;
 }
 
+int
+store_mailbox_count_from(struct store *s, int64_t account, int64_t mailbox,
+    uint32_t uid, uint32_t *count_r)
+{
+	const char *err;
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	*count_r = 0;
+	if ((db = sq_acct(s, account, &err)) == NULL ||
+	    (st = db_prep(db, "SELECT COUNT(*) FROM mails WHERE "
+	    "mailbox_id = ? AND uid >= ?", &err)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, mailbox);
+	sqlite3_bind_int64(st, 2, uid);
+	r = db_step(st);
+	if (r == 1)
+		*count_r = (uint32_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return r < 0 ? -1 : 0;
+}
+
 static int
 next_uidvalidity(struct db *db, uint32_t *uv, const char **error_r)
 {
@@ -1290,16 +1313,16 @@ store_mails_copy(struct store *s, int64_t account, int64_t src,
 	if (mbox_lock_row(db, src, &src_hms, &src_uidnext, error_r) < 0 ||
 	    mbox_lock_row(db, dst, &dst_hms, &dst_uidnext, error_r) < 0)
 		goto fail;
-	if (src == dst && move) {
-		*error_r = "Can't move a message into its own mailbox";
-		goto fail;
-	}
 	for (size_t i = 0; i < n; i++) {
 		int r;
 
 		if (src == dst) {
-			/* COPY into the same mailbox: one modseq counter. */
-			r = copy_one(db, src, uids[i], dst, false, &dst_uidnext,
+			/*
+			 * Into the same mailbox: one modseq counter.  A move
+			 * gives the message a new uid, as in Dovecot; the new
+			 * uids are above every uid being moved.
+			 */
+			r = copy_one(db, src, uids[i], dst, move, &dst_uidnext,
 			    &dst_hms, &dst_hms, &dsu, &dss, &ddu, &dds,
 			    &new_uids[i], error_r);
 		} else
@@ -1329,16 +1352,22 @@ store_mails_copy(struct store *s, int64_t account, int64_t src,
 			return STORE_OVERQUOTA;
 		}
 	}
+	if (src == dst) {
+		/* One row: a move's new entries and tombstones cancel. */
+		copied -= moved;
+		ddu += dsu;
+		dds += dss;
+	}
 	if (mbox_update(db, dst, dst_hms, dst_uidnext, copied, ddu, dds,
 	    error_r) < 0)
 		goto fail;
-	if (move && mbox_update(db, src, src_hms, 0, -moved, dsu, dss,
-	    error_r) < 0)
+	if (move && src != dst && mbox_update(db, src, src_hms, 0, -moved,
+	    dsu, dss, error_r) < 0)
 		goto fail;
 	if (db_commit(db, error_r) < 0)
 		return -1;
 	sq_changed(s, account, dst);
-	if (move)
+	if (move && src != dst)
 		sq_changed(s, account, src);
 	return 0;
 fail:
