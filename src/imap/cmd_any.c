@@ -47,6 +47,8 @@ cmd_enable(struct imap_cmd *cmd)
 	} ext[] = {
 		{ "CONDSTORE", IMAP_EN_CONDSTORE },
 		{ "QRESYNC", IMAP_EN_QRESYNC | IMAP_EN_CONDSTORE },
+		{ "UTF8=ACCEPT", IMAP_EN_UTF8 },
+		{ "IMAP4rev2", IMAP_EN_REV2 },
 	};
 	struct imap_session *s = cmd->s;
 	struct buf out = BUF_INIT;

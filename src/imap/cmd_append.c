@@ -368,7 +368,8 @@ cmd_append(struct imap_cmd *cmd)
 	int r, tz;
 
 	if (cmd->a.count < 2 || cmd->nspools == 0 ||
-	    args[cmd->a.count - 1].type != IMAP_ARG_LITERAL) {
+	    (args[cmd->a.count - 1].type != IMAP_ARG_LITERAL &&
+	    args[cmd->a.count - 1].type != IMAP_ARG_LIST)) {
 		imap_cmd_done(cmd, "BAD", "Invalid APPEND arguments");
 		return;
 	}
@@ -377,7 +378,7 @@ cmd_append(struct imap_cmd *cmd)
 	cmd->ctx = j;
 	cmd->ctx_free = append_job_free;
 	if ((wire = imap_arg_astring(&args[0])) == NULL ||
-	    imap_mailbox_from_wire(wire, &j->name, &err) < 0) {
+	    imap_mailbox_from_wire(s, wire, &j->name, &err) < 0) {
 		imap_cmd_done(cmd, "NO", "[TRYCREATE] Invalid mailbox name");
 		return;
 	}
@@ -408,6 +409,24 @@ cmd_append(struct imap_cmd *cmd)
 				return;
 			}
 			i++;
+		}
+		/* RFC 6855 4: UTF8 (literal8), a message/global. */
+		if (i + 1 < cmd->a.count && (s->enabled & IMAP_EN_UTF8) &&
+		    imap_arg_atom_eq(&args[i], "UTF8") &&
+		    args[i + 1].type == IMAP_ARG_LIST) {
+			size_t nl;
+			const struct imap_arg *l = imap_arg_list(&args[i + 1],
+			    &nl);
+
+			if (nl != 1 || l[0].type != IMAP_ARG_LITERAL ||
+			    l[0].len != 0 || !l[0].literal8) {
+				imap_cmd_done(cmd, "BAD", "Invalid APPEND UTF8 "
+				    "data");
+				return;
+			}
+			a->literal8 = true;
+			i += 2;
+			continue;
 		}
 		if (i >= cmd->a.count || args[i].type != IMAP_ARG_LITERAL ||
 		    args[i].len != 0) {

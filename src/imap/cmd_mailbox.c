@@ -81,7 +81,7 @@ mailbox_arg(struct imap_cmd *cmd, size_t i, struct buf *out)
 		imap_cmd_done(cmd, "BAD", "Invalid mailbox name argument");
 		return -1;
 	}
-	if (imap_mailbox_from_wire(wire, out, &err) < 0) {
+	if (imap_mailbox_from_wire(cmd->s, wire, out, &err) < 0) {
 		imap_cmd_done(cmd, "NO", "[CANNOT] %s", err);
 		return -1;
 	}
@@ -157,6 +157,7 @@ select_work(struct imap_cmd *cmd)
 	j->rc = 0;
 	j->view = imap_view_new(&j->mi, j->readonly);
 	j->view->first_recent = UINT32_MAX;
+	j->view->no_recent = (cmd->s->enabled & IMAP_EN_REV2) != 0;
 	if (imap_view_load(j->view, account, &j->error) < 0) {
 		j->rc = -1;
 		return;
@@ -192,14 +193,24 @@ select_done(struct imap_cmd *cmd)
 	s->state = IMAP_SELECTED;
 	imap_view_watch(s);
 	imap_view_write_flags(v, &b);
-	buf_printf(&b, "* %u EXISTS\r\n* %u RECENT\r\n", v->count,
-	    v->recent);
-	for (uint32_t i = 0; i < v->count; i++)
-		if (!(v->flags[i] & MAIL_SEEN)) {
-			buf_printf(&b, "* OK [UNSEEN %u] First unseen.\r\n",
-			    i + 1);
-			break;
-		}
+	buf_printf(&b, "* %u EXISTS\r\n", v->count);
+	if (s->enabled & IMAP_EN_REV2) {
+		/*
+		 * RFC 9051 6.3.2: no RECENT and no [UNSEEN]; a LIST response
+		 * gives the mailbox name as the server spells it.
+		 */
+		buf_puts(&b, "* LIST () \"/\" ");
+		imap_mailbox_to_wire(s, v->name, &b);
+		buf_puts(&b, "\r\n");
+	} else {
+		buf_printf(&b, "* %u RECENT\r\n", v->recent);
+		for (uint32_t i = 0; i < v->count; i++)
+			if (!(v->flags[i] & MAIL_SEEN)) {
+				buf_printf(&b, "* OK [UNSEEN %u] First "
+				    "unseen.\r\n", i + 1);
+				break;
+			}
+	}
 	buf_printf(&b, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
 	    "* OK [UIDNEXT %u] Predicted next UID\r\n", v->uidvalidity,
 	    v->uidnext);
@@ -542,12 +553,17 @@ name_matches(const char *pattern, const char *name)
 	return list_match(pattern, name, 0);
 }
 
-/* Patterns are modified UTF-7 too; an invalid one is matched as given. */
+/*
+ * Patterns are in the names' wire form too; an invalid one is matched as
+ * given.
+ */
 static void
-pattern_to_utf8(const char *wire, struct buf *out)
+pattern_to_utf8(const struct imap_session *s, const char *wire,
+    struct buf *out)
 {
 	buf_reset(out);
-	if (imap_utf7_to_utf8(wire, strlen(wire), out) < 0) {
+	if (IMAP_UTF8_NAMES(s) ||
+	    imap_utf7_to_utf8(wire, strlen(wire), out) < 0) {
 		buf_reset(out);
 		buf_puts(out, wire);
 	}
@@ -789,7 +805,7 @@ list_parse(struct imap_cmd *cmd, struct list_req *r)
 	}
 	if (i + 2 > n || (refw = imap_arg_astring(&a[i])) == NULL)
 		goto bad;
-	pattern_to_utf8(refw, &ref);
+	pattern_to_utf8(cmd->s, refw, &ref);
 	i++;
 	{
 		const struct imap_arg *pl = &a[i];
@@ -808,7 +824,7 @@ list_parse(struct imap_cmd *cmd, struct list_req *r)
 
 			if (p == NULL)
 				goto bad;
-			pattern_to_utf8(p, &u);
+			pattern_to_utf8(cmd->s, p, &u);
 			buf_init(&r->patterns[k]);
 			/* RFC 3501 6.3.8: the reference is a prefix. */
 			buf_append(&r->patterns[k], ref.data ? ref.data : "",
@@ -915,7 +931,7 @@ list_line(struct imap_session *s, const struct list_req *r,
 	if ((r->ret & LRET_SUBSCRIBED) && sub)
 		buf_puts(out, sp ? " \\Subscribed" : "\\Subscribed");
 	buf_puts(out, ") \"/\" ");
-	imap_mailbox_to_wire(name, out);
+	imap_mailbox_to_wire(s, name, out);
 	if (childinfo) {
 		buf_puts(out, " (\"CHILDINFO\" (");
 		if (r->sel & LSEL_SUBSCRIBED)
@@ -936,7 +952,7 @@ list_line(struct imap_session *s, const struct list_req *r,
 		    write_status_items(s, &mi, r->status, r->nstatus, &st) ==
 		    0) {
 			buf_puts(out, "* STATUS ");
-			imap_mailbox_to_wire(name, out);
+			imap_mailbox_to_wire(s, name, out);
 			buf_printf(out, " (%s)\r\n", buf_cstr(&st));
 		}
 		buf_free(&st);
@@ -998,12 +1014,12 @@ cmd_list(struct imap_cmd *cmd)
 			if (!list_matches(&r, subs.names[i]))
 				continue;
 			buf_puts(&out, "* LSUB () \"/\" ");
-			imap_mailbox_to_wire(subs.names[i], &out);
+			imap_mailbox_to_wire(s, subs.names[i], &out);
 			buf_puts(&out, "\r\n");
 		}
 		for (size_t i = 0; i < par.n; i++) {
 			buf_puts(&out, "* LSUB (\\Noselect) \"/\" ");
-			imap_mailbox_to_wire(par.names[i], &out);
+			imap_mailbox_to_wire(s, par.names[i], &out);
 			buf_puts(&out, "\r\n");
 		}
 		list_ctx_free(&par);
@@ -1102,7 +1118,7 @@ cmd_status(struct imap_cmd *cmd)
 		goto out;
 	}
 	buf_puts(&out, "* STATUS ");
-	imap_mailbox_to_wire(mi.name, &out);
+	imap_mailbox_to_wire(cmd->s, mi.name, &out);
 	buf_printf(&out, " (%s)\r\n", buf_cstr(&items_out));
 	imap_send_buf(s, &out);
 	imap_cmd_done(cmd, "OK", "Status completed.");

@@ -50,7 +50,7 @@ cmd_getquotaroot(struct imap_cmd *cmd)
 		imap_cmd_done(cmd, "BAD", "Invalid arguments");
 		return;
 	}
-	if (imap_mailbox_from_wire(wire, &name, &err) < 0 ||
+	if (imap_mailbox_from_wire(cmd->s, wire, &name, &err) < 0 ||
 	    store_mailbox_get(srv->store, s->account, buf_cstr(&name),
 	    &mi) != 1) {
 		imap_cmd_done(cmd, "NO", "[NONEXISTENT] Mailbox doesn't exist");
@@ -59,7 +59,7 @@ cmd_getquotaroot(struct imap_cmd *cmd)
 	}
 	limit = imap_account_quota(s);
 	buf_puts(&out, "* QUOTAROOT ");
-	imap_mailbox_to_wire(mi.name, &out);
+	imap_mailbox_to_wire(cmd->s, mi.name, &out);
 	if (limit > 0)
 		buf_puts(&out, " \"\"");
 	imap_send(s, "%s", buf_cstr(&out));

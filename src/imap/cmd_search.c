@@ -748,6 +748,9 @@ search_done(struct imap_cmd *cmd)
 	struct buf out = BUF_INIT;
 	unsigned o = c->prog.return_opts;
 
+	/* IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 6.4.4). */
+	if (s->enabled & IMAP_EN_REV2)
+		c->prog.has_return = true;
 	if (o & IMAP_SEARCH_RETURN_SAVE)
 		save_result(c, v);
 	if (c->prog.has_return && o == IMAP_SEARCH_RETURN_SAVE) {

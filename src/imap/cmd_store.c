@@ -378,7 +378,7 @@ cmd_copy(struct imap_cmd *cmd)
 	j->move = strcmp(cmd->a.name, "MOVE") == 0;
 	if (set_to_uids(cmd, &cmd->a.args[0], j) < 0)
 		return;
-	if (imap_mailbox_from_wire(wire, &name, &err) < 0) {
+	if (imap_mailbox_from_wire(cmd->s, wire, &name, &err) < 0) {
 		imap_cmd_done(cmd, "NO", "[TRYCREATE] %s", err);
 		buf_free(&name);
 		return;

@@ -93,7 +93,7 @@ imap_send_buf(struct imap_session *s, const struct buf *b)
 void
 imap_capabilities(struct imap_session *s, struct buf *b)
 {
-	buf_puts(b, "IMAP4rev1 SASL-IR LITERAL+ ID IDLE");
+	buf_puts(b, "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID IDLE");
 	if (s->state == IMAP_NOTAUTH) {
 		struct buf mechs = BUF_INIT;
 
@@ -119,7 +119,7 @@ imap_capabilities(struct imap_session *s, struct buf *b)
 		    "STATUS=SIZE OBJECTID");
 		buf_puts(b, " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
 		    "THREAD=REFERENCES");
-		buf_puts(b, " BINARY PREVIEW");
+		buf_puts(b, " BINARY PREVIEW UTF8=ACCEPT");
 		if (s->conn->under == NULL)
 			buf_puts(b, " COMPRESS=DEFLATE");
 		buf_printf(b, " APPENDLIMIT=%llu",
@@ -202,13 +202,20 @@ imap_cmd_async(struct imap_cmd *cmd, void (*work)(struct imap_cmd *),
 }
 
 int
-imap_mailbox_from_wire(const char *wire, struct buf *utf8,
-    const char **error_r)
+imap_mailbox_from_wire(const struct imap_session *s, const char *wire,
+    struct buf *utf8, const char **error_r)
 {
 	size_t len = strlen(wire);
 
 	buf_reset(utf8);
-	if (imap_utf7_to_utf8(wire, len, utf8) < 0) {
+	if (IMAP_UTF8_NAMES(s)) {
+		/* As sent; "&" is just a character now (RFC 6855 3). */
+		if (!imap_utf8_is_valid(wire, len)) {
+			*error_r = "Mailbox name is not valid UTF-8";
+			return -1;
+		}
+		buf_append(utf8, wire, len);
+	} else if (imap_utf7_to_utf8(wire, len, utf8) < 0) {
 		*error_r = "Mailbox name is not valid modified UTF-7";
 		return -1;
 	}
@@ -222,12 +229,15 @@ imap_mailbox_from_wire(const char *wire, struct buf *utf8,
 }
 
 void
-imap_mailbox_to_wire(const char *utf8, struct buf *out)
+imap_mailbox_to_wire(const struct imap_session *s, const char *utf8,
+    struct buf *out)
 {
 	struct buf tmp = BUF_INIT;
 
 	/* Stored names are valid UTF-8; fall back to the bytes if not. */
-	if (imap_utf8_to_utf7(utf8, strlen(utf8), &tmp) < 0) {
+	if (IMAP_UTF8_NAMES(s))
+		buf_puts(&tmp, utf8);
+	else if (imap_utf8_to_utf7(utf8, strlen(utf8), &tmp) < 0) {
 		buf_reset(&tmp);
 		buf_puts(&tmp, utf8);
 	}
@@ -468,6 +478,10 @@ literal_is_message(struct imap_session *s, size_t marker_at)
 	memset(&a, 0, sizeof(a));
 	if (s->state == IMAP_NOTAUTH)
 		return false;
+	/* APPEND ... UTF8 (~{N}...) (RFC 6855 4): the list is still open. */
+	if ((s->enabled & IMAP_EN_UTF8) && marker_at >= 7 &&
+	    strncasecmp(s->cmdbuf.data + marker_at - 7, " UTF8 (", 7) == 0)
+		marker_at -= 7;
 	if (imap_parse_command(s->cmdbuf.data, marker_at, NULL, &a, &err) == 0)
 		yes = strcmp(a.name, "APPEND") == 0 && a.count >= 1;
 	imap_cmd_args_free(&a);

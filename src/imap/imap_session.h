@@ -83,6 +83,7 @@ struct imap_view {
 	int64_t		 mailbox;
 	char		*name;		/* UTF-8 */
 	bool		 readonly;	/* EXAMINE */
+	bool		 no_recent;	/* IMAP4rev2: \Recent is gone */
 	uint32_t	 uidvalidity;
 	uint32_t	 uidnext;
 	uint64_t	 modseq;	/* change feed read up to here */
@@ -165,10 +166,17 @@ void	 imap_capabilities(struct imap_session *, struct buf *);
 /* The account's storage quota in bytes (0 = none), read fresh. */
 uint64_t imap_account_quota(struct imap_session *);
 
-/* Mailbox names on the wire (modified UTF-7) <-> stored (UTF-8). */
-int	 imap_mailbox_from_wire(const char *, struct buf *utf8,
-	    const char **error_r);
-void	 imap_mailbox_to_wire(const char *utf8, struct buf *out);
+/*
+ * Mailbox names on the wire <-> stored (UTF-8).  On the wire they are
+ * modified UTF-7, or UTF-8 once the session enabled UTF8=ACCEPT (RFC 6855
+ * 3) or IMAP4rev2 (RFC 9051 5.1).
+ */
+#define IMAP_UTF8_NAMES(s)	(((s)->enabled & (IMAP_EN_UTF8 | \
+				    IMAP_EN_REV2)) != 0)
+int	 imap_mailbox_from_wire(const struct imap_session *, const char *,
+	    struct buf *utf8, const char **error_r);
+void	 imap_mailbox_to_wire(const struct imap_session *, const char *utf8,
+	    struct buf *out);
 
 /* Flags. */
 /* Parses a flag list (or single flag) into system flags + keywords. */

@@ -207,6 +207,9 @@ imap_view_claim_recent(struct imap_view *v, int64_t account,
 	    imap_recent_claim(account, v->mailbox, stored_first, v->uidnext);
 
 	v->first_recent = first;
+	/* Claimed all the same, so IMAP4rev1 sessions don't see it. */
+	if (v->no_recent)
+		return;
 	for (uint32_t i = v->count; i-- > 0 && v->uids[i] >= first;) {
 		if (!(v->flags[i] & VIEW_RECENT)) {
 			v->flags[i] |= VIEW_RECENT;

@@ -526,6 +526,12 @@ int	 store_fts_match(struct store *, int64_t account, const char *needle,
 int	 store_fts_add(struct store *, int64_t account,
 	    const struct store_fts_doc *, size_t n, const char **error_r);
 
+/*
+ * Seconds an expunged message's body stays readable after its last
+ * mailbox entry went, for sessions that are sending it at that moment.
+ */
+#define STORE_BODY_GRACE	300
+
 /* Flag changes (STORE). */
 enum store_flag_op { FLAGS_SET, FLAGS_ADD, FLAGS_REMOVE };
 struct flag_change {

@@ -595,6 +595,89 @@ class TestMailboxExtensions(Base):
         self.assertEqual(status_of(t), "BAD")
 
 
+class TestUtf8AndRev2(Base):
+    """UTF8=ACCEPT (RFC 6855) and IMAP4rev2 (RFC 9051) via ENABLE."""
+
+    def test_utf8_accept_mailbox_names(self):
+        c = self.conn()
+        u, _ = c.ok("CAPABILITY")
+        self.assertIn("UTF8=ACCEPT", one(u, b"* CAPABILITY ").decode())
+        u, _ = c.ok("ENABLE UTF8=ACCEPT")
+        self.assertEqual(one(u, b"* ENABLED"), b"* ENABLED UTF8=ACCEPT")
+        name = "Grüße-%d" % (int(time.time() * 1000) % 100000)
+        c.ok(b'CREATE "' + name.encode() + b'"')
+        u, _ = c.ok(b'LIST "" "Gr' + "ü".encode() + b'*"')
+        self.assertIn(b'"/" "' + name.encode() + b'"', b"\n".join(u))
+        # "&" is an ordinary character now.
+        c.ok(b'CREATE "A&B-%d"' % (int(time.time() * 1000) % 100000))
+        u, t = c.command(b'CREATE "bad\xff\xfe"')
+        self.assertTrue(t.split()[1] in (b"NO", b"BAD"), t)
+        # A session without UTF8=ACCEPT sees modified UTF-7.
+        r = self.conn()
+        u, _ = r.ok('LIST "" "Gr*"')
+        self.assertIn(b'"Gr&APwA3w-e-', b"\n".join(u))
+        u, _ = r.ok('LIST "" "A&-B-*"')
+        self.assertEqual(len([x for x in u if x.startswith(b"* LIST")]), 1)
+        # The other way round, the UTF-8 session reaches it by UTF-8.
+        u, _ = c.ok(b'STATUS "' + name.encode() + b'" (MESSAGES)')
+        self.assertIn(b'* STATUS "' + name.encode() + b'" (MESSAGES 0)', u)
+
+    def test_utf8_append(self):
+        msg = ("From: Jürgen <jürgen@bücher.example>\r\n"
+               "To: demo@example.test\r\nSubject: Grüße\r\n\r\n"
+               "Hallo.\r\n").encode()
+        box = self.box()
+        c = self.conn()
+        head = b'x1 APPEND "' + box.encode() + b'" UTF8 (~{%d+}\r\n' % \
+            len(msg)
+        # Not before ENABLE UTF8=ACCEPT.
+        c.send(head + msg + b")\r\n")
+        u, t = c.read_tagged("x1")
+        self.assertTrue(t.startswith(b"x1 BAD"), t)
+        c.ok("ENABLE UTF8=ACCEPT")
+        c.send(head.replace(b"x1", b"x2") + msg + b")\r\n")
+        u, t = c.read_tagged("x2")
+        self.assertTrue(t.startswith(b"x2 OK [APPENDUID "), t)
+        c.ok(b'SELECT "' + box.encode() + b'"')
+        u, _ = c.ok("FETCH 1 (BODY.PEEK[])")
+        self.assertIn(msg, b"\n".join(u) + b"\n")
+
+    def test_imap4rev2(self):
+        box = self.box(2)
+        c = self.conn()
+        u, _ = c.ok("CAPABILITY")
+        self.assertIn(" IMAP4rev2 ", one(u, b"* CAPABILITY ").decode())
+        u, _ = c.ok("ENABLE IMAP4rev2")
+        self.assertEqual(one(u, b"* ENABLED"), b"* ENABLED IMAP4rev2")
+        u, t = c.ok(f'SELECT "{box}"')
+        self.assertFalse([x for x in u if b"RECENT" in x or b"UNSEEN" in x],
+                         u)
+        self.assertIn(f'* LIST () "/" "{box}"'.encode(), u)
+        self.assertIn(b"* 2 EXISTS", u)
+        u, _ = c.ok("FETCH 1:2 (FLAGS)")
+        self.assertFalse([x for x in u if b"\\Recent" in x], u)
+        # SEARCH answers ESEARCH, ALL by default.
+        u, t = c.command("SEARCH ALL")
+        self.assertEqual([x for x in u if b"SEARCH" in x],
+                         [b'* ESEARCH (TAG "%s") ALL 1:2' %
+                          t.split()[0]])
+        u, t = c.command("UID SEARCH UNSEEN")
+        self.assertTrue(u[-1].startswith(b'* ESEARCH (TAG "%s") UID ALL '
+                                         % t.split()[0]), u)
+        u, t = c.command("SEARCH DELETED")
+        self.assertEqual([x for x in u if b"SEARCH" in x],
+                         [b'* ESEARCH (TAG "%s")' % t.split()[0]])
+        # New mail: EXISTS, never RECENT.
+        o = self.conn()
+        o.append_ok(box, make_msg("third"))
+        u, _ = c.ok("NOOP")
+        self.assertIn(b"* 3 EXISTS", u)
+        self.assertFalse([x for x in u if b"RECENT" in x], u)
+        # The rev2 session claimed the new mail: no one else sees \Recent.
+        u, _ = o.ok(f'SELECT "{box}"')
+        self.assertIn(b"* 0 RECENT", u)
+
+
 class ZConn:
     """An IMAP client speaking raw deflate (RFC 4978) after COMPRESS."""
 

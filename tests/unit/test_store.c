@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -1474,6 +1475,30 @@ message_id_of(struct fixture *f, int64_t a, int64_t mb, uint32_t uid)
 	return id;
 }
 
+/*
+ * Ends the grace period of every expunged message of the account (by
+ * moving their time back) and lets a mailbox deletion purge them.
+ */
+static void
+purge_now(struct fixture *f, int64_t a)
+{
+	const char *err = NULL;
+	char path[256];
+	sqlite3 *h;
+
+	snprintf(path, sizeof(path), "%s/accounts/%lld/mail.db", f->data,
+	    (long long)a);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h, "UPDATE messages SET gone_at = "
+	    "gone_at - 301 WHERE gone_at IS NOT NULL", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+	if (store_mailbox_create(f->st, a, "purge-trigger", 0, &err) < 0 ||
+	    store_mailbox_delete(f->st, a, "purge-trigger", &err) < 0)
+		fail_msg("purge: %s", err);
+}
+
 static void
 test_copy_move(void **state)
 {
@@ -1536,12 +1561,15 @@ test_copy_move(void **state)
 	assert_int_equal(us.u[0], 1);
 	calls_expect(f, 1, a, in.id);
 	check_body(f, a, mid, &t[0]);
-	/* Expunge the copy too: now the body is gone. */
+	/* Expunge the copy too: after the grace period the body is gone. */
 	set_flags(f, a, ar.id, (uint32_t[]){ 1 }, 1, FLAGS_ADD, MAIL_DELETED,
 	    NULL, 0, ch);
 	if (store_mails_expunge(f->st, a, ar.id, NULL, 0, true, NULL, NULL,
 	    &err) < 0)
 		fail_msg("expunge: %s", err);
+	check_body(f, a, mid, &t[0]);
+	purge_now(f, a);
+	calls_reset(f);
 	err = NULL;
 	assert_int_equal(store_body_read(f->st, a, mid, 0, 10, &b, &err), -1);
 	assert_non_null(err);
@@ -1806,7 +1834,8 @@ test_mailbox_create_delete(void **state)
 	append(f, a, "Tmp", &t, 0, NULL);
 	id = message_id_of(f, a, mi.id, 1);
 	assert_int_equal(store_mailbox_delete(f->st, a, "Tmp", &err), 0);
-	/* Its messages went with it. */
+	/* Its messages went with it (after the grace period). */
+	purge_now(f, a);
 	err = NULL;
 	{
 		struct buf b = BUF_INIT;
@@ -2416,6 +2445,77 @@ test_fts(void **state)
 	tmsg_free(&t);
 }
 
+/*
+ * An expunged message stays readable for STORE_BODY_GRACE seconds (a
+ * FETCH may be sending it), then the next expunge purges it.
+ */
+static void
+test_expunge_grace(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox_info mi;
+	struct mail_meta m;
+	struct tmsg t;
+	struct uids us;
+	struct buf b = BUF_INIT;
+	const char *err = NULL;
+	char path[256];
+	sqlite3 *h;
+	int64_t a, gone_id, second_id;
+
+	add_domain(f, "example.com");
+	a = add_account(f, "grace@example.com");
+	tmsg_init(f, &t, "g", 200);
+	for (int i = 0; i < 3; i++)
+		append(f, a, "INBOX", &t, 0, NULL);
+	mi = mbox(f, a, "INBOX");
+	mail_meta_init(&m);
+	assert_int_equal(store_mail_meta(f->st, a, mi.id, 1, false, &m), 1);
+	gone_id = m.message_id;
+	mail_meta_free(&m);
+	mail_meta_init(&m);
+	assert_int_equal(store_mail_meta(f->st, a, mi.id, 2, false, &m), 1);
+	second_id = m.message_id;
+	mail_meta_free(&m);
+	us.n = 0;
+	assert_int_equal(store_mails_expunge(f->st, a, mi.id,
+	    (uint32_t[]){ 1 }, 1, false, uids_cb, &us, &err), 0);
+	assert_int_equal(us.n, 1);
+	/* Gone from the mailbox, still readable. */
+	mail_meta_init(&m);
+	assert_int_equal(store_mail_meta(f->st, a, mi.id, 1, false, &m), 0);
+	mail_meta_free(&m);
+	assert_int_equal(store_body_read(f->st, a, gone_id, 0, 10, &b, &err),
+	    0);
+	assert_int_equal(b.len, 10);
+	assert_memory_equal(b.data, t.text, 10);
+	/* The grace period over (moved back in time here), the next expunge
+	 * deletes it. */
+	snprintf(path, sizeof(path), "%s/accounts/%lld/mail.db", f->data,
+	    (long long)a);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h, "UPDATE messages SET gone_at = "
+	    "gone_at - 301 WHERE gone_at IS NOT NULL", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(h);
+	buf_reset(&b);
+	assert_int_equal(store_body_read(f->st, a, gone_id, 0, 10, &b, &err),
+	    0);
+	assert_int_equal(store_mails_expunge(f->st, a, mi.id,
+	    (uint32_t[]){ 2 }, 1, false, uids_cb, &us, &err), 0);
+	buf_reset(&b);
+	assert_int_equal(store_body_read(f->st, a, gone_id, 0, 10, &b, &err),
+	    -1);
+	/* Message 2, expunged just now, is in its own grace period. */
+	buf_reset(&b);
+	assert_int_equal(store_body_read(f->st, a, second_id, 0, 10, &b,
+	    &err), 0);
+	assert_int_equal(mbox(f, a, "INBOX").messages, 1);
+	buf_free(&b);
+	tmsg_free(&t);
+}
+
 int
 main(void)
 {
@@ -2443,6 +2543,7 @@ main(void)
 		T(test_check),
 		T(test_disabled_and_quota),
 		T(test_fts),
+		T(test_expunge_grace),
 #undef T
 	};
 

@@ -273,7 +273,13 @@ store_mailbox_create(struct store *s, int64_t account, const char *name,
 	return db_commit(db, error_r);
 }
 
-/* Drops one reference to a message; deletes it when none are left. */
+/*
+ * Drops one reference to a message.  When none are left, its full-text
+ * entry goes at once, but the message and its body stay STORE_BODY_GRACE
+ * seconds longer: another session may have started to send it (a FETCH
+ * promises a literal's length before it reads the body) and must be able
+ * to finish.  msg_purge() deletes them afterwards.
+ */
 static int
 msg_unref(struct db *db, int64_t message_id, const char **error_r)
 {
@@ -285,21 +291,15 @@ msg_unref(struct db *db, int64_t message_id, const char **error_r)
 	sqlite3_bind_int64(st, 1, message_id);
 	if (db_step(st) < 0)
 		goto fail;
-	if ((st = db_prep(db, "DELETE FROM bodies WHERE id = ?1 AND "
-	    "(SELECT refs FROM messages WHERE id = ?1) <= 0",
-	    error_r)) == NULL)
+	if ((st = db_prep(db, "UPDATE messages SET gone_at = ? WHERE id = ? "
+	    "AND refs <= 0 AND gone_at IS NULL", error_r)) == NULL)
 		return -1;
-	sqlite3_bind_int64(st, 1, message_id);
-	if (db_step(st) < 0)
-		goto fail;
-	if ((st = db_prep(db, "DELETE FROM messages WHERE id = ? AND "
-	    "refs <= 0", error_r)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, message_id);
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 2, message_id);
 	if (db_step(st) < 0)
 		goto fail;
 	if (sqlite3_changes(db->h) > 0) {
-		/* Its full-text entry, if it has one, goes with it. */
+		/* Its full-text entry, if it has one, goes now. */
 		if ((st = db_prep(db, "DELETE FROM fts_docs WHERE id = ?",
 		    error_r)) == NULL)
 			return -1;
@@ -318,6 +318,31 @@ msg_unref(struct db *db, int64_t message_id, const char **error_r)
 	return 0;
 fail:
 	*error_r = db_err(db, "message unref");
+	return -1;
+}
+
+/* Deletes the messages unreferenced for longer than STORE_BODY_GRACE. */
+static int
+msg_purge(struct db *db, const char **error_r)
+{
+	int64_t before = (int64_t)time(NULL) - STORE_BODY_GRACE;
+	sqlite3_stmt *st;
+
+	if ((st = db_prep(db, "DELETE FROM bodies WHERE id IN (SELECT id "
+	    "FROM messages WHERE gone_at <= ?)", error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	if (db_step(st) < 0)
+		goto fail;
+	if ((st = db_prep(db, "DELETE FROM messages WHERE gone_at <= ?",
+	    error_r)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, before);
+	if (db_step(st) < 0)
+		goto fail;
+	return 0;
+fail:
+	*error_r = db_err(db, "purging expunged messages");
 	return -1;
 }
 
@@ -376,6 +401,8 @@ store_mailbox_delete(struct store *s, int64_t account, const char *name,
 	for (size_t i = 0; i < n; i++)
 		if (msg_unref(db, ids[i], error_r) < 0)
 			goto fail;
+	if (msg_purge(db, error_r) < 0)
+		goto fail;
 	if ((st = db_prep(db, "DELETE FROM mails WHERE mailbox_id = ?",
 	    error_r)) == NULL)
 		goto fail;
@@ -897,7 +924,8 @@ store_fts_add(struct store *s, int64_t account,
 		 * session may have indexed it meanwhile).
 		 */
 		if ((st = db_prep(db, "INSERT OR IGNORE INTO fts_docs (id, "
-		    "complete) SELECT id, ? FROM messages WHERE id = ?",
+		    "complete) SELECT id, ? FROM messages WHERE id = ? AND "
+		    "gone_at IS NULL",
 		    error_r)) == NULL)
 			goto fail;
 		sqlite3_bind_int(st, 1, d->text != NULL);
@@ -1517,7 +1545,7 @@ expunge_sorted(struct store *s, int64_t account, int64_t mailbox,
 		dsize -= gone[i].size;
 	}
 	if (mbox_update(db, mailbox, hms, 0, -(int64_t)ngone, dunseen, dsize,
-	    error_r) < 0)
+	    error_r) < 0 || msg_purge(db, error_r) < 0)
 		goto fail;
 	if (db_commit(db, error_r) < 0) {
 		free(gone);

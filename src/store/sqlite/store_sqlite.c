@@ -198,6 +198,13 @@ static const char *const mail_migrations[] = {
 	"CREATE TABLE fts_docs ("
 	"  id INTEGER PRIMARY KEY,"
 	"  complete INTEGER NOT NULL);",
+	/*
+	 * 3: messages no longer referenced wait STORE_BODY_GRACE seconds
+	 * (gone_at) before they are deleted.
+	 */
+	"ALTER TABLE messages ADD COLUMN gone_at INTEGER;"
+	"CREATE INDEX messages_gone ON messages (gone_at)"
+	"  WHERE gone_at IS NOT NULL;",
 };
 
 struct thread_cache {
