@@ -1,5 +1,6 @@
 """
-loads - the six loads of issue 6, each run against one server at a time.
+loads - the six loads of issue 6, and the relay load of issue 3, each run
+against one server at a time.
 
 Every load function takes (bench, server, round) and returns a dict of
 figures {name: value}, plus "_cpu" details: the server's CPU seconds
@@ -152,6 +153,69 @@ async def smtp_load(b, server, rnd, conc, n):
             f"smtp_accept_c{conc}": n / t_accept,
             "_cpu": dict(m.details(n), messages=n, mbytes=round(nbytes / 1e6,
                                                                 1))}
+
+
+# -- 1b. Outbound relay (issue 3) ----------------------------------------
+HEADER_FROM = re.compile(rb"^From: [^\r\n]*\r\n", re.M)
+
+
+async def relay_load(b, server, sink, rnd, conc, n):
+    """n messages for remote.test over conc connections, timed from the
+    first MAIL until the sink (the remote instance) has received all n.
+    Connection i submits as user SMTP_USERS[i] (MAIL FROM and From: its
+    address, as a mail program sends): posthorn on submission after AUTH
+    PLAIN, Postfix on port 25 from mynetworks.  The connections are open
+    and logged in before the clock starts: the login (a yescrypt hash on
+    posthorn, none on Postfix) is not relaying."""
+    port, auth = server.relay_target()
+    users = [SMTP_USERS[i % len(SMTP_USERS)] for i in range(conc)]
+    work = [[] for _ in range(conc)]
+    nbytes = 0
+    for i in range(n):
+        w = i % conc
+        frm = f"From: <{servers.user_of(users[w])}>\r\n".encode()
+        data = HEADER_FROM.sub(frm, b.pool[(i * 7 + rnd) % len(b.pool)], 1)
+        data = b.stamp(data)
+        nbytes += len(data)
+        work[w].append(([f"r{i % 50}@{servers.REMOTE_DOMAIN}"], data))
+    conns = []
+    try:
+        for w in range(conc):
+            c = await Smtp.connect(port)
+            conns.append(c)
+            if auth:
+                await c.auth_plain(servers.user_of(users[w]),
+                                   servers.password_of(users[w]))
+
+        async def submit(w):
+            for rcpts, data in work[w]:
+                await conns[w].send(rcpts, data,
+                                    sender=servers.user_of(users[w]))
+
+        base = sink.count()
+        with Meter(server) as m:
+            await asyncio.gather(*(submit(w) for w in range(conc)))
+            t_accept = now() - m.t0
+            deadline = now() + (120 if b.quick else 600)
+            while True:
+                got = sink.count() - base
+                if got >= n or now() > deadline:
+                    break
+                await asyncio.sleep(0.02)
+        for c in conns:
+            await c.quit()
+    finally:
+        for c in conns:
+            c.w.close()
+    if got != n:
+        # A late message would count in the next run: say so.
+        b.error(server, f"relay_c{conc}",
+                f"the sink received {got} of {n} messages")
+    return {f"relay_c{conc}": n / m.wall,
+            f"relay_accept_c{conc}": n / t_accept,
+            "_cpu": dict(m.details(n), messages=n,
+                         mbytes=round(nbytes / 1e6, 1),
+                         accept_s=round(t_accept, 3))}
 
 
 # -- 2. IMAP mixed load -------------------------------------------------

@@ -4,6 +4,7 @@ every reply.  A reply that is not what the protocol promises raises
 ProtocolError; the loads count those as errors.
 """
 import asyncio
+import base64
 import re
 import ssl
 import time
@@ -59,6 +60,12 @@ class Smtp:
         if got != code:
             raise ProtocolError(f"expected {code}, got {lines!r}")
         return lines
+
+    async def auth_plain(self, user, pw):
+        """AUTH PLAIN (RFC 4616) with the initial response."""
+        tok = base64.b64encode(f"\0{user}\0{pw}".encode()).decode()
+        self.w.write(f"AUTH PLAIN {tok}\r\n".encode())
+        await self.expect("235")
 
     async def send(self, rcpts, data, sender="sender@remote.example"):
         """One transaction, pipelined (MAIL, RCPT..., DATA)."""

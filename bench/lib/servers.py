@@ -8,9 +8,15 @@ with its own base_dir and config file (dovecot -c FILE).  Both sides keep
 their shipped durability: Postfix's cleanup fsyncs the queue file before
 its 250, Dovecot's LMTP fsyncs (mail_fsync = optimized) before its 250;
 posthorn's 250 means committed (WAL, synchronous) in the mailbox.
+
+For the relay load (issue 3) two more helpers: Sink, Postfix's smtp-sink
+on 127.0.0.2 playing the remote instance for both sides, and Resolver, a
+local unbound that answers for remote.test (MX -> 127.0.0.2) and nothing
+else, for posthorn's MX lookups.
 """
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -22,6 +28,10 @@ BENCH = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 ROOT = os.path.dirname(BENCH)
 DOMAIN = "example.test"
 MAIL_USER = "phbench"          # bench/setup creates it; Dovecot's mail uid
+# The relay load: mail for REMOTE_DOMAIN goes to the sink on SINK_IP.
+REMOTE_DOMAIN = "remote.test"
+SINK_IP = "127.0.0.2"
+SINK_HOST = "mx.remote.test"
 
 
 def password_of(i):
@@ -32,20 +42,25 @@ def user_of(i):
     return f"u{i:05d}@{DOMAIN}"
 
 
-def free_port_block(n, start=17000):
-    """n consecutive-ish free loopback ports from start upwards."""
+def free_port_block(n, start=17000, ip="127.0.0.1", udp=False):
+    """n consecutive-ish free loopback ports from start upwards (udp:
+    free for UDP as well as TCP)."""
     ports = []
     p = start
     while len(ports) < n and p < 60000:
-        s = socket.socket()
+        socks = [socket.socket()]
+        if udp:
+            socks.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
         try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", p))
+            for s in socks:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((ip, p))
             ports.append(p)
         except OSError:
             pass
         finally:
-            s.close()
+            for s in socks:
+                s.close()
         p += 1
     return ports
 
@@ -153,6 +168,16 @@ def stop_leftovers(work):
                     time.sleep(0.05)
     except (OSError, ValueError):
         pass
+    for name, prog, mark in (("sink.pid", b"smtp-sink", SINK_HOST),
+                             ("unbound.pid", b"unbound", work)):
+        try:
+            pid = int(open(os.path.join(work, name)).read())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+            if prog in cmd and mark.encode() in cmd:
+                os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
     inc = os.path.join(work, "incumbent")
     if os.path.exists(os.path.join(inc, "postfix", "etc", "main.cf")):
         subprocess.run(["postfix", "-c", os.path.join(inc, "postfix", "etc"),
@@ -182,7 +207,8 @@ class Posthorn(Server):
     LISTENERS = ["smtp", "submission", "submissions", "imap", "imaps",
                  "pop3", "pop3s"]
 
-    def __init__(self, work, binary, cert, key, users):
+    def __init__(self, work, binary, cert, key, users, dns_port,
+                 relay_port):
         self.dir = os.path.join(work, "posthorn")
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
@@ -194,9 +220,8 @@ class Posthorn(Server):
         self.data_dir = os.path.join(self.dir, "data")
         self.conf = os.path.join(self.dir, "posthorn.conf")
         self.log_path = os.path.join(self.dir, "server.log")
-        ports = free_port_block(len(self.LISTENERS) + 1, 17100)
+        ports = free_port_block(len(self.LISTENERS), 17100)
         self.ports = dict(zip(self.LISTENERS, ports))
-        dns_port = ports[-1]    # nothing listens there: no DNS leaves
         self.proc = None
         with open(self.conf, "w") as f:
             f.write(f"""; written by bench/run
@@ -217,8 +242,15 @@ pop3s = 127.0.0.1:{self.ports['pop3s']}
 [limits]
 ; the load comes from one address: no per-address cap
 max_connections_per_ip = 1000000
+; DNS: the bench's own unbound (Resolver), which knows remote.test and
+; sends nothing out; when only other loads run, nothing listens there.
+; Its zone is unsigned: no DNSSEC, so no DANE (the sink offers no TLS).
 [dns]
 resolver = 127.0.0.1@{dns_port}
+dnssec = no
+; the relay load: the sink (the remote instance) listens on this port
+[delivery]
+port = {relay_port}
 """)
         self.cli("domain", "add", DOMAIN)
         self.hashes = {}
@@ -286,6 +318,10 @@ resolver = 127.0.0.1@{dns_port}
     def smtp_target(self):
         return ("smtp", self.ports["smtp"])
 
+    # posthorn relays only for users who logged in: submission + AUTH
+    def relay_target(self):
+        return (self.ports["submission"], True)
+
 
 POSTFIX_MASTER = """\
 # written by bench/run: Debian's services, chroot off (private instance)
@@ -339,6 +375,8 @@ virtual_mailbox_domains = {domain}
 virtual_mailbox_maps = texthash:{dir}/etc/vmailbox
 virtual_transport = lmtp:inet:127.0.0.1:{lmtp}
 smtp_dns_support_level = disabled
+# the relay load: mail for {remote} goes to the sink, no MX lookup
+transport_maps = texthash:{dir}/etc/transport
 """
 
 DOVECOT_CONF = """\
@@ -426,7 +464,7 @@ class Incumbent(Server):
     POP3)."""
     name = "incumbent"
 
-    def __init__(self, work, cert, key, hashes, max_conns=2000):
+    def __init__(self, work, cert, key, hashes, relay_port, max_conns=2000):
         self.dir = os.path.join(work, "incumbent")
         if os.path.exists(self.dir):
             subprocess.run(["rm", "-rf", self.dir])
@@ -454,7 +492,10 @@ class Incumbent(Server):
                 **self.ports))
         with open(os.path.join(self.pf, "etc", "main.cf"), "w") as f:
             f.write(POSTFIX_MAIN.format(dir=self.pf, domain=DOMAIN,
-                                        lmtp=self.ports["lmtp"]))
+                                        lmtp=self.ports["lmtp"],
+                                        remote=REMOTE_DOMAIN))
+        with open(os.path.join(self.pf, "etc", "transport"), "w") as f:
+            f.write(f"{REMOTE_DOMAIN} smtp:[{SINK_IP}]:{relay_port}\n")
         with open(os.path.join(self.pf, "etc", "master.cf"), "w") as f:
             f.write(POSTFIX_MASTER.format(smtp=self.ports["smtp"]))
         with open(os.path.join(self.pf, "etc", "vmailbox"), "w") as f:
@@ -538,5 +579,152 @@ class Incumbent(Server):
     def smtp_target(self):
         return ("smtp", self.ports["smtp"])
 
+    # Postfix relays for mynetworks (127.0.0.0/8) on port 25, no AUTH
+    def relay_target(self):
+        return (self.ports["smtp"], False)
+
     def maildir(self, addr):
         return os.path.join(self.dv, "mail", addr.split("@")[0], "Maildir")
+
+
+class Sink:
+    """The remote instance of the relay load: Postfix's smtp-sink on
+    SINK_IP, the same for both sides.  It takes every message and throws
+    it away (no TLS, no AUTH, XCLIENT or XFORWARD offered); -c makes it
+    print "sess=N quit=N mesg=N" to its output after every message, and
+    count() reads the last mesg= from that file."""
+
+    def __init__(self, work):
+        self.work = work
+        self.port = free_port_block(1, 17300, ip=SINK_IP)[0]
+        self.out_path = os.path.join(work, "sink.out")
+        self.proc = None
+
+    def start(self):
+        out = open(self.out_path, "wb")
+        self.proc = subprocess.Popen(
+            ["smtp-sink", "-u", MAIL_USER, "-4", "-c", "-a", "-C", "-F",
+             "-h", SINK_HOST, "-m", "1000",
+             f"inet:{SINK_IP}:{self.port}", "1000"],
+            stdout=out, stderr=out, cwd=self.work)
+        out.close()
+        with open(os.path.join(self.work, "sink.pid"), "w") as f:
+            f.write(f"{self.proc.pid}\n")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("smtp-sink exited: " +
+                                   open(self.out_path).read()[-500:])
+            try:
+                socket.create_connection((SINK_IP, self.port), 1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("smtp-sink does not answer")
+
+    def count(self):
+        """Messages received so far ("." answered with 250)."""
+        try:
+            with open(self.out_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 256))
+                tail = f.read()
+        except OSError:
+            return 0
+        got = re.findall(rb"mesg=(\d+)\r", tail)
+        return int(got[-1]) if got else 0
+
+    def pids(self):
+        return [self.proc.pid] if self.proc else []
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+class Resolver:
+    """A local unbound (the Debian package) for posthorn's [dns] resolver,
+    as tests/integration/dnsfixture.py runs one for the delivery tests:
+    remote.test MX 10 mx.remote.test, mx.remote.test A 127.0.0.2.  Every
+    other name is answered from a static root zone (NXDOMAIN), so no query
+    leaves the machine.  TTLs are an hour, as a real zone's would be, so
+    posthorn's resolver library may cache them."""
+
+    RECORDS = [(REMOTE_DOMAIN, f"MX 10 {SINK_HOST}."),
+               (SINK_HOST, f"A {SINK_IP}")]
+
+    def __init__(self, work):
+        self.dir = os.path.join(work, "dns")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port_block(1, 17350, udp=True)[0]
+        self.conf = os.path.join(self.dir, "unbound.conf")
+        self.log_path = os.path.join(self.dir, "unbound.log")
+        self.pidfile = os.path.join(work, "unbound.pid")
+        self.proc = None
+
+    def start(self):
+        lines = ["server:",
+                 "    interface: 127.0.0.1",
+                 f"    port: {self.port}",
+                 "    do-ip4: yes", "    do-ip6: no",
+                 "    do-udp: yes", "    do-tcp: yes",
+                 "    do-daemonize: no",
+                 '    username: ""', '    chroot: ""',
+                 f'    directory: "{self.dir}"',
+                 f'    pidfile: "{os.path.join(self.dir, "unbound.pid")}"',
+                 f'    logfile: "{self.log_path}"',
+                 "    use-syslog: no", "    verbosity: 1",
+                 '    module-config: "iterator"',
+                 "    access-control: 127.0.0.0/8 allow",
+                 "    num-threads: 1", "    so-reuseport: no",
+                 '    local-zone: "." static']
+        for name, rr in self.RECORDS:
+            lines.append(f'    local-data: "{name}. 3600 IN {rr}"')
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        r = subprocess.run(["unbound-checkconf", self.conf],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("unbound-checkconf: " + r.stdout + r.stderr)
+        out = open(os.path.join(self.dir, "unbound.out"), "ab")
+        self.proc = subprocess.Popen(["unbound", "-d", "-c", self.conf],
+                                     stdout=out, stderr=out)
+        out.close()
+        with open(self.pidfile, "w") as f:
+            f.write(f"{self.proc.pid}\n")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if self.mx_answers():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("unbound does not answer; see " + self.log_path)
+
+    def mx_answers(self):
+        """True once an MX query for REMOTE_DOMAIN gets one answer."""
+        qid = os.getpid() & 0xFFFF
+        name = b"".join(bytes([len(x)]) + x.encode()
+                        for x in REMOTE_DOMAIN.split(".")) + b"\0"
+        pkt = qid.to_bytes(2, "big") + bytes.fromhex("0100000100000000"
+                                                      "0000") + \
+            name + (15).to_bytes(2, "big") + (1).to_bytes(2, "big")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.3)
+        try:
+            s.sendto(pkt, ("127.0.0.1", self.port))
+            data, _ = s.recvfrom(4096)
+        except OSError:
+            return False
+        finally:
+            s.close()
+        return (len(data) >= 12 and data[:2] == pkt[:2] and
+                data[3] & 0x0F == 0 and int.from_bytes(data[6:8], "big") == 1)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
