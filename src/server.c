@@ -333,6 +333,13 @@ thread_exit_hook(void)
 }
 
 static void
+job_end_hook(void)
+{
+	if (srv != NULL && srv->store != NULL)
+		store_thread_release(srv->store);
+}
+
+static void
 raise_nofile(void)
 {
 	struct rlimit rl;
@@ -478,6 +485,7 @@ server_run(struct config *cfg)
 	iothreads_set_shutdown_hook(conn_shutdown_thread);
 	iothreads_set_exit_hook(thread_exit_hook);
 	workers_set_exit_hook(thread_exit_hook);
+	workers_set_job_hook(job_end_hook);
 	workers_start(cfg->workers);
 	for (size_t i = 0; i < nlisteners; i++)
 		listeners[i].evs = xcalloc(nthr, sizeof(struct event *));

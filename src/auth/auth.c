@@ -249,7 +249,7 @@ auth_submit(enum auth_kind kind, struct conn *c, const char *mech,
 	j->cb = cb;
 	j->ctx = ctx;
 	conn_hold(c);
-	worker_submit(auth_work, auth_done, j);
+	worker_submit_to(WORKER_AUTH, auth_work, auth_done, j);
 }
 
 void

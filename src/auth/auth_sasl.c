@@ -167,7 +167,7 @@ step_result(struct auth_sasl *a, int r, struct buf *chal)
 		l->user = xstrdup(cr->authcid);
 		a->busy = true;
 		conn_hold(a->conn);
-		worker_submit(lookup_work, lookup_done, l);
+		worker_submit_to(WORKER_AUTH, lookup_work, lookup_done, l);
 		return;
 	}
 	case SASL_STEP_DONE:

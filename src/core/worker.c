@@ -1,9 +1,16 @@
 /*
- * worker - the blocking-work thread pool.
+ * worker - the blocking-work thread pools.
+ *
+ * Two lanes, each a FIFO queue served by its own threads: the store lane
+ * (durable commits, mailbox work, scans) and the auth lane (password
+ * hashing, deliberately slow).  Apart, a burst of logins cannot make a
+ * logged-in user's SELECT wait behind a queue of hashes; the kernel shares
+ * the cores between the two.
  */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "loop.h"
@@ -18,33 +25,47 @@ struct job {
 	struct job	*next;
 };
 
-static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static struct job *head, *tail;
-static pthread_t *tids;
-static unsigned ntids;
-static bool stopping;
+struct lane {
+	pthread_mutex_t	 mtx;
+	pthread_cond_t	 cond;
+	struct job	*head, *tail;
+	pthread_t	*tids;
+	unsigned	 ntids;
+	bool		 stopping;
+};
+
+static struct lane lanes[2] = {
+	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
+	    NULL, 0, false },
+	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
+	    NULL, 0, false },
+};
 static void (*exit_hook)(void);
+static void (*job_hook)(void);
 
 static void *
-worker_main(void *unused)
+worker_main(void *arg)
 {
+	struct lane *l = arg;
+
 	for (;;) {
 		struct job *j;
 
-		pthread_mutex_lock(&mtx);
-		while (head == NULL && !stopping)
-			pthread_cond_wait(&cond, &mtx);
-		if (head == NULL) {
-			pthread_mutex_unlock(&mtx);
+		pthread_mutex_lock(&l->mtx);
+		while (l->head == NULL && !l->stopping)
+			pthread_cond_wait(&l->cond, &l->mtx);
+		if (l->head == NULL) {
+			pthread_mutex_unlock(&l->mtx);
 			break;
 		}
-		j = head;
-		head = j->next;
-		if (head == NULL)
-			tail = NULL;
-		pthread_mutex_unlock(&mtx);
+		j = l->head;
+		l->head = j->next;
+		if (l->head == NULL)
+			l->tail = NULL;
+		pthread_mutex_unlock(&l->mtx);
 		j->work(j->arg);
+		if (job_hook != NULL)
+			job_hook();
 		if (j->done != NULL) {
 			if (j->origin != NULL)
 				iothread_post(j->origin, j->done, j->arg);
@@ -58,34 +79,60 @@ worker_main(void *unused)
 	return NULL;
 }
 
+static void
+lane_start(struct lane *l, unsigned n)
+{
+	l->stopping = false;
+	l->tids = xcalloc(n, sizeof(*l->tids));
+	l->ntids = n;
+	for (unsigned i = 0; i < n; i++)
+		if (pthread_create(&l->tids[i], NULL, worker_main, l) != 0)
+			fatal("pthread_create");
+}
+
+static void
+lane_stop(struct lane *l)
+{
+	pthread_mutex_lock(&l->mtx);
+	l->stopping = true;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->mtx);
+	for (unsigned i = 0; i < l->ntids; i++)
+		pthread_join(l->tids[i], NULL);
+	free(l->tids);
+	l->tids = NULL;
+	l->ntids = 0;
+}
+
 void
 workers_start(unsigned n)
 {
-	stopping = false;
-	tids = xcalloc(n, sizeof(*tids));
-	ntids = n;
-	for (unsigned i = 0; i < n; i++)
-		if (pthread_create(&tids[i], NULL, worker_main, NULL) != 0)
-			fatal("pthread_create");
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned nauth;
+
+	if (n == 0)
+		n = 1;
+	/* Hashing is all CPU: more threads than cores only queue inside. */
+	nauth = cores < 1 ? 1 : (unsigned)cores;
+	if (nauth > n)
+		nauth = n;
+	lane_start(&lanes[WORKER_STORE], n);
+	lane_start(&lanes[WORKER_AUTH], nauth);
 }
 
 void
 workers_stop(void)
 {
-	pthread_mutex_lock(&mtx);
-	stopping = true;
-	pthread_cond_broadcast(&cond);
-	pthread_mutex_unlock(&mtx);
-	for (unsigned i = 0; i < ntids; i++)
-		pthread_join(tids[i], NULL);
-	free(tids);
-	tids = NULL;
-	ntids = 0;
+	/* Auth jobs may look accounts up in the store: stop them first. */
+	lane_stop(&lanes[WORKER_AUTH]);
+	lane_stop(&lanes[WORKER_STORE]);
 }
 
 void
-worker_submit(worker_fn *work, worker_fn *done, void *arg)
+worker_submit_to(enum worker_lane lane, worker_fn *work, worker_fn *done,
+    void *arg)
 {
+	struct lane *l = &lanes[lane];
 	struct job *j = xmalloc(sizeof(*j));
 
 	j->work = work;
@@ -93,18 +140,30 @@ worker_submit(worker_fn *work, worker_fn *done, void *arg)
 	j->arg = arg;
 	j->origin = iothread_self();
 	j->next = NULL;
-	pthread_mutex_lock(&mtx);
-	if (tail != NULL)
-		tail->next = j;
+	pthread_mutex_lock(&l->mtx);
+	if (l->tail != NULL)
+		l->tail->next = j;
 	else
-		head = j;
-	tail = j;
-	pthread_cond_signal(&cond);
-	pthread_mutex_unlock(&mtx);
+		l->head = j;
+	l->tail = j;
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->mtx);
+}
+
+void
+worker_submit(worker_fn *work, worker_fn *done, void *arg)
+{
+	worker_submit_to(WORKER_STORE, work, done, arg);
 }
 
 void
 workers_set_exit_hook(void (*fn)(void))
 {
 	exit_hook = fn;
+}
+
+void
+workers_set_job_hook(void (*fn)(void))
+{
+	job_hook = fn;
 }

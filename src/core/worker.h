@@ -1,12 +1,19 @@
 /*
- * worker - a small pool of threads for work that blocks: password hashing,
+ * worker - small pools of threads for work that blocks: password hashing,
  * durable commits, big scans (DESIGN.md).  A job's done function runs back
  * on the I/O thread that submitted it, so it may touch its connection.
+ * Password hashing has a lane of its own, so that logins never hold up
+ * store work queued behind them.
  */
 #ifndef POSTHORN_WORKER_H
 #define POSTHORN_WORKER_H
 
 typedef void worker_fn(void *);
+
+enum worker_lane {
+	WORKER_STORE,		/* n threads (workers_start) */
+	WORKER_AUTH,		/* one per core, at most n */
+};
 
 void	 workers_start(unsigned n);
 /* Finishes every queued job, then joins the threads. */
@@ -16,7 +23,11 @@ void	 workers_stop(void);
  * thread (or on the worker, when called from elsewhere).  done may be NULL.
  */
 void	 worker_submit(worker_fn *work, worker_fn *done, void *arg);
+void	 worker_submit_to(enum worker_lane, worker_fn *work, worker_fn *done,
+	    void *arg);
 /* Called on each worker thread right before it exits. */
 void	 workers_set_exit_hook(void (*fn)(void));
+/* Called on the worker thread after each job's work, before its done. */
+void	 workers_set_job_hook(void (*fn)(void));
 
 #endif

@@ -61,6 +61,11 @@ void	 store_close(struct store **);
 const char *store_tmpdir(const struct store *);
 /* Closes the calling thread's cached handles (call before a thread exits). */
 void	 store_thread_done(struct store *);
+/*
+ * Hands the calling thread's account connections back to the store's pool
+ * of idle ones, for any thread to reuse (worker threads, after each job).
+ */
+void	 store_thread_release(struct store *);
 
 /*
  * Change notification.  The store calls fn after every committed change to a

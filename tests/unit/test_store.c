@@ -35,6 +35,7 @@
 #include "core/spool.h"
 #include "mime/mime.h"
 #include "store/store.h"
+#include "store/sqlite/sqlite_int.h"
 
 #define MAX_CALLS	64
 /* Bigger than the spool keeps in memory, not a multiple of 64 KiB. */
@@ -2145,6 +2146,110 @@ test_group_commit(void **state)
 	tmsg_free(&t);
 }
 
+/*
+ * Account connections a thread releases go to the shared pool: the next
+ * thread serving that account takes the idle one instead of opening its
+ * own; a connection still held is never handed out twice; one released
+ * inside a transaction comes back rolled back.
+ */
+struct pool_arg {
+	struct fixture	*f;
+	int64_t		 acct;
+	bool		 release;
+	bool		 begin;		/* leave a transaction open */
+	uint64_t	 opened;	/* account connections this thread opened */
+	struct db	*db;
+	int		 autocommit;
+};
+
+static void *
+pool_thread(void *p)
+{
+	struct pool_arg *a = p;
+	const char *err = NULL;
+	uint64_t before = sq_acct_opens();
+	struct mailbox_info mi;
+
+	assert_int_equal(store_mailbox_get(a->f->st, a->acct, "INBOX", &mi), 1);
+	a->db = sq_acct(a->f->st, a->acct, &err);
+	assert_non_null(a->db);
+	a->autocommit = sqlite3_get_autocommit(a->db->h);
+	if (a->begin)
+		assert_int_equal(db_begin(a->db, &err), 0);
+	a->opened = sq_acct_opens() - before;
+	if (a->release)
+		store_thread_release(a->f->st);
+	else
+		store_thread_done(a->f->st);
+	return NULL;
+}
+
+static void
+pool_run(struct pool_arg *a)
+{
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, pool_thread, a), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+}
+
+static void
+test_acct_pool(void **state)
+{
+	struct fixture *f = *state;
+	struct pool_arg a1, a2, a3, a4;
+	int64_t acct;
+
+	add_domain(f, "example.com");
+	acct = add_account(f, "pool@example.com");
+	/* Released by one thread, reused by the next. */
+	a1 = (struct pool_arg){ .f = f, .acct = acct, .release = true };
+	pool_run(&a1);
+	assert_int_equal(a1.opened, 1);
+	a2 = (struct pool_arg){ .f = f, .acct = acct, .release = false };
+	pool_run(&a2);
+	assert_int_equal(a2.opened, 0);
+	assert_ptr_equal(a2.db, a1.db);
+	/* a2 closed it (thread done): the next thread opens a new one. */
+	a1 = (struct pool_arg){ .f = f, .acct = acct, .release = true,
+	    .begin = true };
+	pool_run(&a1);
+	assert_int_equal(a1.opened, 1);
+	/* Released inside a transaction: handed out rolled back. */
+	a3 = (struct pool_arg){ .f = f, .acct = acct, .release = true };
+	pool_run(&a3);
+	assert_int_equal(a3.opened, 0);
+	assert_int_equal(a3.autocommit, 1);
+	assert_int_equal(a3.db->in_tx, 0);
+	/* While this thread holds it, another thread gets its own. */
+	{
+		const char *err = NULL;
+		struct db *mine = sq_acct(f->st, acct, &err);
+
+		assert_ptr_equal(mine, a3.db);
+		a4 = (struct pool_arg){ .f = f, .acct = acct,
+		    .release = true };
+		pool_run(&a4);
+		assert_int_equal(a4.opened, 1);
+		assert_ptr_not_equal(a4.db, mine);
+		store_thread_release(f->st);
+	}
+	/* Both idle now; deleting the account drops them from the pool. */
+	{
+		const char *err = NULL;
+		uint64_t before = sq_acct_opens();
+
+		assert_non_null(sq_acct(f->st, acct, &err));
+		assert_int_equal(sq_acct_opens(), before);
+		store_thread_release(f->st);
+		sq_acct_remove_files(f->st, acct);
+		a4 = (struct pool_arg){ .f = f, .acct = acct,
+		    .release = false };
+		pool_run(&a4);
+		assert_int_equal(a4.opened, 1);
+	}
+}
+
 /* A prefix goes before the spool; junk delivers into \Junk, or INBOX. */
 static void
 test_deliver_prefix_junk(void **state)
@@ -2539,6 +2644,7 @@ main(void)
 		T(test_claim_recent),
 		T(test_deliver_prefix_junk),
 		T(test_group_commit),
+		T(test_acct_pool),
 		T(test_queue),
 		T(test_check),
 		T(test_disabled_and_quota),

@@ -22,6 +22,8 @@ struct store {
 struct db *sq_dir(struct store *, const char **error_r);
 struct db *sq_acct(struct store *, int64_t account, const char **error_r);
 void	 sq_changed(struct store *, int64_t account, int64_t mailbox);
+/* How many account connections were opened so far (for tests). */
+uint64_t sq_acct_opens(void);
 /* Removes data_dir/accounts/<id> (after the account row is gone). */
 void	 sq_acct_remove_files(struct store *, int64_t account);
 /* Streams a spool into the zero-filled blob column of an existing row. */

@@ -2,18 +2,27 @@
  * store_sqlite - the embedded backend: opening, per-thread connection caches
  * and schema migrations of posthorn.db and every account's mail.db.
  *
- * Each thread keeps its own sqlite connections (sqlite connections must not
- * be used by two threads at once, and WAL lets one writer and many readers
- * work side by side).  A thread's cache holds the posthorn.db connection and
- * up to ACCT_CACHE account connections, least recently used evicted.
+ * A sqlite connection is used by one thread at a time (WAL lets one writer
+ * and many readers work side by side).  Each thread keeps its posthorn.db
+ * connection and the ACCT_CACHE account connections it used last.  Worker
+ * threads hand their account connections back to a pool shared by all
+ * threads after every job (store_thread_release), and sq_acct takes an
+ * idle one from there before it opens a new one: opening costs a schema
+ * read, the migration check and WAL setup, and when per-thread caches were
+ * all there was, every worker opened its own connection to every busy
+ * account (with more busy accounts than a cache holds, a third of all IMAP
+ * commands opened and closed a database).  The pool keeps at most
+ * pool_max idle connections, the least recently released closed first.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +30,8 @@
 #include "core/xmalloc.h"
 #include "sqlite_int.h"
 
-#define ACCT_CACHE	32
+#define ACCT_CACHE	8
+#define POOL_MAX	512
 
 static const char *const dir_migrations[] = {
 	/* 1: the directory of domains, accounts and aliases; the queue. */
@@ -217,6 +227,103 @@ struct thread_cache {
 static __thread struct thread_cache tcache;
 static atomic_uint_fast64_t store_generations = 1;
 
+/* Idle account connections, oldest release first; see the top comment. */
+struct pooled {
+	struct db	*db;
+	uint64_t	 generation;
+};
+
+static pthread_mutex_t pool_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct pooled pool[POOL_MAX];
+static int npool, pool_max = -1;
+static atomic_uint_fast64_t acct_opens;
+
+/* Three descriptors a connection (db, -wal, -shm): an eighth of the limit. */
+static int
+pool_limit(void)
+{
+	struct rlimit rl;
+	rlim_t n = POOL_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 24 < n)
+		n = rl.rlim_cur / 24;
+	return (int)n;
+}
+
+/* A connection goes back idle: no transaction may stay open on it. */
+static void
+pool_put(struct db *db, uint64_t generation)
+{
+	struct db *evict = NULL;
+
+	if (db->in_tx || !sqlite3_get_autocommit(db->h)) {
+		log_warn("store: account %lld connection released inside a "
+		    "transaction; rolled back", (long long)db->account);
+		db_rollback(db);
+	}
+	pthread_mutex_lock(&pool_mtx);
+	if (pool_max < 0)
+		pool_max = pool_limit();
+	if (pool_max == 0)
+		evict = db;
+	else {
+		if (npool == pool_max) {
+			evict = pool[0].db;
+			memmove(&pool[0], &pool[1], (size_t)(npool - 1) *
+			    sizeof(pool[0]));
+			npool--;
+		}
+		pool[npool].db = db;
+		pool[npool].generation = generation;
+		npool++;
+	}
+	pthread_mutex_unlock(&pool_mtx);
+	db_close(&evict);
+}
+
+/* The most recently released idle connection to account, or NULL. */
+static struct db *
+pool_take(uint64_t generation, int64_t account)
+{
+	struct db *db = NULL;
+
+	pthread_mutex_lock(&pool_mtx);
+	for (int i = npool - 1; i >= 0; i--) {
+		if (pool[i].generation != generation ||
+		    pool[i].db->account != account)
+			continue;
+		db = pool[i].db;
+		memmove(&pool[i], &pool[i + 1], (size_t)(npool - i - 1) *
+		    sizeof(pool[0]));
+		npool--;
+		break;
+	}
+	pthread_mutex_unlock(&pool_mtx);
+	return db;
+}
+
+/* Closes the idle connections of one store (account < 0: all accounts). */
+static void
+pool_drop(uint64_t generation, int64_t account)
+{
+	struct db *gone[POOL_MAX];
+	int n = 0, k = 0;
+
+	pthread_mutex_lock(&pool_mtx);
+	for (int i = 0; i < npool; i++) {
+		if (pool[i].generation == generation && (account < 0 ||
+		    pool[i].db->account == account))
+			gone[n++] = pool[i].db;
+		else
+			pool[k++] = pool[i];
+	}
+	npool = k;
+	pthread_mutex_unlock(&pool_mtx);
+	for (int i = 0; i < n; i++)
+		db_close(&gone[i]);
+}
+
 static int
 mkdir_p(const char *path, mode_t mode)
 {
@@ -368,7 +475,13 @@ sq_acct(struct store *st, int64_t account, const char **error_r)
 	}
 	if (slot < 0) {
 		slot = oldest;
-		db_close(&tcache.accts[slot]);
+		pool_put(tcache.accts[slot], tcache.generation);
+		tcache.accts[slot] = NULL;
+	}
+	if ((db = pool_take(st->generation, account)) != NULL) {
+		db->last_used = tcache.clock;
+		tcache.accts[slot] = db;
+		return db;
 	}
 	/* Never create files for an account that doesn't exist. */
 	{
@@ -401,6 +514,7 @@ sq_acct(struct store *st, int64_t account, const char **error_r)
 		return NULL;
 	}
 	free(path);
+	atomic_fetch_add(&acct_opens, 1);
 	*error_r = NULL;
 	if (db_migrate(db, mail_migrations, (int)(sizeof(mail_migrations) /
 	    sizeof(mail_migrations[0])), error_r) < 0 ||
@@ -414,6 +528,12 @@ sq_acct(struct store *st, int64_t account, const char **error_r)
 	return db;
 }
 
+uint64_t
+sq_acct_opens(void)
+{
+	return atomic_load(&acct_opens);
+}
+
 void
 sq_acct_remove_files(struct store *st, int64_t account)
 {
@@ -421,11 +541,12 @@ sq_acct_remove_files(struct store *st, int64_t account)
 	    "mail.db-shm", "mail.db-journal" };
 	char *dir;
 
-	/* Drop our own cached connection first. */
+	/* Drop our own cached connection and the idle ones first. */
 	for (int i = 0; i < ACCT_CACHE; i++)
 		if (tcache.accts[i] != NULL &&
 		    tcache.accts[i]->account == account)
 			db_close(&tcache.accts[i]);
+	pool_drop(st->generation, account);
 	dir = xasprintf("%s/accounts/%lld", st->data_dir, (long long)account);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *p = xasprintf("%s/%s", dir, files[i]);
@@ -492,6 +613,7 @@ store_close(struct store **stp)
 		return;
 	if (tcache.generation == st->generation)
 		tcache_reset();
+	pool_drop(st->generation, -1);
 	free(st->data_dir);
 	free(st->tmp_dir);
 	free(st);
@@ -503,6 +625,18 @@ store_thread_done(struct store *st)
 {
 	if (tcache.generation == st->generation)
 		tcache_reset();
+}
+
+void
+store_thread_release(struct store *st)
+{
+	if (tcache.generation != st->generation)
+		return;
+	for (int i = 0; i < ACCT_CACHE; i++)
+		if (tcache.accts[i] != NULL) {
+			pool_put(tcache.accts[i], tcache.generation);
+			tcache.accts[i] = NULL;
+		}
 }
 
 const char *
