@@ -93,6 +93,7 @@ imap_send_buf(struct imap_session *s, const struct buf *b)
 void
 imap_capabilities(struct imap_session *s, struct buf *b)
 {
+	/* LITERAL+ covers LITERAL-; RFC 7888 5 forbids advertising both. */
 	buf_puts(b, "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID IDLE");
 	if (s->state == IMAP_NOTAUTH) {
 		struct buf mechs = BUF_INIT;

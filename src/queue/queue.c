@@ -655,8 +655,13 @@ on_ready(struct smtpc *c, void *ctx)
 		log_tls(a);
 	}
 	a->conn_ready = true;
-	if (a->records == 0)
-		attempt_next_message(a);
+	/*
+	 * The next message goes out while the last one's outcome is still
+	 * being written: the attempt holds every message it took "in flight"
+	 * until all outcomes are written (record_done), so nothing is sent
+	 * twice, and the connection does not idle through a commit.
+	 */
+	attempt_next_message(a);
 }
 
 static void

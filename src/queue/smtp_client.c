@@ -3,6 +3,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -825,6 +827,16 @@ smtpc_connect(struct event_base *base, const struct sockaddr *sa,
 	buf_init(&c->out);
 	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
+	if (c->fd >= 0) {
+		int one = 1;
+
+		/*
+		 * The message's last piece (".\r\n", the last BDAT chunk) is
+		 * a small write after a big one: with Nagle it waits for the
+		 * ACK the peer delays by 40 ms, once per message.
+		 */
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (c->fd < 0 || (c->bev = bufferevent_socket_new(base, c->fd,
 	    0)) == NULL) {
 		if (c->fd >= 0)

@@ -104,6 +104,9 @@ class TestEnableCondstore(Base):
                     "CREATE-SPECIAL-USE", "OBJECTID", "LIST-EXTENDED",
                     "LIST-STATUS", f"APPENDLIMIT={LIMIT}"):
             self.assertIn(cap, caps)
+        # LITERAL+ includes LITERAL-; RFC 7888 section 5 forbids both.
+        self.assertIn("LITERAL+", caps)
+        self.assertNotIn("LITERAL-", caps)
 
     def test_enable(self):
         c = self.conn()

@@ -2250,6 +2250,73 @@ test_acct_pool(void **state)
 	}
 }
 
+/*
+ * posthorn.db writers queue on the store's writer lock: a second writer
+ * waits until the first commits, and a transaction left open on a
+ * connection is rolled back by its next db_begin, not kept (with the
+ * lock held) forever.
+ */
+struct wlock_arg {
+	struct fixture	*f;
+	int		 began;
+	int64_t		 seen;		/* rows in meta when it got in */
+};
+
+static void *
+wlock_thread(void *p)
+{
+	struct wlock_arg *a = p;
+	const char *err = NULL;
+	struct db *db = sq_dir(a->f->st, &err);
+	sqlite3_stmt *st;
+
+	assert_non_null(db);
+	assert_int_equal(db_begin(db, &err), 0);
+	__atomic_store_n(&a->began, 1, __ATOMIC_SEQ_CST);
+	st = db_prep(db, "SELECT count(*) FROM t", &err);
+	assert_non_null(st);
+	assert_int_equal(db_step(st), 1);
+	a->seen = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	assert_int_equal(db_commit(db, &err), 0);
+	store_thread_done(a->f->st);
+	return NULL;
+}
+
+static void
+test_dir_writer_lock(void **state)
+{
+	struct fixture *f = *state;
+	const char *err = NULL;
+	struct db *db = sq_dir(f->st, &err);
+	struct wlock_arg a = { .f = f };
+	pthread_t th;
+
+	assert_non_null(db);
+	assert_ptr_equal(db->wlock, &f->st->dir_wlock);
+	assert_int_equal(db_exec(db, "CREATE TABLE t (x)", &err), 0);
+	assert_int_equal(db_begin(db, &err), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO t VALUES (1)", &err), 0);
+	assert_int_equal(pthread_create(&th, NULL, wlock_thread, &a), 0);
+	usleep(100 * 1000);
+	assert_int_equal(__atomic_load_n(&a.began, __ATOMIC_SEQ_CST), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO t VALUES (2)", &err), 0);
+	assert_int_equal(db_commit(db, &err), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.began, 1);
+	assert_int_equal(a.seen, 2);	/* it got in after the commit */
+	/* Left open, then begun again: the first one is rolled back. */
+	assert_int_equal(db_begin(db, &err), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO t VALUES (3)", &err), 0);
+	assert_int_equal(db_begin(db, &err), 0);
+	assert_int_equal(db_commit(db, &err), 0);
+	a = (struct wlock_arg){ .f = f };
+	assert_int_equal(pthread_create(&th, NULL, wlock_thread, &a), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.seen, 2);
+	assert_int_equal(db_exec(db, "DROP TABLE t", &err), 0);
+}
+
 /* A prefix goes before the spool; junk delivers into \Junk, or INBOX. */
 static void
 test_deliver_prefix_junk(void **state)
@@ -2645,6 +2712,7 @@ main(void)
 		T(test_deliver_prefix_junk),
 		T(test_group_commit),
 		T(test_acct_pool),
+		T(test_dir_writer_lock),
 		T(test_queue),
 		T(test_check),
 		T(test_disabled_and_quota),

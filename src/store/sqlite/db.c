@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -49,7 +50,7 @@ db_open(const char *path, struct db **dbp, const char **error_r)
 		return -1;
 	}
 	sqlite3_extended_result_codes(db->h, 1);
-	sqlite3_busy_timeout(db->h, 10000);
+	sqlite3_busy_timeout(db->h, DB_BUSY_SECS * 1000);
 	if (db_exec(db, "PRAGMA journal_mode=WAL", error_r) < 0 ||
 	    db_exec(db, "PRAGMA synchronous=FULL", error_r) < 0 ||
 	    db_exec(db, "PRAGMA foreign_keys=ON", error_r) < 0 ||
@@ -68,6 +69,8 @@ db_close(struct db **dbp)
 
 	if (db == NULL)
 		return;
+	if (db->in_tx)
+		db_rollback(db);
 	for (int i = 0; i < DB_STMT_CACHE; i++)
 		if (db->stmts[i] != NULL)
 			sqlite3_finalize(db->stmts[i]);
@@ -189,12 +192,37 @@ db_full_now(struct db *db)
 	    sqlite3_system_errno(db->h) == ENOSPC);
 }
 
+static void
+db_unlock(struct db *db)
+{
+	if (db->wlock != NULL && db->in_tx)
+		pthread_mutex_unlock(db->wlock);
+	db->in_tx = 0;
+}
+
 int
 db_begin(struct db *db, const char **error_r)
 {
-	if (db_exec(db, "BEGIN IMMEDIATE", error_r) < 0)
-		return -1;
+	if (db->in_tx) {
+		log_warnx("db: a transaction was left open; rolled back");
+		db_rollback(db);
+	}
+	if (db->wlock != NULL) {
+		struct timespec until;
+
+		/* As long as sqlite's busy timeout (db_open). */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += DB_BUSY_SECS;
+		if (pthread_mutex_timedlock(db->wlock, &until) != 0) {
+			*error_r = db_errmsg("database is locked");
+			return -1;
+		}
+	}
 	db->in_tx = 1;
+	if (db_exec(db, "BEGIN IMMEDIATE", error_r) < 0) {
+		db_unlock(db);
+		return -1;
+	}
 	return 0;
 }
 
@@ -207,7 +235,7 @@ db_commit(struct db *db, const char **error_r)
 		db_rollback(db);
 		return -1;
 	}
-	db->in_tx = 0;
+	db_unlock(db);
 	return 0;
 }
 
@@ -220,7 +248,7 @@ db_rollback(struct db *db)
 		db->nospace = db_full_now(db);
 	if (sqlite3_get_autocommit(db->h) == 0)
 		(void)db_exec(db, "ROLLBACK", &err);
-	db->in_tx = 0;
+	db_unlock(db);
 }
 
 int

@@ -6,11 +6,13 @@
 #ifndef POSTHORN_SQLITE_DB_H
 #define POSTHORN_SQLITE_DB_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define DB_STMT_CACHE	64
+#define DB_BUSY_SECS	10	/* a writer waits this long for the lock */
 
 struct db {
 	sqlite3		*h;
@@ -20,6 +22,13 @@ struct db {
 	uint64_t	 last_used;
 	int		 in_tx;
 	int		 nospace;	/* the last failure was a full disk */
+	/*
+	 * Shared by this process's connections to the same file: writers
+	 * queue here and the next one starts the moment the last commits,
+	 * where sqlite's busy handler would have them sleep 1, 2, 5, 10...
+	 * ms between tries.  NULL: sqlite's busy handler alone.
+	 */
+	pthread_mutex_t	*wlock;
 };
 
 /* Opens path (creating it), sets WAL, synchronous=FULL, busy timeout. */

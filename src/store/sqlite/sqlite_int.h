@@ -11,6 +11,7 @@ struct store {
 	char		*data_dir;
 	char		*tmp_dir;
 	uint64_t	 generation;	/* tells thread caches apart */
+	pthread_mutex_t	 dir_wlock;	/* posthorn.db writers (db.h) */
 	store_change_fn	*change_fn;
 	void		*change_ctx;
 	void		(*queue_fn)(void *);

@@ -376,7 +376,10 @@ sq_dir(struct store *st, const char **error_r)
 	path = xasprintf("%s/posthorn.db", st->data_dir);
 	r = db_open(path, &tcache.dir, error_r);
 	free(path);
-	return r < 0 ? NULL : tcache.dir;
+	if (r < 0)
+		return NULL;
+	tcache.dir->wlock = &st->dir_wlock;
+	return tcache.dir;
 }
 
 static int
@@ -580,6 +583,7 @@ store_open(const char *data_dir, struct store **stp, const char **error_r)
 	struct db *db;
 	char *p;
 
+	pthread_mutex_init(&st->dir_wlock, NULL);
 	st->data_dir = xstrdup(data_dir);
 	st->tmp_dir = xasprintf("%s/tmp", data_dir);
 	store_set_recipient_delimiter(st, "+");
@@ -614,6 +618,7 @@ store_close(struct store **stp)
 	if (tcache.generation == st->generation)
 		tcache_reset();
 	pool_drop(st->generation, -1);
+	pthread_mutex_destroy(&st->dir_wlock);
 	free(st->data_dir);
 	free(st->tmp_dir);
 	free(st);
