@@ -37,6 +37,7 @@
 #include "dns/dns.h"
 #include "queue/queue.h"
 #include "server.h"
+#include "store/fts_index.h"
 #include "store/store.h"
 #include "tls/tls.h"
 
@@ -523,6 +524,7 @@ server_run(struct config *cfg)
 		iothread_post(iothread_get(i), listeners_detach,
 		    (void *)(uintptr_t)i);
 	iothreads_stop();
+	fts_index_stop();
 	workers_stop();
 	for (size_t i = 0; i < nlisteners; i++) {
 		close(listeners[i].fd);

@@ -31,14 +31,11 @@
 #include "mime/mime_addr.h"
 #include "mime/mime_decode.h"
 #include "server.h"
+#include "store/fts_index.h"
 #include "store/store.h"
 
 /* Most BODY/TEXT keys of one search answered from the index. */
 #define FTS_KEYS_MAX	16
-/* Most text indexed per message; a longer one is marked incomplete. */
-#define FTS_TEXT_MAX	((size_t)1024 * 1024)
-/* Index entries gathered before they are written in one transaction. */
-#define FTS_BATCH_BYTES	((size_t)8 * 1024 * 1024)
 
 /* The full-text index as one search uses it (store.h). */
 struct fts_use {
@@ -50,9 +47,7 @@ struct fts_use {
 		size_t	 n;
 	}		 keys[FTS_KEYS_MAX];
 	size_t		 nkeys;
-	struct store_fts_doc *batch;	/* new entries, not yet written */
-	size_t		 nbatch;
-	size_t		 batch_bytes;
+	bool		 unindexed;	/* met a message the index lacks */
 };
 
 struct search_ctx {
@@ -77,10 +72,6 @@ struct msgdata {
 	struct mime_part *root;
 	bool		 hdr_tried;
 	struct buf	 hdr;
-	/* The folded text of the text parts, when extracted whole. */
-	bool		 text_tried;
-	char		*text;
-	size_t		 text_len;
 };
 
 static void
@@ -193,70 +184,11 @@ fts_state(const struct fts_use *f, int64_t id)
 	return -1;
 }
 
-static void
-fts_flush(struct search_ctx *c)
-{
-	struct fts_use *f = &c->fts;
-	const char *err;
-
-	if (f->nbatch > 0 && store_fts_add(srv->store, c->s->account,
-	    f->batch, f->nbatch, &err) < 0)
-		log_warnx("search: full-text index not updated: %s", err);
-	for (size_t i = 0; i < f->nbatch; i++)
-		free((char *)f->batch[i].text);
-	f->nbatch = 0;
-	f->batch_bytes = 0;
-}
-
-/*
- * A message the index does not know yet: its whole text is extracted and
- * folded once, kept for the other keys of this message, and queued for
- * the index.  Returns false if the text could not be had whole.
- */
-static bool
-fts_learn(struct search_ctx *c, struct msgdata *d)
-{
-	struct fts_use *f = &c->fts;
-	struct body_reader r;
-	struct buf raw = BUF_INIT, folded = BUF_INIT;
-	int ret;
-
-	if (d->text_tried)
-		return d->text != NULL;
-	d->text_tried = true;
-	memset(&r, 0, sizeof(r));
-	r.d = d;
-	buf_init(&r.tmp);
-	ret = mime_text_extract(d->root, body_read, &r, MIME_WALK_HTML,
-	    FTS_TEXT_MAX, 0, &raw);
-	buf_free(&r.tmp);
-	if (ret < 0) {
-		buf_free(&raw);
-		return false;
-	}
-	if (ret == 0) {
-		mime_fold_utf8(raw.data ? raw.data : "", raw.len, &folded);
-		d->text_len = folded.len;
-		d->text = buf_steal(&folded);
-	}
-	buf_free(&raw);
-	f->batch = xgrowarray(f->batch, f->nbatch, sizeof(*f->batch));
-	f->batch[f->nbatch].message_id = d->m.message_id;
-	f->batch[f->nbatch].text = d->text != NULL ?
-	    xstrndup(d->text, d->text_len) : NULL;
-	f->batch[f->nbatch].len = d->text_len;
-	f->nbatch++;
-	f->batch_bytes += d->text_len + 64;
-	if (f->batch_bytes >= FTS_BATCH_BYTES)
-		fts_flush(c);
-	return d->text != NULL;
-}
-
 /*
  * Is str in the decoded text of the body's text parts?  Answered by the
  * full-text index when it has the message whole and the key was looked
- * up there; from the message's text when it had to be extracted for the
- * index anyway; otherwise by decoding the message as a stream.
+ * up there, otherwise by decoding the message as a stream (and the
+ * message is left for fts_index, in the background: fts_end).
  */
 static bool
 body_match(struct search_ctx *c, struct msgdata *d,
@@ -279,9 +211,8 @@ body_match(struct search_ctx *c, struct msgdata *d,
 					return id_in(c->fts.keys[i].ids,
 					    c->fts.keys[i].n,
 					    d->m.message_id);
-		} else if (state == -1 && fts_learn(c, d))
-			return mime_text_contains(d->text, d->text_len, str,
-			    len);
+		} else if (state == -1)
+			c->fts.unindexed = true;
 	}
 	if ((m = mime_matcher_create(str, len)) == NULL)
 		return false;
@@ -637,8 +568,8 @@ fts_end(struct search_ctx *c)
 {
 	struct fts_use *f = &c->fts;
 
-	fts_flush(c);
-	free(f->batch);
+	if (f->unindexed)
+		fts_index_kick(srv->store, c->s->account);
 	for (size_t i = 0; i < f->nkeys; i++)
 		free(f->keys[i].ids);
 	store_fts_docs_free(&f->docs);
@@ -689,7 +620,6 @@ imap_search_eval(struct imap_session *s,
 		mail_meta_free(&d.m);
 		mime_part_free(&d.root);
 		buf_free(&d.hdr);
-		free(d.text);
 	}
 	fts_end(&ec);
 }

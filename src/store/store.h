@@ -530,6 +530,15 @@ int	 store_fts_match(struct store *, int64_t account, const char *needle,
 /* Adds entries in one transaction; ones already there are kept. */
 int	 store_fts_add(struct store *, int64_t account,
 	    const struct store_fts_doc *, size_t n, const char **error_r);
+/*
+ * Up to max messages of the account that the index does not know yet
+ * (ascending ids, in *ids_r, free()), with each one's serialized MIME
+ * structure appended to mimes[i] (an array of max bufs the caller
+ * initialized and frees).
+ */
+int	 store_fts_todo(struct store *, int64_t account, size_t max,
+	    int64_t **ids_r, struct buf *mimes, size_t *n_r,
+	    const char **error_r);
 
 /*
  * Seconds an expunged message's body stays readable after its last

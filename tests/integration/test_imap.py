@@ -559,6 +559,7 @@ SEARCH_MSGS = [
 FRESH_USER = "fresh@example.test"
 RENAME_USER = "inboxren@example.test"
 FTS_USER = "fts@example.test"
+FTS_BATCH_USER = "ftsbatch@example.test"
 OTHER_PASSWORD = "other-password-2"
 
 
@@ -571,7 +572,8 @@ def setUpModule():
     global SRV
     SRV = make_server(users={FRESH_USER: OTHER_PASSWORD,
                              RENAME_USER: OTHER_PASSWORD,
-                             FTS_USER: OTHER_PASSWORD})
+                             FTS_USER: OTHER_PASSWORD,
+                             FTS_BATCH_USER: OTHER_PASSWORD})
     try:
         SRV.start()
     except Exception:
@@ -2211,29 +2213,39 @@ class TestSearchAddresses(ImapBase):
 
 
 class TestFullTextIndex(ImapBase):
-    """SEARCH BODY/TEXT fill the account's full-text index as they go and
-    answer from it afterwards (store.h: FTS5 trigrams of the folded
-    text).  The index is looked at and, once, tampered with directly in
-    the account's mail.db, to show which answers come from it."""
+    """SEARCH BODY/TEXT decode what the account's full-text index lacks
+    and then have it indexed in the background (store/fts_index.h: FTS5
+    trigrams of the folded text); later searches answer from it.  The
+    index is looked at and, once, tampered with directly in the
+    account's mail.db, to show which answers come from it."""
 
-    def fts_conn(self):
+    def wait_indexed(self, con, n):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            got = con.execute("SELECT count(*) FROM fts_docs").fetchone()[0]
+            if got == n:
+                return
+            time.sleep(0.05)
+        self.fail(f"fts_docs has {got} entries, want {n}")
+
+    def fts_conn(self, user=FTS_USER):
         c = ImapConn(self.srv)
         self.addCleanup(c.close)
-        c.login(FTS_USER, OTHER_PASSWORD)
+        c.login(user, OTHER_PASSWORD)
         return c
 
-    def db(self):
+    def db(self, box="ftsbox"):
         import sqlite3
         base = os.path.join(self.srv.data_dir, "accounts")
         for d in os.listdir(base):
             path = os.path.join(base, d, "mail.db")
             con = sqlite3.connect(path, timeout=10)
-            if con.execute("SELECT 1 FROM mailboxes WHERE name = "
-                           "'ftsbox'").fetchone():
+            if con.execute("SELECT 1 FROM mailboxes WHERE name = ?",
+                           (box,)).fetchone():
                 self.addCleanup(con.close)
                 return con
             con.close()
-        raise AssertionError("no account with mailbox ftsbox")
+        raise AssertionError(f"no account with mailbox {box}")
 
     def search(self, c, crit):
         u, t = c.ok(b"SEARCH CHARSET UTF-8 " + crit.encode())
@@ -2256,8 +2268,10 @@ class TestFullTextIndex(ImapBase):
         con = self.db()
         self.assertEqual(con.execute("SELECT count(*) FROM fts_docs")
                          .fetchone()[0], 0)
-        # The first BODY search decodes every message and indexes it.
+        # The first BODY search decodes every message; they are indexed
+        # after it, in the background.
         self.assertEqual(self.search(c, "BODY bravo"), [1])
+        self.wait_indexed(con, 3)
         rows = con.execute("SELECT complete FROM fts_docs").fetchall()
         self.assertEqual(rows, [(1,), (1,), (1,)])
         texts = [r[0] for r in con.execute("SELECT text FROM fts ORDER "
@@ -2278,12 +2292,12 @@ class TestFullTextIndex(ImapBase):
         self.assertEqual(self.search(c, "BODY zulu"), [1])
         # ... while a shorter one cannot use it and decodes the message.
         self.assertEqual(self.search(c, "BODY br"), [1])
-        # A message delivered later is learnt at the next search.
+        # A message delivered later is found by decoding it, and indexed
+        # after that search.
         c.append_ok("ftsbox", b"Subject: four\r\n\r\nhotel india\r\n")
         c.ok("NOOP")
         self.assertEqual(self.search(c, "BODY \"hotel ind\""), [4])
-        self.assertEqual(con.execute("SELECT count(*) FROM fts_docs")
-                         .fetchone()[0], 4)
+        self.wait_indexed(con, 4)
         # Expunged messages leave the index with the message.
         c.ok(f"UID STORE {uids[0]}:{uids[1]} +FLAGS (\\Deleted)")
         c.ok("EXPUNGE")
@@ -2293,6 +2307,31 @@ class TestFullTextIndex(ImapBase):
                          .fetchone()[0], 2)
         self.assertEqual(self.search(c, "BODY golf"), [1])
         self.assertEqual(self.search(c, "BODY india"), [2])
+
+    def test_index_filled_in_batches(self):
+        """More messages than one indexing job takes (fts_index.h:
+        FTS_INDEX_BATCH, 200): the jobs go on until all are indexed, and
+        searches before, during and after give the same answers."""
+        c = self.fts_conn(FTS_BATCH_USER)
+        c.ok('CREATE "ftsbatch"')
+        n = 450
+        parts = []
+        for i in range(n):
+            m = (b"Subject: m%d\r\n\r\nword%d needle%d\r\n" %
+                 (i, i, i % 7))
+            parts.append(b" {%d+}\r\n" % len(m) + m)
+        c.ok(b'APPEND "ftsbatch"' + b"".join(parts))
+        c.ok('SELECT "ftsbatch"')
+        con = self.db("ftsbatch")
+        want = [i + 1 for i in range(n) if i % 7 == 3]
+        self.assertEqual(self.search(c, "BODY needle3"), want)
+        self.assertEqual(self.search(c, "BODY needle3"), want)
+        self.wait_indexed(con, n)
+        self.assertEqual(con.execute("SELECT count(*) FROM fts WHERE "
+                                     "text LIKE '%needle3%'").fetchone()[0],
+                         len(want))
+        self.assertEqual(self.search(c, "BODY needle3"), want)
+        self.assertEqual(self.search(c, "BODY word449"), [450])
 
 
 class TestBadInput(ImapBase):

@@ -905,6 +905,44 @@ store_fts_match(struct store *s, int64_t account, const char *needle,
 }
 
 int
+store_fts_todo(struct store *s, int64_t account, size_t max,
+    int64_t **ids_r, struct buf *mimes, size_t *n_r, const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	int64_t *ids;
+	size_t n = 0;
+	int r = 0;
+
+	*ids_r = NULL;
+	*n_r = 0;
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return -1;
+	if ((st = db_prep(db, "SELECT m.id, m.mime FROM messages m WHERE "
+	    "m.gone_at IS NULL AND NOT EXISTS (SELECT 1 FROM fts_docs d "
+	    "WHERE d.id = m.id) ORDER BY m.id LIMIT ?", error_r)) == NULL)
+		return -1;
+	ids = xcalloc(max + 1, sizeof(*ids));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while (n < max && (r = db_step(st)) == 1) {
+		ids[n] = sqlite3_column_int64(st, 0);
+		buf_append(&mimes[n], sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1));
+		n++;
+	}
+	if (n < max && r < 0) {
+		*error_r = db_err(db, "listing messages to index");
+		sqlite3_reset(st);
+		free(ids);
+		return -1;
+	}
+	sqlite3_reset(st);
+	*ids_r = ids;
+	*n_r = n;
+	return 0;
+}
+
+int
 store_fts_add(struct store *s, int64_t account,
     const struct store_fts_doc *docs, size_t n, const char **error_r)
 {
