@@ -233,9 +233,12 @@ server_prepare_and_drop(struct config *cfg, bool for_cli)
  * account may still be there, and the ones that may not are ended.
  */
 #define DIRECTORY_POLL_MS	1000
+#define PURGE_EVERY_SECS	60
 
 static uint64_t directory_gen;
 static struct event *directory_timer;
+static struct event *purge_timer;
+static bool purge_running;	/* iothread 0 only */
 
 static void
 recheck_conn(struct conn *c, void *ctx)
@@ -280,16 +283,47 @@ directory_poll_cb(evutil_socket_t fd, short what, void *arg)
 		iothread_post(iothread_get(i), recheck_thread, NULL);
 }
 
+/* Expunged messages past their grace go on a worker, once a minute. */
+static void
+purge_work(void *arg)
+{
+	const char *err = NULL;
+
+	if (store_purge_due(srv->store, time(NULL), &err) < 0)
+		log_warnx("purging expunged messages: %s", err ? err :
+		    "store error");
+}
+
+static void
+purge_done(void *arg)
+{
+	purge_running = false;
+}
+
+static void
+purge_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (purge_running)
+		return;
+	purge_running = true;
+	worker_submit(purge_work, purge_done, NULL);
+}
+
 static void
 directory_watch_start(void *arg)
 {
 	struct timeval tv = { DIRECTORY_POLL_MS / 1000,
 	    (suseconds_t)(DIRECTORY_POLL_MS % 1000) * 1000 };
+	struct timeval ptv = { PURGE_EVERY_SECS, 0 };
 
 	(void)store_directory_generation(srv->store, &directory_gen);
+
 	directory_timer = event_new(iothread_base(iothread_self()), -1,
 	    EV_PERSIST, directory_poll_cb, NULL);
 	event_add(directory_timer, &tv);
+	purge_timer = event_new(iothread_base(iothread_self()), -1,
+	    EV_PERSIST, purge_cb, NULL);
+	event_add(purge_timer, &ptv);
 }
 
 static void
@@ -318,6 +352,9 @@ directory_watch_stop(void *arg)
 	if (directory_timer != NULL)
 		event_free(directory_timer);
 	directory_timer = NULL;
+	if (purge_timer != NULL)
+		event_free(purge_timer);
+	purge_timer = NULL;
 }
 
 static void

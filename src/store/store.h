@@ -545,6 +545,14 @@ int	 store_fts_todo(struct store *, int64_t account, size_t max,
  * mailbox entry went, for sessions that are sending it at that moment.
  */
 #define STORE_BODY_GRACE	300
+/*
+ * Deletes the expunged messages whose grace has run out by now, in the
+ * accounts where an expunge or mailbox deletion of this process left
+ * some (the next expunge in an account purges too, also after a
+ * restart).  Returns how many accounts were looked at, -1 on an error
+ * (those are tried again later).
+ */
+int	 store_purge_due(struct store *, time_t now, const char **error_r);
 
 /* Flag changes (STORE). */
 enum store_flag_op { FLAGS_SET, FLAGS_ADD, FLAGS_REMOVE };

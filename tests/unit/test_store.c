@@ -2688,6 +2688,71 @@ test_expunge_grace(void **state)
 	tmsg_free(&t);
 }
 
+/*
+ * store_purge_due (the server calls it once a minute): an expunged body
+ * goes once its grace is over, without another expunge in the account;
+ * the account stays on the list while bodies wait, and leaves it after.
+ */
+static void
+test_purge_due(void **state)
+{
+	struct fixture *f = *state;
+	struct mailbox_info mi;
+	struct mail_meta m;
+	struct tmsg t;
+	struct uids us;
+	struct buf b = BUF_INIT;
+	const char *err = NULL;
+	time_t now = time(NULL);
+	int64_t a, id1, id2;
+
+	add_domain(f, "example.com");
+	a = add_account(f, "purge@example.com");
+	tmsg_init(f, &t, "p", 200);
+	append(f, a, "INBOX", &t, 0, NULL);
+	append(f, a, "INBOX", &t, 0, NULL);
+	mi = mbox(f, a, "INBOX");
+	mail_meta_init(&m);
+	assert_int_equal(store_mail_meta(f->st, a, mi.id, 1, false, &m), 1);
+	id1 = m.message_id;
+	mail_meta_free(&m);
+	mail_meta_init(&m);
+	assert_int_equal(store_mail_meta(f->st, a, mi.id, 2, false, &m), 1);
+	id2 = m.message_id;
+	mail_meta_free(&m);
+	/* Nothing expunged: no account to look at. */
+	assert_int_equal(store_purge_due(f->st, now + 10 * STORE_BODY_GRACE,
+	    &err), 0);
+	us.n = 0;
+	assert_int_equal(store_mails_expunge(f->st, a, mi.id,
+	    (uint32_t[]){ 1 }, 1, false, uids_cb, &us, &err), 0);
+	/* Within the grace: kept, and still on the list. */
+	assert_int_equal(store_purge_due(f->st, now + 1, &err), 0);
+	assert_int_equal(store_body_read(f->st, a, id1, 0, 10, &b, &err), 0);
+	assert_int_equal(b.len, 10);
+	/* After it: deleted; message 2 was never expunged and stays. */
+	assert_int_equal(store_purge_due(f->st, now + STORE_BODY_GRACE + 2,
+	    &err), 1);
+	buf_reset(&b);
+	assert_int_equal(store_body_read(f->st, a, id1, 0, 10, &b, &err), -1);
+	buf_reset(&b);
+	assert_int_equal(store_body_read(f->st, a, id2, 0, 10, &b, &err), 0);
+	assert_int_equal(b.len, 10);
+	/* Nothing left to wait for: the account is off the list. */
+	assert_int_equal(store_purge_due(f->st, now + 10 * STORE_BODY_GRACE,
+	    &err), 0);
+	/* A deleted mailbox's messages are purged the same way. */
+	assert_int_equal(store_mailbox_create(f->st, a, "Old", 0, &err), 0);
+	append(f, a, "Old", &t, 0, NULL);
+	assert_int_equal(store_mailbox_delete(f->st, a, "Old", &err), 0);
+	assert_int_equal(store_purge_due(f->st, now + 10 * STORE_BODY_GRACE,
+	    &err), 1);
+	assert_int_equal(store_purge_due(f->st, now + 10 * STORE_BODY_GRACE,
+	    &err), 0);
+	buf_free(&b);
+	tmsg_free(&t);
+}
+
 int
 main(void)
 {
@@ -2713,6 +2778,7 @@ main(void)
 		T(test_group_commit),
 		T(test_acct_pool),
 		T(test_dir_writer_lock),
+		T(test_purge_due),
 		T(test_queue),
 		T(test_check),
 		T(test_disabled_and_quota),

@@ -12,6 +12,13 @@ struct store {
 	char		*tmp_dir;
 	uint64_t	 generation;	/* tells thread caches apart */
 	pthread_mutex_t	 dir_wlock;	/* posthorn.db writers (db.h) */
+	/* Accounts with expunged messages to purge, and from when. */
+	pthread_mutex_t	 purge_mtx;
+	struct {
+		int64_t	 account;
+		int64_t	 due;
+	}		*purge;
+	size_t		 npurge;
 	store_change_fn	*change_fn;
 	void		*change_ctx;
 	void		(*queue_fn)(void *);
@@ -23,6 +30,8 @@ struct store {
 struct db *sq_dir(struct store *, const char **error_r);
 struct db *sq_acct(struct store *, int64_t account, const char **error_r);
 void	 sq_changed(struct store *, int64_t account, int64_t mailbox);
+/* Purge the account's unreferenced messages once due (store_purge_due). */
+void	 sq_purge_later(struct store *, int64_t account, int64_t due);
 /* How many account connections were opened so far (for tests). */
 uint64_t sq_acct_opens(void);
 /* Removes data_dir/accounts/<id> (after the account row is gone). */

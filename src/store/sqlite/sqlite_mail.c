@@ -323,9 +323,9 @@ fail:
 
 /* Deletes the messages unreferenced for longer than STORE_BODY_GRACE. */
 static int
-msg_purge(struct db *db, const char **error_r)
+msg_purge(struct db *db, time_t now, const char **error_r)
 {
-	int64_t before = (int64_t)time(NULL) - STORE_BODY_GRACE;
+	int64_t before = (int64_t)now - STORE_BODY_GRACE;
 	sqlite3_stmt *st;
 
 	if ((st = db_prep(db, "DELETE FROM bodies WHERE id IN (SELECT id "
@@ -344,6 +344,93 @@ msg_purge(struct db *db, const char **error_r)
 fail:
 	*error_r = db_err(db, "purging expunged messages");
 	return -1;
+}
+
+void
+sq_purge_later(struct store *s, int64_t account, int64_t due)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->purge_mtx);
+	for (i = 0; i < s->npurge; i++)
+		if (s->purge[i].account == account)
+			break;
+	if (i == s->npurge) {
+		s->purge = xgrowarray(s->purge, s->npurge,
+		    sizeof(*s->purge));
+		s->purge[s->npurge].account = account;
+		s->purge[s->npurge++].due = due;
+	} else if (due < s->purge[i].due)
+		s->purge[i].due = due;
+	pthread_mutex_unlock(&s->purge_mtx);
+}
+
+/* Purges one account; 1 with the time the next purge is due, 0, -1. */
+static int
+purge_account(struct store *s, int64_t account, time_t now, int64_t *next_r,
+    const char **error_r)
+{
+	struct db *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL ||
+	    db_begin(db, error_r) < 0)
+		return -1;
+	if (msg_purge(db, now, error_r) < 0) {
+		db_rollback(db);
+		return -1;
+	}
+	if ((st = db_prep(db, "SELECT min(gone_at) FROM messages WHERE "
+	    "gone_at IS NOT NULL", error_r)) == NULL) {
+		db_rollback(db);
+		return -1;
+	}
+	r = db_step(st);
+	*next_r = r == 1 && sqlite3_column_type(st, 0) != SQLITE_NULL ?
+	    sqlite3_column_int64(st, 0) + STORE_BODY_GRACE : 0;
+	sqlite3_reset(st);
+	if (r < 0) {
+		*error_r = db_err(db, "purge");
+		db_rollback(db);
+		return -1;
+	}
+	if (db_commit(db, error_r) < 0)
+		return -1;
+	return *next_r != 0;
+}
+
+int
+store_purge_due(struct store *s, time_t now, const char **error_r)
+{
+	int64_t *due = NULL;
+	size_t n = 0, k = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->purge_mtx);
+	for (size_t i = 0; i < s->npurge; i++) {
+		if (s->purge[i].due <= (int64_t)now) {
+			due = xgrowarray(due, n, sizeof(*due));
+			due[n++] = s->purge[i].account;
+		} else
+			s->purge[k++] = s->purge[i];
+	}
+	s->npurge = k;
+	pthread_mutex_unlock(&s->purge_mtx);
+	for (size_t i = 0; i < n; i++) {
+		int64_t next = 0;
+		int r = purge_account(s, due[i], now, &next, error_r);
+
+		if (r < 0) {
+			/* Try again later; a deleted account has nothing. */
+			sq_purge_later(s, due[i], (int64_t)now +
+			    STORE_BODY_GRACE);
+			rc = -1;
+		} else if (r == 1)
+			sq_purge_later(s, due[i], next);
+	}
+	free(due);
+	return rc < 0 ? -1 : (int)n;
 }
 
 int
@@ -401,7 +488,7 @@ store_mailbox_delete(struct store *s, int64_t account, const char *name,
 	for (size_t i = 0; i < n; i++)
 		if (msg_unref(db, ids[i], error_r) < 0)
 			goto fail;
-	if (msg_purge(db, error_r) < 0)
+	if (msg_purge(db, time(NULL), error_r) < 0)
 		goto fail;
 	if ((st = db_prep(db, "DELETE FROM mails WHERE mailbox_id = ?",
 	    error_r)) == NULL)
@@ -424,6 +511,9 @@ store_mailbox_delete(struct store *s, int64_t account, const char *name,
 	free(ids);
 	if (db_commit(db, error_r) < 0)
 		return -1;
+	if (n > 0)
+		sq_purge_later(s, account, (int64_t)time(NULL) +
+		    STORE_BODY_GRACE);
 	sq_changed(s, account, mi.id);
 	return 0;
 dberr:
@@ -1583,12 +1673,13 @@ expunge_sorted(struct store *s, int64_t account, int64_t mailbox,
 		dsize -= gone[i].size;
 	}
 	if (mbox_update(db, mailbox, hms, 0, -(int64_t)ngone, dunseen, dsize,
-	    error_r) < 0 || msg_purge(db, error_r) < 0)
+	    error_r) < 0 || msg_purge(db, time(NULL), error_r) < 0)
 		goto fail;
 	if (db_commit(db, error_r) < 0) {
 		free(gone);
 		return -1;
 	}
+	sq_purge_later(s, account, (int64_t)time(NULL) + STORE_BODY_GRACE);
 	sq_changed(s, account, mailbox);
 	if (cb != NULL)
 		for (size_t i = 0; i < ngone; i++)

@@ -584,6 +584,7 @@ store_open(const char *data_dir, struct store **stp, const char **error_r)
 	char *p;
 
 	pthread_mutex_init(&st->dir_wlock, NULL);
+	pthread_mutex_init(&st->purge_mtx, NULL);
 	st->data_dir = xstrdup(data_dir);
 	st->tmp_dir = xasprintf("%s/tmp", data_dir);
 	store_set_recipient_delimiter(st, "+");
@@ -619,6 +620,8 @@ store_close(struct store **stp)
 		tcache_reset();
 	pool_drop(st->generation, -1);
 	pthread_mutex_destroy(&st->dir_wlock);
+	pthread_mutex_destroy(&st->purge_mtx);
+	free(st->purge);
 	free(st->data_dir);
 	free(st->tmp_dir);
 	free(st);
