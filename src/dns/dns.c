@@ -7,11 +7,13 @@
  * to the thread that asked.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -247,6 +249,24 @@ deliver(void *arg)
 	free(r);
 }
 
+/* canon, lower case and without its trailing dot, if it is not qname. */
+static void
+canon_name(const char *qname, const char *canon, char *out, size_t size)
+{
+	size_t ql = strlen(qname), cl = strlen(canon);
+
+	if (ql > 0 && qname[ql - 1] == '.')
+		ql--;
+	if (cl > 0 && canon[cl - 1] == '.')
+		cl--;
+	if (cl == 0 || cl >= size || (ql == cl &&
+	    strncasecmp(qname, canon, cl) == 0))
+		return;
+	for (size_t i = 0; i < cl; i++)
+		out[i] = (char)tolower((unsigned char)canon[i]);
+	out[cl] = '\0';
+}
+
 static void
 ub_done(void *mydata, int err, struct ub_result *res)
 {
@@ -279,6 +299,9 @@ ub_done(void *mydata, int err, struct ub_result *res)
 		snprintf(r->error, sizeof(r->error), "rcode %d", res->rcode);
 	} else
 		r->ans.status = DNS_NODATA;
+	if (res != NULL && res->canonname != NULL && res->qname != NULL)
+		canon_name(res->qname, res->canonname, r->ans.canon,
+		    sizeof(r->ans.canon));
 	if (res != NULL) {
 		r->ans.secure = res->secure != 0;
 		r->ans.ttl = res->ttl > 0 ? (uint32_t)res->ttl : 0;

@@ -58,6 +58,11 @@ struct dns_answer {
 	char		**names;	/* PTR */
 	struct dns_tlsa	*tlsa;
 	const char	*error;		/* why, for logs (TEMPFAIL, BOGUS) */
+	/*
+	 * When the name asked for is an alias: the name at the end of its
+	 * CNAME chain (lower case, no trailing dot), else "".
+	 */
+	char		 canon[256];
 };
 
 typedef void dns_cb(void *ctx, const struct dns_answer *);

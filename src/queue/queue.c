@@ -62,6 +62,12 @@ struct hostpol {
 	enum tls_pol	 pol;
 	struct dns_tlsa	*tlsa;		/* TP_DANE: the usable records */
 	size_t		 ntlsa;
+	/*
+	 * TP_DANE, when the MX name is an alias: the TLSA base domain, the
+	 * name at the end of its CNAME chain, if the records were found
+	 * there (RFC 7672 2.2.2); else "" (the MX name is).
+	 */
+	char		 base[256];
 };
 
 struct attempt {
@@ -721,11 +727,24 @@ target_opts(struct attempt *a, const struct target *t, struct smtpc_opts *o)
 		 * answer was secure (2.2.1, RFC 7525 6.1).
 		 */
 		if (a->mx_secure) {
-			o->dane_names[0] = t->host;
+			size_t k = 0;
+
+			/*
+			 * 2.2.2: with the records found at the end of the
+			 * MX name's CNAME chain, that name comes first (and
+			 * is the SNI), the MX name after it.
+			 */
+			if (hp->base[0] != '\0') {
+				o->dane_names[k++] = hp->base;
+				o->dane_sni = hp->base;
+			}
+			o->dane_names[k++] = t->host;
 			if (strcasecmp(t->host, a->domain) != 0)
-				o->dane_names[1] = a->domain;
-		} else
+				o->dane_names[k++] = a->domain;
+		} else {
 			o->dane_names[0] = a->domain;
+			o->dane_sni = hp->base[0] != '\0' ? hp->base : NULL;
+		}
 		break;
 	case TP_ENCRYPT:
 		o->tls = SMTPC_TLS_ENCRYPT;
@@ -796,6 +815,8 @@ struct host_lookup {
 	struct attempt	*a;
 	size_t		 mxi;
 	char		 host[256];
+	char		 canon[256];	/* host is an alias of this, or "" */
+	bool		 at_canon;	/* the TLSA lookup under way is there */
 	unsigned	 pending;
 	bool		 secure;	/* every address answer validated */
 	struct sockaddr_storage *addr;
@@ -861,6 +882,18 @@ host_done(struct host_lookup *hl)
 	try_next_target(a);
 }
 
+static void tlsa_answer(void *, const struct dns_answer *);
+
+static void
+tlsa_lookup(struct host_lookup *hl, const char *base)
+{
+	char name[300];
+
+	snprintf(name, sizeof(name), "_%u._tcp.%s", srv->cfg->delivery_port,
+	    base);
+	dns_lookup(name, DNS_T_TLSA, tlsa_answer, hl);
+}
+
 static void
 tlsa_answer(void *ctx, const struct dns_answer *ans)
 {
@@ -870,16 +903,24 @@ tlsa_answer(void *ctx, const struct dns_answer *ans)
 
 	switch (ans->status) {
 	case DNS_OK:
-		if (!ans->secure)
+		if (!ans->secure) {
+			if (hl->at_canon)
+				goto original;
 			break;		/* RFC 7672 2.2: insecure TLSA: none */
+		}
 		hp->ntlsa = dane_tlsa_filter(ans->tlsa, ans->n, &hp->tlsa);
-		if (hp->ntlsa > 0)
+		if (hp->ntlsa > 0) {
 			hp->pol = TP_DANE;
-		else if (hp->pol != TP_STS)
+			if (hl->at_canon)
+				snprintf(hp->base, sizeof(hp->base), "%s",
+				    hl->canon);
+		} else if (hp->pol != TP_STS)
 			hp->pol = TP_ENCRYPT;	/* 2.2: TLS, unauthenticated */
 		break;
 	case DNS_NODATA:
 	case DNS_NXDOMAIN:
+		if (hl->at_canon)
+			goto original;
 		break;
 	default:
 		/* 2.2: a failed TLSA lookup: this host is not used now. */
@@ -894,6 +935,14 @@ tlsa_answer(void *ctx, const struct dns_answer *ans)
 		return;
 	}
 	host_done(hl);
+	return;
+original:
+	/*
+	 * 2.2.2: none at the end of the MX name's CNAME chain: the MX name
+	 * itself is the TLSA base domain.
+	 */
+	hl->at_canon = false;
+	tlsa_lookup(hl, hl->host);
 }
 
 static void
@@ -901,8 +950,10 @@ host_answer(void *ctx, const struct dns_answer *ans)
 {
 	struct host_lookup *hl = ctx;
 	struct attempt *a = hl->a;
-	char name[300];
 
+	if (ans->status == DNS_OK && ans->n > 0 && ans->canon[0] != '\0' &&
+	    hl->canon[0] == '\0')
+		snprintf(hl->canon, sizeof(hl->canon), "%s", ans->canon);
 	if (ans->status == DNS_OK && ans->n > 0) {
 		hl->addr = xreallocarray(hl->addr, hl->naddr + ans->n,
 		    sizeof(*hl->addr));
@@ -925,9 +976,12 @@ host_answer(void *ctx, const struct dns_answer *ans)
 		host_done(hl);
 		return;
 	}
-	snprintf(name, sizeof(name), "_%u._tcp.%s", srv->cfg->delivery_port,
-	    hl->host);
-	dns_lookup(name, DNS_T_TLSA, tlsa_answer, hl);
+	/*
+	 * 2.2.2: an alias (its chain validated with the addresses): the
+	 * TLSA records at the end of the chain first, then at the alias.
+	 */
+	hl->at_canon = hl->canon[0] != '\0';
+	tlsa_lookup(hl, hl->at_canon ? hl->canon : hl->host);
 }
 
 /*

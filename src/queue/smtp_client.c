@@ -68,7 +68,8 @@ struct smtpc {
 	char		*policy;
 	struct dns_tlsa	*tlsa;		/* copies of opts.tlsa */
 	size_t		 ntlsa;
-	char		*dane_names[2];
+	char		*dane_names[SMTPC_DANE_NAMES];
+	char		*sni;
 	const struct smtpc_ops *ops;
 	void		*ctx;
 	enum smtpc_state state;
@@ -726,8 +727,9 @@ dane_setup(struct smtpc *c)
 	}
 	SSL_dane_set_flags(c->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
 	SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (c->dane_names[1] != NULL)
-		SSL_add1_host(c->ssl, c->dane_names[1]);
+	for (int i = 1; i < SMTPC_DANE_NAMES; i++)
+		if (c->dane_names[i] != NULL)
+			SSL_add1_host(c->ssl, c->dane_names[i]);
 	for (size_t i = 0; i < c->ntlsa; i++)
 		if (SSL_dane_tlsa_add(c->ssl, c->tlsa[i].usage,
 		    c->tlsa[i].selector, c->tlsa[i].mtype, c->tlsa[i].data,
@@ -751,7 +753,7 @@ start_tls(struct smtpc *c)
 		fail(c, false, "SSL_new failed");
 		return;
 	}
-	SSL_set_tlsext_host_name(c->ssl, c->peer_name);
+	SSL_set_tlsext_host_name(c->ssl, c->sni ? c->sni : c->peer_name);
 	/* Checked after the handshake, so the log can say why. */
 	SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
 	if (c->opts.tls == SMTPC_TLS_VERIFY || (c->opts.tls == SMTPC_TLS_MAY &&
@@ -784,8 +786,9 @@ smtpc_free_fields(struct smtpc *c)
 	buf_free(&c->chunk);
 	buf_free(&c->out);
 	dane_tlsa_free(c->tlsa, c->ntlsa);
-	free(c->dane_names[0]);
-	free(c->dane_names[1]);
+	for (int i = 0; i < SMTPC_DANE_NAMES; i++)
+		free(c->dane_names[i]);
+	free(c->sni);
 	free(c->policy);
 	free(c->helo_name);
 	free(c->peer_name);
@@ -810,15 +813,19 @@ smtpc_connect(struct event_base *base, const struct sockaddr *sa,
 	c->opts.policy = c->policy;
 	if (opts->tls == SMTPC_TLS_DANE) {
 		c->ntlsa = dane_tlsa_filter(opts->tlsa, opts->ntlsa, &c->tlsa);
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < SMTPC_DANE_NAMES; i++)
 			c->dane_names[i] = opts->dane_names[i] ?
 			    xstrdup(opts->dane_names[i]) : NULL;
 		if (c->dane_names[0] == NULL)
 			c->dane_names[0] = xstrdup(opts->peer_name);
+		if (opts->dane_sni != NULL)
+			c->sni = xstrdup(opts->dane_sni);
 	}
 	c->opts.tlsa = NULL;
 	c->opts.ntlsa = 0;
-	c->opts.dane_names[0] = c->opts.dane_names[1] = NULL;
+	for (int i = 0; i < SMTPC_DANE_NAMES; i++)
+		c->opts.dane_names[i] = NULL;
+	c->opts.dane_sni = NULL;
 	c->ops = ops;
 	c->ctx = ctx;
 	c->state = C_CONNECTING;

@@ -36,6 +36,8 @@ enum smtpc_tls {
 	SMTPC_TLS_DANE,		/* STARTTLS required, TLSA match (RFC 7672) */
 };
 
+#define SMTPC_DANE_NAMES	3
+
 struct smtpc_opts {
 	const char	*helo_name;	/* our host name */
 	const char	*peer_name;	/* the MX name: SNI and checks */
@@ -45,12 +47,16 @@ struct smtpc_opts {
 	/*
 	 * SMTPC_TLS_DANE: the usable TLSA records (copied), and the
 	 * reference identifiers a DANE-TA(2) certificate may carry
-	 * (RFC 7672 3.2.2): dane_names[0] is the primary one, [1] may be
-	 * NULL.  DANE-EE(3) records are matched without name checks.
+	 * (RFC 7672 3.2.2): dane_names[0] is the primary one, the others
+	 * may be NULL.  DANE-EE(3) records are matched without name
+	 * checks.  dane_sni: the TLSA base domain, sent as SNI (RFC 7672
+	 * 8.1; NULL: peer_name); it differs from peer_name when the MX
+	 * name is an alias (2.2.2).
 	 */
 	const struct dns_tlsa *tlsa;
 	size_t		 ntlsa;
-	const char	*dane_names[2];
+	const char	*dane_names[SMTPC_DANE_NAMES];
+	const char	*dane_sni;
 	/*
 	 * SMTPC_TLS_MAY: check the certificate as SMTPC_TLS_VERIFY does
 	 * but only report the outcome (MTA-STS "testing", RFC 8461 5).

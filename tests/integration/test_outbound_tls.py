@@ -26,6 +26,11 @@ The signed zone dane.test (ldns-signzone at set-up), TLSA at _PORT._tcp:
     stsdane.dane.test  MX mx.stsdane.dane.test   TLSA 3 1 1, and an MTA-STS
                        enforce policy (whose check would fail: the name
                        is not in B's certificate)
+    cname.dane.test    MX mx.cname.dane.test, a CNAME of host.cname...:
+                       TLSA 3 1 1 at host.cname only (RFC 7672 2.2.2)
+    cnameorig.dane.test  the same, TLSA 3 1 1 at mx.cnameorig only
+    cnameta.dane.test  the same, TLSA 2 0 1 at host.cnameta; B's
+                       certificate names mx.cnameta.dane.test
 Insecure names (plain local data, outside the trust anchor):
     insecure.test      MX mx.insecure.test -> B
     insecmx.test       MX mx.ta.dane.test: a secure DANE-TA host behind an
@@ -70,7 +75,7 @@ CIPHER = r"TLSv1\.3/[A-Z0-9_]+"
 B_NAMES = ["mx.remote.test", "mx.dane.test", "mx.ta.dane.test",
            "mx.bad.dane.test", "mx.pkix.dane.test", "mx.bogus.dane.test",
            "mx.insecure.test", "mx.sts.test", "*.stswild.test",
-           "mx.stsbad.test"]
+           "mx.stsbad.test", "mx.cnameta.dane.test"]
 W_NAMES = ["mta-sts.sts.test", "mta-sts.stswild.test", "mta-sts.stsbad.test",
            "mta-sts.stscert.test", "mta-sts.ststest.test",
            "mta-sts.sts404.test", "mta-sts.stsdane.dane.test"]
@@ -78,7 +83,8 @@ DOMAINS = ["dane.test", "ta.dane.test", "bad.dane.test", "mixed.dane.test",
            "nostarttls.dane.test", "pkix.dane.test", "bogus.dane.test",
            "stsdane.dane.test", "insecure.test", "insecmx.test", "sts.test",
            "stswild.test", "stsbad.test", "stscert.test", "ststest.test",
-           "stsnocert.test", "sts404.test"]
+           "stsnocert.test", "sts404.test", "cname.dane.test",
+           "cnameorig.dane.test", "cnameta.dane.test"]
 
 
 def policy(mode, *mx, max_age=86400):
@@ -193,6 +199,18 @@ mx.stsdane IN A {B_IP}
 {t}.mx.stsdane IN TLSA 3 1 1 {ee}
 _mta-sts.stsdane IN TXT "v=STSv1; id=1"
 mta-sts.stsdane IN A {W_IP}
+cname IN MX 10 mx.cname.dane.test.
+mx.cname IN CNAME host.cname.dane.test.
+host.cname IN A {B_IP}
+{t}.host.cname IN TLSA 3 1 1 {ee}
+cnameorig IN MX 10 mx.cnameorig.dane.test.
+mx.cnameorig IN CNAME host.cnameorig.dane.test.
+host.cnameorig IN A {B_IP}
+{t}.mx.cnameorig IN TLSA 3 1 1 {ee}
+cnameta IN MX 10 mx.cnameta.dane.test.
+mx.cnameta IN CNAME host.cnameta.dane.test.
+host.cnameta IN A {B_IP}
+{t}.host.cnameta IN TLSA 2 0 1 {ta}
 """
     with open(os.path.join(d, "dane.test.zone"), "w") as f:
         f.write(z)
@@ -631,6 +649,25 @@ class TestDane(Base):
     def test_insecure_zone_is_opportunistic(self):
         self.delivered("bob@insecure.test", "mx.insecure.test[127.0.0.2]",
                        rf"tls=opportunistic verify=none cipher={CIPHER}")
+
+    def test_cname_mx_tlsa_at_target(self):
+        # RFC 7672 2.2.2: the MX name is an alias; the TLSA records at
+        # the end of its chain are the ones used.
+        self.delivered("bob@cname.dane.test", "mx.cname.dane.test[127.0.0.2]",
+                       rf"tls=dane verify=ok cipher={CIPHER} \(DANE-EE\)")
+
+    def test_cname_mx_tlsa_at_alias(self):
+        # None at the target: the alias (the MX name) is tried next.
+        self.delivered("bob@cnameorig.dane.test",
+                       "mx.cnameorig.dane.test[127.0.0.2]",
+                       rf"tls=dane verify=ok cipher={CIPHER} \(DANE-EE\)")
+
+    def test_cname_mx_dane_ta_names(self):
+        # DANE-TA at the target; B's certificate names the MX name,
+        # which stays a reference identifier (2.2.2, 3.2.2).
+        self.delivered("bob@cnameta.dane.test",
+                       "mx.cnameta.dane.test[127.0.0.2]",
+                       rf"tls=dane verify=ok cipher={CIPHER} \(DANE-TA\)")
 
     def test_insecure_mx_name_is_no_reference(self):
         # RFC 7672 2.2.1: the DANE-TA host is used, but only the
