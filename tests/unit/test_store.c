@@ -2179,8 +2179,8 @@ pool_thread(void *p)
 	a->opened = sq_acct_opens() - before;
 	if (a->release)
 		store_thread_release(a->f->st);
-	else
-		store_thread_done(a->f->st);
+	/* Closes what the thread still holds: posthorn.db, or all. */
+	store_thread_done(a->f->st);
 	return NULL;
 }
 
