@@ -8,8 +8,12 @@ and a few hostile classics.  Targets whose harness reads a control byte
 first (smtp_data, mime) get it prepended here (0x00 = one chunk).  The
 mime seeds include every tests/golden/mime/*.eml; the mime_deserialize
 seeds are the serialized trees of those messages and of the extra messages
-below, written by fuzz/build/mime_serial_seeds (built on demand).
+below, written by fuzz/build/mime_serial_seeds (built on demand).  The
+whole-session targets (*_session) get client transcripts for the accounts
+fuzz_session.h sets up, each after its control byte.
 Existing seed directories are replaced; fuzz/regressions/ is not touched.
+
+    fuzz/tools/mkcorpus.py [TARGET...]      only these targets
 """
 import base64
 import hashlib
@@ -440,6 +444,293 @@ POP3 = [
     ("eight_bit", b"USER j\xc3\xb6rg\r\nPASS p\xe4ss\r\n"),
 ]
 
+
+# --------------------------------------------------------- whole sessions
+# Transcripts for the server of fuzz_session.h: domain example.test,
+# accounts u@example.test and v@example.test (password "p"; v has neither
+# IMAP nor POP3), app password "apppassword" of u (IMAP and submission),
+# aliases team@ (u, v), postmaster@ (u), fwd@ (a remote address); five
+# messages in u's INBOX.  The first byte is the control byte: its low
+# three bits pick the chunk size (0: the whole input at once, 1: byte by
+# byte), the rest seeds the cuts; for smtp_session 0x80 means submission.
+
+
+def crlf(*lines):
+    return "".join(line + "\r\n" for line in lines)
+
+
+def b64(s):
+    return base64.b64encode(b(s)).decode()
+
+
+PLAIN_U = b64("\0u@example.test\0p")
+# SCRAM cannot succeed (the server's nonce is random): the client's final
+# message arrives before the server's first, as a hasty client sends it.
+SCRAM_FIRST = b64("n,,n=u@example.test,r=rOprNGfwEbeRWgbNEkqO")
+SCRAM_FINAL = b64("c=biws,r=rOprNGfwEbeRWgbNEkqO,p=" + b64("x" * 32))
+MSG_FROM_U = ("From: U <u@example.test>", "To: v@example.test",
+              "Subject: test", "Date: Mon, 7 Feb 1994 21:52:25 -0800",
+              "Message-ID: <t1@example.test>", "", "Hello.",
+              "..leading dot", "")
+
+
+def session_seeds(seeds):
+    out = []
+    for name, control, text in seeds:
+        out.append((name, bytes([control]) + b(text)))
+    return out
+
+
+SMTP_SESSION = [
+    ("mx_rfc5321_d1", 0x00, crlf(
+        "EHLO bar.com", "MAIL FROM:<Smith@bar.com>", "RCPT TO:<u@example.test>",
+        "RCPT TO:<v@example.test>", "RCPT TO:<Brown@example.test>", "DATA",
+        "Received: from x by y; Tue, 8 Feb 1994 09:00:00 +0100",
+        "From: Smith <Smith@bar.com>", "Subject: hello", "", "Blah blah",
+        "...etc. etc. etc.", ".", "QUIT")),
+    ("mx_helo_rset", 0x00, crlf(
+        "HELO client.example", "MAIL FROM:<>", "RCPT TO:<Postmaster>",
+        "RSET", "NOOP", "HELP", "VRFY u", "EXPN team",
+        "MAIL FROM:<a@b.example>",
+        "RCPT TO:<team@example.test>", "RCPT TO:<fwd@example.test>",
+        "RCPT TO:<nobody@example.test>", "RCPT TO:<x@remote.example>",
+        "RCPT TO:<u%remote.example@example.test>", "DATA", "Subject: x", "",
+        "y", ".", "QUIT")),
+    ("mx_pipelined", 0x00,
+     "EHLO client.example\r\nMAIL FROM:<a@b.example> SIZE=120\r\n"
+     "RCPT TO:<u@example.test>\r\nDATA\r\nSubject: piped\r\n\r\nbody\r\n"
+     ".\r\nMAIL FROM:<c@d.example>\r\nRCPT TO:<v@example.test>\r\nDATA\r\n"
+     "\r\n.\r\nQUIT\r\n"),
+    ("mx_pipelined_chunked", 0x2d,
+     "EHLO client.example\r\nMAIL FROM:<a@b.example> SIZE=120\r\n"
+     "RCPT TO:<u@example.test>\r\nDATA\r\nSubject: piped\r\n\r\nbody\r\n"
+     ".\r\nQUIT\r\n"),
+    ("mx_bdat", 0x00,
+     "EHLO client.example\r\nMAIL FROM:<a@b.example> BODY=8BITMIME\r\n"
+     "RCPT TO:<u@example.test>\r\nBDAT 21\r\nSubject: chunks\r\n\r\nab\r\n"
+     "BDAT 9 LAST\r\ncd\nef\r\n\r\nBDAT 0 LAST\r\nMAIL FROM:<a@b.example>\r\n"
+     "RCPT TO:<u@example.test>\r\nBDAT 0 LAST\r\nQUIT\r\n"),
+    ("mx_dsn_utf8", 0x00, crlf(
+        "EHLO client.example",
+        "MAIL FROM:<a@b.example> RET=HDRS ENVID=QQ314159 SMTPUTF8",
+        "RCPT TO:<u@example.test> NOTIFY=SUCCESS,FAILURE "
+        "ORCPT=rfc822;u+2Bx@example.test",
+        "RCPT TO:<v@example.test> NOTIFY=NEVER", "DATA",
+        "From: =?UTF-8?Q?J=C3=B6rg?= <a@b.example>", "Subject: dsn", "",
+        "delivered?", ".",
+        "MAIL FROM:<jörg@b.example> SMTPUTF8", "RCPT TO:<u@example.test>",
+        "DATA", "Subject: Grüße", "", "ÄÖÜ", ".", "QUIT")),
+    ("mx_smuggling", 0x00,
+     "EHLO client.example\r\nMAIL FROM:<a@b.example>\r\n"
+     "RCPT TO:<u@example.test>\r\nDATA\r\nSubject: s\r\n\r\nx\n.\n"
+     "MAIL FROM:<evil@b.example>\r\nRCPT TO:<v@example.test>\r\nDATA\r\n"
+     "y\r\n.\rz\r\n.\r\nQUIT\r\n"),
+    ("mx_limits", 0x00,
+     "EHLO client.example\r\nMAIL FROM:<a@b.example> SIZE=99999\r\n"
+     "MAIL FROM:<a@b.example> SIZE=100\r\n" +
+     "".join("RCPT TO:<u+%d@example.test>\r\n" % i for i in range(10)) +
+     "DATA\r\n" + ("x" * 70 + "\r\n") * 60 + ".\r\n" +
+     "NOOP " + "n" * 1100 + "\r\nQUIT\r\n"),
+    ("mx_bad_commands", 0x00,
+     "HELO\r\nEHLO -bad-\r\nMAIL FROM:<a@b.example>\r\nDATA\r\n"
+     "RCPT TO:<u@example.test>\r\nBDAT x\r\n" + "FOO\r\n" * 25),
+    ("mx_auth_refused_starttls", 0x00, crlf(
+        "EHLO client.example", "AUTH PLAIN " + PLAIN_U, "STARTTLS", "NOOP")),
+    ("sub_plain", 0x80, crlf(
+        "EHLO client.example", "AUTH PLAIN " + PLAIN_U,
+        "MAIL FROM:<u@example.test>", "RCPT TO:<v@example.test>",
+        "RCPT TO:<someone@remote.example> NOTIFY=DELAY", "DATA", *MSG_FROM_U,
+        ".", "QUIT")),
+    ("sub_login", 0x80, crlf(
+        "EHLO client.example", "AUTH LOGIN", b64("u@example.test"), b64("p"),
+        "MAIL FROM:<u+tag@example.test>", "RCPT TO:<team@example.test>",
+        "BDAT 48 LAST") + "From: u@example.test\r\nSubject: t\r\n\r\nchunk\r\n"
+     + crlf("QUIT")),
+    ("sub_login_ir", 0x80, crlf(
+        "EHLO client.example", "AUTH LOGIN " + b64("v@example.test"),
+        b64("p"), "MAIL FROM:<v@example.test>", "RCPT TO:<u@example.test>",
+        "DATA", "From: v@example.test", "", "hi", ".", "QUIT")),
+    ("sub_no_auth", 0x80, crlf(
+        "HELO client.example", "AUTH PLAIN " + PLAIN_U, "EHLO client.example",
+        "MAIL FROM:<u@example.test>", "RCPT TO:<v@example.test>", "QUIT")),
+    ("sub_wrong_passwords", 0x80, crlf(
+        "EHLO client.example", "AUTH PLAIN " + b64("\0u@example.test\0x"),
+        "AUTH PLAIN " + b64("\0nobody@example.test\0p"),
+        "AUTH PLAIN " + b64("admin\0u@example.test\0p"),
+        "AUTH PLAIN " + PLAIN_U, "AUTH LOGIN", "*", "AUTH CRAM-MD5",
+        "AUTH PLAIN", "=", "QUIT")),
+    ("sub_app_password", 0x80, crlf(
+        "EHLO client.example",
+        "AUTH PLAIN " + b64("\0u@example.test\0apppassword"),
+        "AUTH PLAIN " + PLAIN_U, "MAIL FROM:<u@example.test>",
+        "RCPT TO:<v@example.test>", "RSET", "QUIT")),
+    ("sub_sender_checks", 0x80, crlf(
+        "EHLO client.example", "AUTH PLAIN " + PLAIN_U,
+        "MAIL FROM:<v@example.test>", "MAIL FROM:<u@example.test>",
+        "RCPT TO:<v@example.test>", "DATA", "From: Alice <alice@example.org>",
+        "", "forged", ".", "MAIL FROM:<>", "RCPT TO:<v@example.test>", "DATA",
+        "From: u@example.test", "", "ok", ".", "QUIT")),
+    ("sub_scram", 0x80, crlf(
+        "EHLO client.example", "AUTH SCRAM-SHA-256 " + SCRAM_FIRST,
+        SCRAM_FINAL, "QUIT")),
+    ("sub_bytewise", 0x81, crlf(
+        "EHLO c.example", "AUTH PLAIN " + PLAIN_U, "MAIL FROM:<u@example.test>",
+        "RCPT TO:<v@example.test>", "DATA", "From: u@example.test", "", "x",
+        ".", "QUIT")),
+    ("sub_chunked", 0x86, crlf(
+        "EHLO c.example", "AUTH PLAIN " + PLAIN_U, "MAIL FROM:<u@example.test>",
+        "RCPT TO:<x@remote.example>", "DATA", "From: u@example.test",
+        "Subject: out", "", "leaves", ".", "QUIT")),
+]
+
+IMAP_SESSION = [
+    ("login_fetch", 0x00, crlf(
+        "a1 CAPABILITY", "a2 LOGIN u@example.test p", "a3 SELECT INBOX",
+        "a4 FETCH 1:* (FLAGS UID RFC822.SIZE INTERNALDATE ENVELOPE "
+        "BODYSTRUCTURE)", "a5 FETCH 2 (BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)] "
+        "BODY[1]<0.10> BODY[TEXT] BODY[1.MIME])",
+        "a6 UID FETCH 3 (BINARY[2] BINARY.SIZE[2] BODY[3.HEADER] PREVIEW)",
+        "a7 FETCH 1:2 ALL", "a8 FETCH 5 (RFC822 RFC822.HEADER RFC822.TEXT)",
+        "a9 LOGOUT")),
+    ("login_literals", 0x00,
+     "a LOGIN {14}\r\nu@example.test {1}\r\np\r\nb SELECT {5+}\r\nINBOX\r\n"
+     "c FETCH 1 BODY[]\r\nd LOGOUT\r\n"),
+    ("authenticate_plain", 0x00, crlf(
+        "a AUTHENTICATE PLAIN", PLAIN_U, "b EXAMINE INBOX",
+        "c FETCH 1:* (FLAGS BODY[HEADER])", "d STORE 1 +FLAGS (\\Deleted)",
+        "e CLOSE", "f LOGOUT")),
+    ("authenticate_ir", 0x00, crlf(
+        "a AUTHENTICATE PLAIN " + PLAIN_U, "b LIST \"\" \"*\"",
+        "c LIST (SUBSCRIBED) \"\" (\"INBOX\" \"A*\") RETURN (CHILDREN STATUS "
+        "(MESSAGES UNSEEN))", "d LSUB \"\" %", "e NAMESPACE", "f LOGOUT")),
+    ("append", 0x00,
+     "a LOGIN u@example.test p\r\n"
+     "b APPEND INBOX (\\Seen $Label) \" 7-Feb-1994 21:52:25 -0800\" {40}\r\n"
+     "Subject: appended\r\nFrom: u@example.test\r\n\r\n\r\n"
+     "c APPEND Drafts {22+}\r\nSubject: d\r\n\r\ndraft\r\n"
+     "d APPEND INBOX {11}\r\nSubject: 1\r\n {11}\r\nSubject: 2\r\n\r\n"
+     "e APPEND INBOX ~{8}\r\nx\r\n\r\nbin\r\n"
+     "f SELECT INBOX\r\ng FETCH 6:* (UID FLAGS BODY[])\r\nh LOGOUT\r\n"),
+    ("store_expunge", 0x00, crlf(
+        "a LOGIN u@example.test p", "b ENABLE CONDSTORE", "c SELECT INBOX",
+        "d STORE 1:2 +FLAGS (\\Deleted work)", "e STORE 3 -FLAGS.SILENT (work)",
+        "f UID STORE 1:* (UNCHANGEDSINCE 1) FLAGS (\\Seen)",
+        "g STORE 2 FLAGS (\\Answered \\Draft)", "h EXPUNGE",
+        "i UID EXPUNGE 4", "j FETCH 1:* (FLAGS MODSEQ)", "k LOGOUT")),
+    ("copy_move", 0x00, crlf(
+        "a LOGIN u@example.test p", "b SELECT INBOX", "c COPY 1:2 Archive",
+        "d UID COPY 3 Trash", "e MOVE 1 Junk", "f UID MOVE 4:5 Archive",
+        "g COPY 1 NoSuchBox", "h STATUS Archive (MESSAGES UIDNEXT UNSEEN SIZE "
+        "HIGHESTMODSEQ)", "i SELECT Archive", "j FETCH 1:* (UID FLAGS)",
+        "k LOGOUT")),
+    ("mailboxes", 0x00, crlf(
+        "a LOGIN u@example.test p", "b CREATE Work/Projects",
+        "c CREATE \"Sent Items\" (USE (\\Sent))", "d RENAME Work Play",
+        "e SUBSCRIBE Play/Projects", "f LIST \"\" *", "g LIST \"Play/\" %",
+        "h DELETE Play", "i UNSUBSCRIBE Play/Projects",
+        "j CREATE &AMQ-rger", "k RENAME INBOX Old",
+        "l LIST \"\" \"*\" RETURN (SPECIAL-USE)", "m DELETE INBOX",
+        "n LOGOUT")),
+    ("search", 0x00, crlf(
+        "a LOGIN u@example.test p", "b SELECT INBOX", "c SEARCH ALL",
+        "d SEARCH UNSEEN FROM alice", "e SEARCH OR FLAGGED KEYWORD work "
+        "NOT DELETED", "f SEARCH CHARSET UTF-8 TEXT grüße",
+        "g UID SEARCH RETURN (MIN MAX COUNT SAVE) SINCE 1-Feb-1994 "
+        "LARGER 100", "h FETCH $ (UID)", "i SEARCH HEADER Message-ID "
+        "<2@example.net> SUBJECT hello", "j SEARCH 2:4 BODY report "
+        "SENTBEFORE 10-Feb-1994", "k SEARCH MODSEQ 1 YOUNGER 100000000",
+        "l LOGOUT")),
+    ("sort_thread", 0x00, crlf(
+        "a LOGIN u@example.test p", "b SELECT INBOX",
+        "c SORT (SUBJECT) UTF-8 ALL", "d UID SORT (REVERSE DATE FROM) US-ASCII "
+        "UNDELETED", "e SORT (DISPLAYFROM ARRIVAL SIZE) UTF-8 ALL",
+        "f THREAD REFERENCES UTF-8 ALL", "g THREAD ORDEREDSUBJECT US-ASCII ALL",
+        "h LOGOUT")),
+    ("idle", 0x00, crlf(
+        "a LOGIN u@example.test p", "b SELECT INBOX", "c IDLE", "DONE",
+        "d IDLE", "NOT-DONE", "e NOOP", "f CHECK", "g UNSELECT", "h LOGOUT")),
+    ("qresync", 0x00, crlf(
+        "a LOGIN u@example.test p", "b ENABLE QRESYNC",
+        "c SELECT INBOX (QRESYNC (1 2 1:5))",
+        "d FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+        "e UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+        "f STORE 1 +FLAGS (\\Deleted)", "g UID EXPUNGE 1",
+        "h EXAMINE INBOX (CONDSTORE)", "i LOGOUT")),
+    ("compress", 0x01, crlf(
+        "a LOGIN u@example.test p", "b COMPRESS DEFLATE", "c SELECT INBOX",
+        "d FETCH 2 (FLAGS BODY[])", "e COMPRESS DEFLATE", "f LOGOUT")),
+    ("utf8_rev2", 0x00, crlf(
+        "a LOGIN u@example.test p", "b ENABLE UTF8=ACCEPT IMAP4rev2",
+        "c CREATE Grüße", "d LIST \"\" *", "e SELECT Grüße",
+        "f APPEND Grüße UTF8 (~{22}", "Subject: Grüße", "", "x)",
+        "g STATUS Grüße (MESSAGES DELETED SIZE)", "h LOGOUT")),
+    ("quota_id", 0x00, crlf(
+        "a ID (\"name\" \"fuzz\" \"version\" \"1\")",
+        "b LOGIN u@example.test p",
+        "c GETQUOTAROOT INBOX", "d GETQUOTA \"\"",
+        "e SETQUOTA \"\" (STORAGE 10)", "f ID NIL", "g LOGOUT")),
+    ("login_failures", 0x00, crlf(
+        "a LOGIN u@example.test wrong", "b LOGIN nobody@example.test p",
+        "c LOGIN v@example.test p", "d AUTHENTICATE PLAIN",
+        "*", "e AUTHENTICATE LOGIN", b64("u@example.test"), b64("x"),
+        "f LOGIN u@example.test apppassword", "g SELECT INBOX", "h LOGOUT")),
+    ("errors", 0x00,
+     "a SELECT INBOX\r\nb NOSUCH\r\n* NOOP\r\nc FETCH\r\nd LOGIN\r\n"
+     "e LOGIN u@example.test p\r\nf FETCH 1 FLAGS\r\ng SELECT INBOX\r\n"
+     "h FETCH 99 FLAGS\r\ni FETCH 1:* (BODY[99] BINARY[1.2.3])\r\n"
+     "j STORE 1 +FLAGS (\\Bogus)\r\nk APPEND INBOX {99999999}\r\n"
+     "l UID COPY 1:* \"\"\r\nm SEARCH (((((((((((ALL)))))))))))\r\n"
+     "n LOGIN a b\r\no STARTTLS\r\np IDLE x\r\nq UID NOOP\r\n"
+     "r " + "x" * 5000 + "\r\ns LOGOUT\r\n"),
+    ("starttls", 0x00, crlf("a CAPABILITY", "b STARTTLS",
+                            "c LOGIN u@example.test p")),
+    ("pipelined_chunked", 0x2c, crlf(
+        "a LOGIN u@example.test p", "b SELECT INBOX", "c FETCH 1:5 (FLAGS)",
+        "d STORE 5 +FLAGS (\\Seen)", "e SEARCH SEEN", "f NOOP", "g LOGOUT")),
+    ("bytewise", 0x01, crlf(
+        "a LOGIN u@example.test p", "b EXAMINE Archive", "c FETCH 1 BODY[]",
+        "d LOGOUT")),
+    ("scram", 0x00, crlf(
+        "a AUTHENTICATE SCRAM-SHA-256 " + SCRAM_FIRST, SCRAM_FINAL,
+        "b AUTHENTICATE SCRAM-SHA-256", SCRAM_FIRST, "*", "c LOGOUT")),
+]
+
+POP3_SESSION = [
+    ("user_pass", 0x00, crlf(
+        "CAPA", "USER u@example.test", "PASS p", "STAT", "LIST", "UIDL",
+        "LIST 2", "UIDL 3", "RETR 1", "TOP 3 2", "DELE 2", "LIST", "RSET",
+        "NOOP", "QUIT")),
+    ("dele_quit", 0x00, crlf(
+        "USER u@example.test", "PASS p", "DELE 1", "DELE 5", "RETR 1",
+        "STAT", "QUIT")),
+    ("auth_plain_ir", 0x00, crlf(
+        "AUTH", "AUTH PLAIN " + PLAIN_U, "STAT", "RETR 4", "TOP 2 0", "QUIT")),
+    ("auth_plain", 0x00, crlf(
+        "AUTH PLAIN", PLAIN_U, "UIDL", "RETR 3", "QUIT")),
+    ("auth_login", 0x00, crlf(
+        "AUTH LOGIN", b64("u@example.test"), b64("p"), "LIST", "QUIT")),
+    ("failures", 0x00, crlf(
+        "PASS p", "USER u@example.test", "PASS wrong",
+        "USER nobody@example.test",
+        "PASS p", "USER v@example.test", "PASS p",
+        "USER u@example.test", "PASS apppassword", "AUTH PLAIN", "*",
+        "AUTH CRAM-MD5", "APOP u c4c9334bac560ecc979e58001b3e22fb",
+        "USER u@example.test", "PASS p", "QUIT")),
+    ("stls", 0x00, crlf("CAPA", "STLS", "USER u@example.test")),
+    ("errors", 0x00,
+     "STAT\r\nUSER\r\nUSER u@example.test\r\nPASS p\r\nRETR\r\nRETR 0\r\n"
+     "RETR 6\r\nRETR 4294967296\r\nTOP 1\r\nTOP 1 -1\r\nDELE 1\r\nDELE 1\r\n"
+     "LIST 1\r\nXTND\r\nUSER x\r\n" + "L" * 5000 + "\r\nQUIT\r\n"),
+    ("bad_commands", 0x00, "FOO\r\n" * 21),
+    ("pipelined_chunked", 0x2d, crlf(
+        "USER u@example.test", "PASS p", "STAT", "RETR 2", "RETR 3",
+        "DELE 3", "QUIT")),
+    ("bytewise", 0x01, crlf("USER u@example.test", "PASS p", "RETR 1",
+                            "QUIT")),
+    ("scram", 0x00, crlf("AUTH SCRAM-SHA-256 " + SCRAM_FIRST, SCRAM_FINAL,
+                         "AUTH SCRAM-SHA-256", SCRAM_FIRST, "*", "QUIT")),
+]
+
 # --------------------------------------------------------------- config
 
 
@@ -478,19 +769,37 @@ def config():
 
 
 def main():
-    write("smtp_cmd", SMTP_CMD)
-    write("smtp_data", smtp_data())
-    write("imap_cmd", IMAP_CMD)
-    write("imap_seqset", IMAP_SEQSET)
-    write("imap_utf7", IMAP_UTF7)
-    write("imap_date", IMAP_DATE)
-    write("mime", mime())
-    mime_deserialize()
-    write("mime_addr", MIME_ADDR)
-    write("sasl", SASL)
-    write("pop3", POP3)
-    write("config", config())
+    targets = {
+        "smtp_cmd": lambda: write("smtp_cmd", SMTP_CMD),
+        "smtp_data": lambda: write("smtp_data", smtp_data()),
+        "imap_cmd": lambda: write("imap_cmd", IMAP_CMD),
+        "imap_seqset": lambda: write("imap_seqset", IMAP_SEQSET),
+        "imap_utf7": lambda: write("imap_utf7", IMAP_UTF7),
+        "imap_date": lambda: write("imap_date", IMAP_DATE),
+        "mime": lambda: write("mime", mime()),
+        "mime_deserialize": mime_deserialize,
+        "mime_addr": lambda: write("mime_addr", MIME_ADDR),
+        "sasl": lambda: write("sasl", SASL),
+        "pop3": lambda: write("pop3", POP3),
+        "config": lambda: write("config", config()),
+        "smtp_session": lambda: write("smtp_session",
+                                      session_seeds(SMTP_SESSION)),
+        "imap_session": lambda: write("imap_session",
+                                      session_seeds(IMAP_SESSION)),
+        "pop3_session": lambda: write("pop3_session",
+                                      session_seeds(POP3_SESSION)),
+    }
+    wanted = [t[5:] if t.startswith("fuzz_") else t for t in sys.argv[1:]]
+    for t in wanted:
+        if t not in targets:
+            print("mkcorpus.py: no target %s (have: %s)" %
+                  (t, " ".join(targets)), file=sys.stderr)
+            return 2
+    for t in wanted or targets:
+        targets[t]()
     for t in sorted(os.listdir(CORPUS)):
+        if wanted and t not in wanted:
+            continue
         print("%-18s %3d seeds" % (t, len(os.listdir(os.path.join(CORPUS, t)))))
     return 0
 

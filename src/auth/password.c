@@ -20,7 +20,15 @@ static char *dummy_hash;
 static void
 dummy_init(void)
 {
-	dummy_hash = password_hash("posthorn-dummy-password");
+	if (dummy_hash == NULL)
+		dummy_hash = password_hash("posthorn-dummy-password");
+}
+
+void
+password_set_dummy(const char *hash)
+{
+	PH_ASSERT(dummy_hash == NULL);
+	dummy_hash = xstrdup(hash);
 }
 
 char *

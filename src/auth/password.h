@@ -18,6 +18,12 @@ char	*password_hash(const char *password);
  * user can't be told apart from a wrong password by timing.
  */
 bool	 password_verify(const char *password, const char *hash);
+/*
+ * For tests and fuzzing, whose accounts have hashes with cheap parameters:
+ * use hash as that dummy, so that an unknown user still costs what a real
+ * check costs.  Call once, before the first password_verify().
+ */
+void	 password_set_dummy(const char *hash);
 /* A random password of len characters from an unambiguous alphabet. */
 char	*password_generate(size_t len);
 

@@ -166,6 +166,13 @@ iothread_self(void)
 	return self;
 }
 
+void
+iothread_adopt(struct iothread *t)
+{
+	self = t;
+	t->tid = pthread_self();
+}
+
 struct event_base *
 iothread_base(struct iothread *t)
 {

@@ -28,6 +28,12 @@ unsigned iothread_count(void);
 struct iothread *iothread_get(unsigned);
 /* The I/O thread we run on, or NULL on any other thread. */
 struct iothread *iothread_self(void);
+/*
+ * For a test or fuzzing harness: the calling thread acts as thr from now on
+ * (iothread_self() returns it) and runs thr's event_base itself, so thr
+ * must never be started by iothreads_run().
+ */
+void	 iothread_adopt(struct iothread *thr);
 struct event_base *iothread_base(struct iothread *);
 /* Thread safe; fn(arg) runs on thr.  Never fails (aborts on OOM). */
 void	 iothread_post(struct iothread *, iothread_fn *, void *arg);
