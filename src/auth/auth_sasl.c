@@ -141,6 +141,12 @@ lookup_done(void *arg)
 		a->busy = false;
 		r = sasl_server_set_scram(a->sasl, &l->creds, &chal);
 		step_result(a, r, &chal);
+		/*
+		 * The session left its input alone while the lookup ran:
+		 * whatever the client sent meanwhile is read now, not when
+		 * (if ever) more arrives.
+		 */
+		conn_kick(c);
 	}
 	buf_free(&chal);
 	scram_creds_wipe(&l->creds);

@@ -591,6 +591,22 @@ deflate_cb(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	return BEV_OK;
 }
 
+/*
+ * The filter calls write_cb only when it has just moved bytes down, not
+ * when the socket layer below drains: a conn closing after its last
+ * compressed bytes (LOGOUT) learns here that they are out, instead of
+ * waiting for the close timer with the socket open.
+ */
+static void
+under_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	if (info->n_deleted > 0 && c->closing && conn_outq(c) == 0)
+		conn_schedule_reap(c);
+}
+
 int
 conn_compress(struct conn *c)
 {
@@ -611,13 +627,20 @@ conn_compress(struct conn *c)
 		return -1;
 	}
 	z->out_init = true;
+	/*
+	 * A filter runs its callbacks at once, from inside the
+	 * conn_write() that filled it; deferred, they come from the loop as
+	 * a socket's do, and a session is never re-entered mid-command
+	 * (on_drain inside a FETCH's own write ended and freed it).
+	 */
 	f = bufferevent_filter_new(c->bev, inflate_cb, deflate_cb,
-	    BEV_OPT_CLOSE_ON_FREE, zfilter_free, z);
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, zfilter_free, z);
 	if (f == NULL) {
 		zfilter_free(z);
 		return -1;
 	}
 	c->under = c->bev;
+	evbuffer_add_cb(bufferevent_get_output(c->under), under_output_cb, c);
 	bufferevent_setwatermark(c->under, EV_WRITE, 0, Z_LOWER_HIGH);
 	bufferevent_setwatermark(c->under, EV_READ, 0, READ_HIGH_MARK);
 	c->bev = f;
@@ -649,6 +672,9 @@ conn_free(struct conn *c)
 		thread_conns = c->next;
 	if (c->ops->on_close != NULL)
 		c->ops->on_close(c);
+	if (c->under != NULL)
+		evbuffer_remove_cb(bufferevent_get_output(c->under),
+		    under_output_cb, c);
 	if (c->bev != NULL) {
 		if (c->ssl != NULL && c->tls_done)
 			SSL_shutdown(c->ssl);

@@ -174,6 +174,23 @@ fetch_ctx_free(void *p)
 	free(f);
 }
 
+/*
+ * A literal must not hold NUL (RFC 9051 4.3: binary strings go only in
+ * the literal8 of a BINARY item), but a stored message may: BODY[] and its
+ * kin send 0x80 in its place, as Dovecot does, so the length stays.
+ */
+static void
+replace_nul(char *p, size_t n)
+{
+	char *z;
+
+	while (n > 0 && (z = memchr(p, '\0', n)) != NULL) {
+		*z = (char)0x80;
+		n -= (size_t)(z - p) + 1;
+		p = z + 1;
+	}
+}
+
 static void
 seg_text_flush(struct fetch_ctx *f, size_t *mark)
 {
@@ -339,6 +356,8 @@ write_section(struct imap_session *s, struct fetch_ctx *f,
 		    att->field_count,
 		    att->text == IMAP_SECTION_HEADER_FIELDS_NOT, &tmp);
 		buf_free(&hdr);
+		if (tmp.len > 0)
+			replace_nul(tmp.data, tmp.len);
 		off = 0;
 		len = tmp.len;
 	}
@@ -710,6 +729,7 @@ write_segment(struct imap_session *s, struct fetch_ctx *f)
 		    sg->blob_off + f->seg_done, n, &f->chunk, &err) < 0 ||
 		    f->chunk.len != n)
 			break;
+		replace_nul(f->chunk.data, n);
 		conn_write(c, f->chunk.data, n);
 		f->seg_done += n;
 		if (f->seg_done == sg->len) {

@@ -388,7 +388,17 @@ too_many_bad(struct imap_session *s)
 	return false;
 }
 
-/* The tag at the start of a command buffer, for error replies. */
+/* ASTRING-CHAR except "+" (RFC 9051 tag), as imap_parse_command() takes. */
+static bool
+tag_char(unsigned char c)
+{
+	return c > ' ' && c < 0x7f && strchr("(){%*\"\\+", c) == NULL;
+}
+
+/*
+ * The tag at the start of a command buffer, for error replies; "*" when
+ * it does not start with one (the reply must not echo what no tag is).
+ */
 static void
 peek_tag(const struct buf *b, char *tag, size_t size)
 {
@@ -396,10 +406,9 @@ peek_tag(const struct buf *b, char *tag, size_t size)
 
 	if (b->data != NULL)
 		while (n < b->len && n + 1 < size &&
-		    (unsigned char)b->data[n] > ' ' &&
-		    (unsigned char)b->data[n] < 0x7f)
+		    tag_char((unsigned char)b->data[n]))
 			n++;
-	if (n == 0) {
+	if (n == 0 || (n < b->len && n + 1 < size && b->data[n] != ' ')) {
 		snprintf(tag, size, "*");
 		return;
 	}

@@ -133,6 +133,14 @@ send_line(struct pop3_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
+	/*
+	 * Replies may echo what the client sent ("no message 1<CR>2"): a
+	 * control character there would split or end the line early.
+	 */
+	for (size_t i = 0; i < b.len; i++)
+		if (((unsigned char)b.data[i] < 32 && b.data[i] != '\t') ||
+		    b.data[i] == 127)
+			b.data[i] = '?';
 	buf_append(&b, "\r\n", 2);
 	conn_write(s->conn, b.data, b.len);
 	buf_free(&b);

@@ -228,7 +228,7 @@ rcpt_params(struct smtp_session *s, const struct smtp_path *path,
 		if (strcmp(p->keyword, "NOTIFY") == 0) {
 			if (smtp_param_notify(p, notify) < 0) {
 				smtp_reply(s, "501 5.5.4 Bad NOTIFY parameter");
-				return -1;
+				goto fail;
 			}
 		} else if (strcmp(p->keyword, "ORCPT") == 0) {
 			struct buf addr = BUF_INIT;
@@ -238,7 +238,7 @@ rcpt_params(struct smtp_session *s, const struct smtp_path *path,
 			if (smtp_param_orcpt(p, &type, &tlen, &addr) < 0) {
 				buf_free(&addr);
 				smtp_reply(s, "501 5.5.4 Bad ORCPT parameter");
-				return -1;
+				goto fail;
 			}
 			free(*orcpt);
 			*orcpt = xasprintf("%.*s;%s", (int)tlen, type,
@@ -247,10 +247,15 @@ rcpt_params(struct smtp_session *s, const struct smtp_path *path,
 		} else {
 			smtp_reply(s, "555 5.5.4 Unsupported option: %s",
 			    p->keyword);
-			return -1;
+			goto fail;
 		}
 	}
 	return 0;
+fail:
+	/* An ORCPT may have come before the bad parameter. */
+	free(*orcpt);
+	*orcpt = NULL;
+	return -1;
 }
 
 void
