@@ -45,20 +45,8 @@ def txt(text):
 
 def free_udp_tcp_port(host="127.0.0.1"):
     """A port number free for both TCP and UDP on host."""
-    for _ in range(50):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind((host, 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind((host, port))
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-        return port
-    raise AssertionError("no free UDP+TCP port")
+    from harness import free_port
+    return free_port((host,), udp=True)
 
 
 def _encode_name(name):

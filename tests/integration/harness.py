@@ -13,6 +13,7 @@ kept in srv.log_path and shown when a test fails.  Nothing here sleeps for
 a fixed time to "let things settle": waits poll a condition with a bound.
 """
 import os
+import random
 import signal
 import socket
 import ssl
@@ -47,16 +48,46 @@ def asan_runtime():
     return None
 
 
+# Ports for servers the tests start come from below the kernel's
+# ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by default):
+# a port picked there and closed until the server binds it could meanwhile
+# become the local port of some client connection ("Address already in
+# use").  Each port is handed out once per process.
+_PORT_LO, _PORT_HI = 20000, 32700
+_ports_given = set()
+_port_rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+
+
+def free_port(ips=("127.0.0.1",), udp=False):
+    """A port that TCP (and UDP if asked) can bind on each of ips now."""
+    for _ in range(500):
+        port = _port_rng.randrange(_PORT_LO, _PORT_HI)
+        if port in _ports_given:
+            continue
+        ok = True
+        kinds = (socket.SOCK_STREAM, socket.SOCK_DGRAM) if udp else \
+            (socket.SOCK_STREAM,)
+        for ip in ips:
+            for kind in kinds:
+                s = socket.socket(socket.AF_INET, kind)
+                try:
+                    s.bind((ip, port))
+                except OSError:
+                    ok = False
+                finally:
+                    s.close()
+                if not ok:
+                    break
+            if not ok:
+                break
+        if ok:
+            _ports_given.add(port)
+            return port
+    raise AssertionError(f"no free port on {ips}")
+
+
 def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+    return [free_port() for _ in range(n)]
 
 
 def strip_return_path(msg):

@@ -36,7 +36,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import tls_context  # noqa: E402
+from harness import free_port, tls_context  # noqa: E402
 from dnsfixture import Unbound  # noqa: E402
 
 B_IP = "127.0.0.2"
@@ -69,28 +69,11 @@ DNS_RECORDS = {
 def delivery_port():
     """A port free on 127.0.0.2 (B's smtp) and on 127.0.0.1 (A's second
     smtp listener, for the loop test) and nothing on 127.0.0.3."""
-    for _ in range(50):
-        s = socket.socket()
-        s.bind((B_IP, 0))
-        port = s.getsockname()[1]
-        t = socket.socket()
-        try:
-            t.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            t.close()
-            s.close()
-        return port
-    raise AssertionError("no free delivery port")
+    return free_port((B_IP, "127.0.0.1"))
 
 
 def free_port_on(ip):
-    s = socket.socket()
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port((ip,))
 
 
 def _set_listen(conf, key, value):

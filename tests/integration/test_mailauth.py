@@ -65,7 +65,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import tls_context  # noqa: E402
+from harness import free_port, tls_context  # noqa: E402
 from dnsfixture import Unbound, txt  # noqa: E402
 
 
@@ -148,11 +148,7 @@ TOKEN_SPECIALS = set('()<>@,;:\\"/[]?=')
 # -- servers --------------------------------------------------------------
 
 def free_port_on(ip):
-    s = socket.socket()
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port((ip,))
 
 
 def delivery_port():

@@ -62,7 +62,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import tls_context  # noqa: E402
+from harness import free_port, tls_context  # noqa: E402
 from dnsfixture import Unbound, txt  # noqa: E402
 
 B_IP, F_IP, W_IP = "127.0.0.2", "127.0.0.4", "127.0.0.5"
@@ -358,30 +358,13 @@ class PlainSmtp:
 
 # -- the two servers ------------------------------------------------------
 
-def free_port():
+def free_port_bf():
     """A port free on 127.0.0.2 (B) and 127.0.0.4 (F)."""
-    for _ in range(50):
-        s = socket.socket()
-        s.bind((B_IP, 0))
-        port = s.getsockname()[1]
-        t = socket.socket()
-        try:
-            t.bind((F_IP, port))
-        except OSError:
-            continue
-        finally:
-            t.close()
-            s.close()
-        return port
-    raise AssertionError("no free port")
+    return free_port((B_IP, F_IP))
 
 
 def free_port_on(ip):
-    s = socket.socket()
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port((ip,))
 
 
 def set_listen(conf, key, value):
@@ -418,7 +401,7 @@ def setUpModule():
     DIR = tempfile.mkdtemp(prefix="posthorn-tls-")
     os.chmod(DIR, 0o755)
     try:
-        PORT = free_port()
+        PORT = free_port_bf()
         make_pki(DIR)
         signed, anchor = make_zone(DIR, PORT)
         DNS = Unbound(DNS_RECORDS, auth_zones={"dane.test": signed})
