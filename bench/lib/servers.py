@@ -450,6 +450,15 @@ service lmtp {{
     port = {lmtp}
   }}
 }}
+# the imap and pop3 services have built-in process limits of their own
+# (1024), which default_process_limit does not raise: one process per
+# session, so without these no more than 1024 sessions log in
+service imap {{
+  process_limit = {proc_limit}
+}}
+service pop3 {{
+  process_limit = {proc_limit}
+}}
 protocol imap {{
   mail_max_userip_connections = 1000000
 }}
