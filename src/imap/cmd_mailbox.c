@@ -652,8 +652,10 @@ has_children(const struct list_ctx *lc, const char *name)
 }
 
 /*
- * Messages no session has claimed as \Recent yet: the store's count is as
+ * Messages no session has claimed as \Recent yet: the store's mark is as
  * of the last SELECT; sessions claim new mail in memory (imap_recent.c).
+ * Counted only when asked: a count per mailbox lookup would make every
+ * delivery into a never-selected mailbox cost its size.
  */
 static uint32_t
 status_recent(struct imap_session *s, const struct mailbox_info *mi)
@@ -661,8 +663,8 @@ status_recent(struct imap_session *s, const struct mailbox_info *mi)
 	uint32_t first = imap_recent_peek(s->account, mi->id,
 	    mi->first_recent_uid), n;
 
-	if (first <= mi->first_recent_uid)
-		return mi->recent;
+	if (first < mi->first_recent_uid)
+		first = mi->first_recent_uid;
 	if (first >= mi->uidnext || store_mailbox_count_from(srv->store,
 	    s->account, mi->id, first, &n) < 0)
 		return 0;

@@ -61,15 +61,21 @@ struct search_ctx {
 	time_t		 now;
 	struct imap_session *s;
 	struct fts_use	 fts;
+	struct store_meta_cursor *cur;	/* metadata in uid order */
+	bool		 cur_failed;
 };
 
 /* What has been loaded of the message being tested. */
 struct msgdata {
+	struct search_ctx *c;
 	struct imap_session *s;
 	uint32_t	 idx;
 	bool		 meta_tried, meta_ok;
 	struct mail_meta m;
+	bool		 root_tried;
 	struct mime_part *root;
+	bool		 env_tried, env_ok;
+	struct mime_env_ref env;	/* points into m.mime */
 	bool		 hdr_tried;
 	struct buf	 hdr;
 };
@@ -87,22 +93,67 @@ search_ctx_free(void *p)
 static bool
 load_meta(struct msgdata *d)
 {
+	struct search_ctx *c = d->c;
 	struct imap_view *v = d->s->view;
 	const char *err;
 
 	if (d->meta_tried)
 		return d->meta_ok;
 	d->meta_tried = true;
-	d->meta_ok = store_mail_meta(srv->store, d->s->account, v->mailbox,
-	    v->uids[d->idx], true, &d->m) == 1;
-	if (d->meta_ok)
-		d->root = mime_deserialize(d->m.mime.data, d->m.mime.len, &err);
+	/* The search walks the view in uid order: one walk of the store. */
+	if (c->cur == NULL && !c->cur_failed &&
+	    (c->cur = store_meta_cursor_open(srv->store, d->s->account,
+	    v->mailbox, &err)) == NULL)
+		c->cur_failed = true;
+	if (c->cur != NULL)
+		d->meta_ok = store_meta_cursor_get(c->cur, v->uids[d->idx],
+		    &d->m) == 1;
+	else
+		d->meta_ok = store_mail_meta(srv->store, d->s->account,
+		    v->mailbox, v->uids[d->idx], true, &d->m) == 1;
 	return d->meta_ok;
+}
+
+static const struct mime_part *
+load_root(struct msgdata *d)
+{
+	const char *err;
+
+	if (!d->root_tried) {
+		d->root_tried = true;
+		if (load_meta(d))
+			d->root = mime_deserialize(d->m.mime.data,
+			    d->m.mime.len, &err);
+	}
+	return d->root;
+}
+
+/*
+ * The envelope's field f: 1 with its raw value, 0 if the message has
+ * none, -1 if not known from the stored structure (a value cut at the
+ * parser's limit): then the header has to be read.
+ */
+static int
+env_field(struct msgdata *d, enum mime_env_field f, const char **v_r,
+    size_t *len_r)
+{
+	if (!d->env_tried) {
+		d->env_tried = true;
+		d->env_ok = load_meta(d) && mime_blob_envelope(d->m.mime.data,
+		    d->m.mime.len, &d->env) == 0 &&
+		    !(d->env.flags & MIME_PART_HDR_TRUNCATED);
+	}
+	if (!d->env_ok)
+		return -1;
+	*v_r = d->env.v[f];
+	*len_r = d->env.len[f];
+	return *v_r != NULL;
 }
 
 static bool
 load_header(struct msgdata *d)
 {
+	const struct mime_part *root;
 	const char *err;
 
 	if (d->hdr_tried)
@@ -110,10 +161,10 @@ load_header(struct msgdata *d)
 	d->hdr_tried = true;
 	if (!load_meta(d))
 		return false;
+	root = load_root(d);
 	return store_body_read(srv->store, d->s->account, d->m.message_id,
-	    d->root ? d->root->hdr_off : 0, d->root ? (size_t)
-	    d->root->hdr_len : (size_t)d->m.size, &d->hdr, &err) == 0 &&
-	    d->hdr.data != NULL;
+	    root ? root->hdr_off : 0, root ? (size_t)root->hdr_len :
+	    (size_t)d->m.size, &d->hdr, &err) == 0 && d->hdr.data != NULL;
 }
 
 /* Reads the stored message for the MIME walk (mime_read_fn). */
@@ -200,7 +251,7 @@ body_match(struct search_ctx *c, struct msgdata *d,
 	struct mime_matcher *m;
 	bool hit;
 
-	if (!load_meta(d) || d->root == NULL)
+	if (load_root(d) == NULL)
 		return false;
 	if (c->fts.on) {
 		int state = fts_state(&c->fts, d->m.message_id);
@@ -281,6 +332,28 @@ address_normalize(const char *v, size_t len, struct buf *out)
 }
 
 /*
+ * Does the raw value of a field contain str?  Unfolded and RFC 2047
+ * decoded; with addr (FROM, TO, CC, BCC, as in Dovecot) first normalized
+ * as an address list, except for the empty string, which only asks
+ * whether the field is there.
+ */
+static bool
+value_match(const char *v, size_t vlen, const char *str, size_t len,
+    bool addr, struct buf *val, struct buf *norm)
+{
+	buf_reset(val);
+	if (addr && len > 0) {
+		buf_reset(norm);
+		address_normalize(v, vlen, norm);
+		(void)mime_header_decode(norm->data ? norm->data : "",
+		    norm->len, val);
+	} else
+		(void)mime_header_decode(v, vlen, val);
+	return mime_text_contains(val->data ? val->data : "", val->len, str,
+	    len);
+}
+
+/*
  * Does a header field named name (NULL: any field, the field name
  * included) contain str?  Values are unfolded and RFC 2047 decoded; with
  * addr (FROM, TO, CC, BCC, as in Dovecot) a value is first normalized as
@@ -332,19 +405,36 @@ header_match(struct msgdata *d, const char *name, const char *str, size_t len,
 			vstart = colon + 1;
 		} else
 			vstart = h;
-		buf_reset(&val);
-		if (addr && len > 0) {
-			buf_reset(&norm);
-			address_normalize(vstart, (size_t)(p - vstart), &norm);
-			(void)mime_header_decode(norm.data ? norm.data : "",
-			    norm.len, &val);
-		} else
-			(void)mime_header_decode(vstart, (size_t)(p - vstart),
-			    &val);
-		hit = mime_text_contains(val.data ? val.data : "", val.len,
-		    str, len);
+		hit = value_match(vstart, (size_t)(p - vstart), str, len, addr,
+		    &val, &norm);
 		h = p;
 	}
+	buf_free(&val);
+	buf_free(&norm);
+	return hit;
+}
+
+/*
+ * SUBJECT, FROM, TO, CC, BCC: RFC 9051 names the envelope's field, which
+ * the stored structure holds, so the header is read only when it cannot
+ * say (the field's name for that case).
+ */
+static bool
+envelope_match(struct msgdata *d, enum mime_env_field f, const char *name,
+    const char *str, size_t len, bool addr)
+{
+	struct buf val = BUF_INIT, norm = BUF_INIT;
+	const char *v;
+	size_t vlen;
+	bool hit;
+
+	switch (env_field(d, f, &v, &vlen)) {
+	case -1:
+		return header_match(d, name, str, len, addr);
+	case 0:
+		return false;
+	}
+	hit = value_match(v, vlen, str, len, addr, &val, &norm);
 	buf_free(&val);
 	buf_free(&norm);
 	return hit;
@@ -472,10 +562,18 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 		time_t t;
 		int tz;
 		const char *date;
+		size_t dlen;
 
-		if (!load_meta(d) || d->root == NULL || d->root->env == NULL ||
-		    (date = d->root->env->date) == NULL ||
-		    imap_date_parse_rfc5322(date, strlen(date), &t, &tz) < 0)
+		if (env_field(d, MIME_ENV_DATE, &date, &dlen) == -1) {
+			const struct mime_part *root = load_root(d);
+
+			if (root == NULL || root->env == NULL ||
+			    (date = root->env->date) == NULL)
+				return false;
+			dlen = strlen(date);
+		} else if (date == NULL)
+			return false;
+		if (imap_date_parse_rfc5322(date, dlen, &t, &tz) < 0)
 			return false;
 		/* The date as written, whatever its zone (RFC 3501). */
 		return date_cmp(n->key, t + (time_t)tz * 60, &n->date);
@@ -487,15 +585,20 @@ eval(struct search_ctx *c, struct msgdata *d, const struct imap_search_node *n)
 		return load_meta(d) &&
 		    d->m.internaldate >= c->now - (time_t)n->number;
 	case IMAP_SEARCH_FROM:
-		return header_match(d, "From", n->str, n->str_len, true);
+		return envelope_match(d, MIME_ENV_FROM, "From", n->str,
+		    n->str_len, true);
 	case IMAP_SEARCH_TO:
-		return header_match(d, "To", n->str, n->str_len, true);
+		return envelope_match(d, MIME_ENV_TO, "To", n->str,
+		    n->str_len, true);
 	case IMAP_SEARCH_CC:
-		return header_match(d, "Cc", n->str, n->str_len, true);
+		return envelope_match(d, MIME_ENV_CC, "Cc", n->str,
+		    n->str_len, true);
 	case IMAP_SEARCH_BCC:
-		return header_match(d, "Bcc", n->str, n->str_len, true);
+		return envelope_match(d, MIME_ENV_BCC, "Bcc", n->str,
+		    n->str_len, true);
 	case IMAP_SEARCH_SUBJECT:
-		return header_match(d, "Subject", n->str, n->str_len, false);
+		return envelope_match(d, MIME_ENV_SUBJECT, "Subject", n->str,
+		    n->str_len, false);
 	case IMAP_SEARCH_HEADER:
 		return header_match(d, n->field, n->str, n->str_len, false);
 	case IMAP_SEARCH_BODY:
@@ -599,6 +702,7 @@ imap_search_eval(struct imap_session *s,
 		if (imap_view_is_gone(v, i))
 			continue;
 		memset(&d, 0, sizeof(d));
+		d.c = &ec;
 		d.s = s;
 		d.idx = i;
 		mail_meta_init(&d.m);
@@ -613,7 +717,7 @@ imap_search_eval(struct imap_session *s,
 				out->last_modseq = d.m.modseq;
 			}
 			if (hit != NULL && load_meta(&d))
-				hit(hit_ctx, i, &d.m, d.root);
+				hit(hit_ctx, i, &d.m, load_root(&d));
 			else if (hit != NULL)
 				hit(hit_ctx, i, NULL, NULL);
 		}
@@ -621,6 +725,7 @@ imap_search_eval(struct imap_session *s,
 		mime_part_free(&d.root);
 		buf_free(&d.hdr);
 	}
+	store_meta_cursor_close(&ec.cur);
 	fts_end(&ec);
 }
 

@@ -190,4 +190,27 @@ int	 mime_serialize(const struct mime_part *, struct buf *out);
 struct mime_part *mime_deserialize(const void *, size_t,
 	    const char **error_r);
 
+/*
+ * The root's envelope fields and flags read in place from a serialized
+ * tree, for searching many messages: nothing is allocated and the tree is
+ * not built.  v[i] points into the blob (not NUL-terminated), NULL when
+ * the message lacks the field; values are raw and unfolded, as kept by
+ * the parser (the first field of each name, at most max_header_field
+ * bytes: MIME_PART_HDR_TRUNCATED in flags says one was cut).  Returns 0,
+ * or -1 if the blob is not one.
+ */
+enum mime_env_field {
+	MIME_ENV_DATE, MIME_ENV_SUBJECT, MIME_ENV_FROM, MIME_ENV_SENDER,
+	MIME_ENV_REPLY_TO, MIME_ENV_TO, MIME_ENV_CC, MIME_ENV_BCC,
+	MIME_ENV_IN_REPLY_TO, MIME_ENV_MESSAGE_ID, MIME_ENV_FIELDS
+};
+
+struct mime_env_ref {
+	const char	*v[MIME_ENV_FIELDS];
+	size_t		 len[MIME_ENV_FIELDS];
+	unsigned	 flags;		/* the root's MIME_PART_* */
+};
+
+int	 mime_blob_envelope(const void *, size_t, struct mime_env_ref *);
+
 #endif

@@ -449,3 +449,70 @@ bad:
 	*error_r = r.error != NULL ? r.error : "corrupt";
 	return NULL;
 }
+
+/*
+ * The root's envelope, read in place.  Without the checksum: this is the
+ * per-message step of a search over a whole mailbox, and every length is
+ * still checked against the blob, so damage can only give wrong text.
+ */
+static int
+skip_str(struct reader *r, const char **v_r, size_t *len_r)
+{
+	uint64_t n;
+
+	*v_r = NULL;
+	*len_r = 0;
+	if (get_varint(r, &n) < 0)
+		return -1;
+	if (n-- == 0)
+		return 0;
+	if (n > (uint64_t)(r->end - r->p))
+		return fail(r, "string past end");
+	*v_r = (const char *)r->p;
+	*len_r = (size_t)n;
+	r->p += n;
+	return 0;
+}
+
+int
+mime_blob_envelope(const void *data, size_t len, struct mime_env_ref *env)
+{
+	struct reader r;
+	const unsigned char *d = data;
+	const char *v;
+	uint64_t x, flags;
+	size_t n;
+
+	memset(env, 0, sizeof(*env));
+	if (len < SERIAL_MAGIC_LEN + 4 ||
+	    memcmp(d, SERIAL_MAGIC, SERIAL_MAGIC_LEN) != 0)
+		return -1;
+	r.error = NULL;
+	r.p = d + SERIAL_MAGIC_LEN;
+	r.end = d + len - 4;
+	if (get_varint(&r, &flags) < 0)
+		return -1;
+	env->flags = (unsigned)(flags & MIME_PART_FLAGS_ALL);
+	/* Offsets and lengths, nchildren; nine strings; two parameter lists. */
+	for (int i = 0; i < 5; i++)
+		if (get_varint(&r, &x) < 0)
+			return -1;
+	for (int i = 0; i < 9; i++)
+		if (skip_str(&r, &v, &n) < 0)
+			return -1;
+	for (int list = 0; list < 2; list++) {
+		if (get_varint(&r, &x) < 0 ||
+		    x > (uint64_t)(r.end - r.p) / 2)
+			return -1;
+		while (x-- > 0)
+			if (skip_str(&r, &v, &n) < 0 ||
+			    skip_str(&r, &v, &n) < 0)
+				return -1;
+	}
+	if (r.p >= r.end || *r.p++ != 1)
+		return -1;
+	for (int i = 0; i < MIME_ENV_FIELDS; i++)
+		if (skip_str(&r, &env->v[i], &env->len[i]) < 0)
+			return -1;
+	return 0;
+}

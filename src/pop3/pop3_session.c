@@ -221,7 +221,7 @@ load_work(void *arg)
 	}
 	s->inbox = mi.id;
 	s->uidvalidity = mi.uidvalidity;
-	if (store_mails_scan(srv->store, s->account, mi.id, 0, load_cb, s,
+	if (store_mails_scan_sized(srv->store, s->account, mi.id, load_cb, s,
 	    &s->error) < 0)
 		return;
 	s->rc = 0;

@@ -418,7 +418,6 @@ struct mailbox_info {
 	uint64_t highestmodseq;
 	uint32_t messages;
 	uint32_t unseen;
-	uint32_t recent;	/* uid >= first_recent_uid */
 	uint32_t first_recent_uid;
 	uint64_t size;
 };
@@ -460,7 +459,8 @@ struct mail_row {
 	uint32_t uid;
 	uint32_t flags;		/* MAIL_* */
 	uint64_t modseq;
-	uint64_t size;		/* octets of the stored message */
+	uint64_t size;		/* octets of the stored message; 0 except
+				   from store_mails_scan_sized() */
 	const char *keywords;	/* space separated, NULL or "" for none;
 				   valid during the callback only */
 };
@@ -470,6 +470,10 @@ struct mail_row {
  */
 int	 store_mails_scan(struct store *, int64_t account, int64_t mailbox,
 	    uint64_t since_modseq, void (*cb)(void *, const struct mail_row *),
+	    void *ctx, const char **error_r);
+/* All messages with their sizes (POP3), in uid order. */
+int	 store_mails_scan_sized(struct store *, int64_t account,
+	    int64_t mailbox, void (*cb)(void *, const struct mail_row *),
 	    void *ctx, const char **error_r);
 /* Calls cb for every uid expunged with modseq > since, ascending. */
 int	 store_expunged_scan(struct store *, int64_t account, int64_t mailbox,
@@ -490,6 +494,20 @@ void	 mail_meta_init(struct mail_meta *);
 void	 mail_meta_free(struct mail_meta *);
 int	 store_mail_meta(struct store *, int64_t account, int64_t mailbox,
 	    uint32_t uid, bool want_mime, struct mail_meta *);
+/*
+ * The same for many messages of one mailbox asked for in ascending uid
+ * order (SEARCH, SORT): one statement walks the mailbox instead of a
+ * lookup per message, and the walk keeps one read snapshot.  get returns
+ * 1 with *m filled, 0 if the mailbox has no such uid, -1 on error; a uid
+ * below the last one asked for is looked up on its own.  Close it before
+ * the worker job ends.
+ */
+struct store_meta_cursor;
+struct store_meta_cursor *store_meta_cursor_open(struct store *,
+	    int64_t account, int64_t mailbox, const char **error_r);
+int	 store_meta_cursor_get(struct store_meta_cursor *, uint32_t uid,
+	    struct mail_meta *);
+void	 store_meta_cursor_close(struct store_meta_cursor **);
 /* Appends up to len bytes of message_id's body starting at off to out. */
 int	 store_body_read(struct store *, int64_t account, int64_t message_id,
 	    uint64_t off, size_t len, struct buf *out, const char **error_r);

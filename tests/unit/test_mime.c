@@ -972,6 +972,73 @@ crc32_ref(const unsigned char *p, size_t n)
 }
 
 static void
+check_env_field(const struct mime_env_ref *e, enum mime_env_field f,
+    const char *want)
+{
+	if (want == NULL) {
+		assert_null(e->v[f]);
+		return;
+	}
+	assert_non_null(e->v[f]);
+	assert_int_equal(e->len[f], strlen(want));
+	assert_memory_equal(e->v[f], want, e->len[f]);
+}
+
+/* The root's envelope read in place agrees with the built tree. */
+static void
+test_blob_envelope(void **state)
+{
+	static const char msg[] =
+	    "Date: Mon, 2 Nov 2026 10:00:00 +0100\r\n"
+	    "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= and\r\n more\r\n"
+	    "From: Ann <ann@example.org>\r\n"
+	    "To: bob@example.test, carl@example.test\r\n"
+	    "Subject: second, ignored\r\n"
+	    "Content-Type: multipart/mixed; boundary=b; x=\"y z\"\r\n"
+	    "Content-Disposition: inline; filename=a.txt\r\n"
+	    "\r\n--b\r\n\r\npart\r\n--b--\r\n";
+	struct mime_limits lim = { 0, 0, 8, 0 };
+	struct mime_part *root = PARSE(msg);
+	struct mime_env_ref e;
+	struct buf ser = BUF_INIT;
+	const struct mime_envelope *env = root->env;
+
+	serialize_to(root, &ser);
+	assert_int_equal(mime_blob_envelope(ser.data, ser.len, &e), 0);
+	assert_int_equal(e.flags, 0);
+	check_env_field(&e, MIME_ENV_DATE, env->date);
+	check_env_field(&e, MIME_ENV_SUBJECT, env->subject);
+	check_env_field(&e, MIME_ENV_FROM, "Ann <ann@example.org>");
+	check_env_field(&e, MIME_ENV_TO, env->to);
+	check_env_field(&e, MIME_ENV_CC, NULL);
+	check_env_field(&e, MIME_ENV_MESSAGE_ID, NULL);
+	assert_non_null(strstr(env->subject, "more"));
+	/* Every prefix fails or stays inside the blob (ASan watches). */
+	for (size_t cut = 0; cut < ser.len; cut++) {
+		unsigned char *copy = malloc(cut ? cut : 1);
+
+		memcpy(copy, ser.data, cut);
+		if (mime_blob_envelope(copy, cut, &e) == 0)
+			for (int f = 0; f < MIME_ENV_FIELDS; f++)
+				if (e.v[f] != NULL)
+					assert_true(e.v[f] + e.len[f] <=
+					    (const char *)copy + cut);
+		free(copy);
+	}
+	assert_int_equal(mime_blob_envelope("XYZ\001abcd", 8, &e), -1);
+	mime_part_free(&root);
+
+	/* A value cut at the parser's limit is flagged as such. */
+	root = mime_parse(msg, sizeof(msg) - 1, &lim);
+	serialize_to(root, &ser);
+	assert_int_equal(mime_blob_envelope(ser.data, ser.len, &e), 0);
+	assert_true((e.flags & MIME_PART_HDR_TRUNCATED) != 0);
+	assert_int_equal(e.len[MIME_ENV_SUBJECT], 8);
+	mime_part_free(&root);
+	buf_free(&ser);
+}
+
+static void
 test_serial_damage(void **state)
 {
 	struct mime_part *root = PARSE(nested_msg), *p;
@@ -1452,6 +1519,7 @@ main(void)
 		cmocka_unit_test(test_random_fragments),
 		cmocka_unit_test(test_serial_damage),
 		cmocka_unit_test(test_serial_forged),
+		cmocka_unit_test(test_blob_envelope),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_address_groups_api),
 		cmocka_unit_test(test_address_fuzz),

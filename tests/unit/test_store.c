@@ -364,8 +364,12 @@ check_counters(struct fixture *f, int64_t acct, const char *name)
 	struct rows rs;
 	uint32_t unseen = 0;
 	uint64_t size = 0, maxmodseq = 0;
+	const char *err = NULL;
 
-	scan(f, acct, mi.id, 0, &rs);
+	rs.n = 0;
+	if (store_mails_scan_sized(f->st, acct, mi.id, rows_cb, &rs,
+	    &err) < 0)
+		fail_msg("scan: %s", err);
 	for (size_t i = 0; i < rs.n; i++) {
 		if (!(rs.r[i].flags & MAIL_SEEN))
 			unseen++;
@@ -1003,7 +1007,7 @@ test_default_mailboxes(void **state)
 		assert_int_equal(ms.mi[i].uidnext, 1);
 		assert_int_equal(ms.mi[i].messages, 0);
 		assert_int_equal(ms.mi[i].unseen, 0);
-		assert_int_equal(ms.mi[i].recent, 0);
+		assert_int_equal(ms.mi[i].first_recent_uid, 1);
 		assert_true(ms.mi[i].size == 0);
 		assert_true(ms.mi[i].uidvalidity != 0);
 		assert_true(ms.mi[i].highestmodseq >= 1);
@@ -1091,7 +1095,6 @@ test_deliver(void **state)
 		assert_int_equal(mi.unseen, 2);
 		assert_true(mi.size == small.len + big.len);
 		assert_int_equal(mi.uidnext, 3);
-		assert_int_equal(mi.recent, 2);
 		assert_int_equal(mi.first_recent_uid, 1);
 		assert_int_equal(mi.uidvalidity, before.uidvalidity);
 		assert_true(mi.highestmodseq == before.highestmodseq + 2);
@@ -1449,7 +1452,7 @@ test_flags(void **state)
 	assert_int_equal(rs.r[1].uid, 3);
 	assert_true(rs.r[1].modseq == hms - 1);
 	assert_int_equal(rs.r[1].flags, MAIL_ANSWERED);
-	assert_true(rs.r[1].size == t.len);
+	assert_true(rs.r[1].size == 0);	/* sizes: store_mails_scan_sized */
 	scan(f, a, mi.id, hms - 1, &rs);
 	assert_int_equal(rs.n, 1);
 	assert_int_equal(rs.r[0].uid, 2);
@@ -2035,7 +2038,7 @@ test_claim_recent(void **state)
 	struct mailbox_info mi;
 	struct tmsg t;
 	const char *err = NULL;
-	uint32_t first = 0, uids[1];
+	uint32_t first = 0, uids[1], n = 0;
 	int64_t a;
 
 	add_domain(f, "example.com");
@@ -2044,14 +2047,16 @@ test_claim_recent(void **state)
 	assert_int_equal(store_deliver(f->st, &a, 1, &t.m, uids, &err), 0);
 	assert_int_equal(store_deliver(f->st, &a, 1, &t.m, uids, &err), 0);
 	mi = mbox(f, a, "INBOX");
-	assert_int_equal(mi.recent, 2);
 	assert_int_equal(mi.first_recent_uid, 1);
+	assert_int_equal(store_mailbox_count_from(f->st, a, mi.id, 1, &n), 0);
+	assert_int_equal(n, 2);
 	assert_int_equal(store_mailbox_claim_recent(f->st, a, mi.id, &first,
 	    &err), 0);
 	assert_int_equal(first, 1);
 	mi = mbox(f, a, "INBOX");
-	assert_int_equal(mi.recent, 0);
 	assert_int_equal(mi.first_recent_uid, 3);
+	assert_int_equal(store_mailbox_count_from(f->st, a, mi.id, 3, &n), 0);
+	assert_int_equal(n, 0);
 	/* A second session sees nothing recent. */
 	assert_int_equal(store_mailbox_claim_recent(f->st, a, mi.id, &first,
 	    &err), 0);
@@ -2059,7 +2064,9 @@ test_claim_recent(void **state)
 	assert_int_equal(store_deliver(f->st, &a, 1, &t.m, uids, &err), 0);
 	assert_int_equal(uids[0], 3);
 	mi = mbox(f, a, "INBOX");
-	assert_int_equal(mi.recent, 1);
+	assert_int_equal(store_mailbox_count_from(f->st, a, mi.id,
+	    mi.first_recent_uid, &n), 0);
+	assert_int_equal(n, 1);
 	assert_int_equal(store_mailbox_claim_recent(f->st, a, mi.id, &first,
 	    &err), 0);
 	assert_int_equal(first, 3);
@@ -2621,6 +2628,72 @@ test_fts(void **state)
  * An expunged message stays readable for STORE_BODY_GRACE seconds (a
  * FETCH may be sending it), then the next expunge purges it.
  */
+/*
+ * The metadata cursor gives what store_mail_meta gives, whatever order
+ * and gaps the uids are asked in.
+ */
+static void
+test_meta_cursor(void **state)
+{
+	struct fixture *f = *state;
+	struct flag_change ch[4];
+	struct mailbox_info mi;
+	struct mail_meta got, want;
+	struct store_meta_cursor *c;
+	struct tmsg t;
+	struct uids us;
+	const char *err = NULL;
+	/* In order, a gap, a jump past CURSOR_SKIP, back, gone, past end. */
+	static const uint32_t ask[] = { 1, 2, 3, 5, 10, 11, 150, 151, 4, 152,
+	    7, 8, 9, 199, 200, 201, 500, 6 };
+	int64_t a;
+
+	add_domain(f, "example.com");
+	a = add_account(f, "cursor@example.com");
+	tmsg_init(f, &t, "c", 100);
+	for (int i = 0; i < 200; i++) {
+		append(f, a, "INBOX", &t, i % 3 == 0 ? MAIL_SEEN : 0,
+		    i % 5 == 0 ? "$K" : NULL);
+		calls_reset(f);		/* change hook calls: not counted */
+	}
+	mi = mbox(f, a, "INBOX");
+	set_flags(f, a, mi.id, (uint32_t[]){ 7, 151, 200 }, 3, FLAGS_ADD,
+	    MAIL_DELETED, NULL, 0, ch);
+	us.n = 0;
+	assert_int_equal(store_mails_expunge(f->st, a, mi.id, NULL, 0, true,
+	    uids_cb, &us, &err), 0);
+	assert_int_equal(us.n, 3);
+
+	c = store_meta_cursor_open(f->st, a, mi.id, &err);
+	assert_non_null(c);
+	mail_meta_init(&got);
+	mail_meta_init(&want);
+	for (size_t i = 0; i < sizeof(ask) / sizeof(ask[0]); i++) {
+		int r = store_mail_meta(f->st, a, mi.id, ask[i], true, &want);
+
+		assert_int_equal(store_meta_cursor_get(c, ask[i], &got), r);
+		assert_int_equal(r, ask[i] <= 200 && ask[i] != 7 &&
+		    ask[i] != 151 && ask[i] != 200 ? 1 : 0);
+		if (r != 1)
+			continue;
+		assert_true(got.message_id == want.message_id);
+		assert_true(got.size == t.len && got.size == want.size);
+		assert_true(got.internaldate == want.internaldate);
+		assert_int_equal(got.flags, want.flags);
+		assert_true(got.modseq == want.modseq);
+		assert_string_equal(buf_cstr(&got.keywords),
+		    buf_cstr(&want.keywords));
+		assert_int_equal(got.mime.len, want.mime.len);
+		assert_memory_equal(got.mime.data, want.mime.data,
+		    got.mime.len);
+	}
+	store_meta_cursor_close(&c);
+	assert_null(c);
+	mail_meta_free(&got);
+	mail_meta_free(&want);
+	tmsg_free(&t);
+}
+
 static void
 test_expunge_grace(void **state)
 {
@@ -2784,6 +2857,7 @@ main(void)
 		T(test_disabled_and_quota),
 		T(test_fts),
 		T(test_expunge_grace),
+		T(test_meta_cursor),
 #undef T
 	};
 

@@ -27,11 +27,9 @@
 	"EXISTS (SELECT 1 FROM subscriptions s WHERE s.name = mailboxes.name)"
 
 static void
-mbox_from_row(struct db *db, sqlite3_stmt *st, struct mailbox_info *mi)
+mbox_from_row(sqlite3_stmt *st, struct mailbox_info *mi)
 {
 	const char *name = (const char *)sqlite3_column_text(st, 1);
-	sqlite3_stmt *rc;
-	const char *err;
 
 	memset(mi, 0, sizeof(*mi));
 	mi->id = sqlite3_column_int64(st, 0);
@@ -45,18 +43,6 @@ mbox_from_row(struct db *db, sqlite3_stmt *st, struct mailbox_info *mi)
 	mi->unseen = (uint32_t)sqlite3_column_int64(st, 8);
 	mi->size = (uint64_t)sqlite3_column_int64(st, 9);
 	mi->subscribed = sqlite3_column_int(st, 10) != 0;
-	if (mi->first_recent_uid < mi->uidnext) {
-		rc = db_prep(db, "SELECT COUNT(*) FROM mails WHERE "
-		    "mailbox_id = ? AND uid >= ?", &err);
-		if (rc != NULL) {
-			sqlite3_bind_int64(rc, 1, mi->id);
-			sqlite3_bind_int64(rc, 2, mi->first_recent_uid);
-			if (db_step(rc) == 1)
-				mi->recent = (uint32_t)
-				    sqlite3_column_int64(rc, 0);
-			sqlite3_reset(rc);
-		}
-	}
 }
 
 int
@@ -74,19 +60,14 @@ store_mailbox_list(struct store *s, int64_t account,
 	    (st = db_prep(db, "SELECT " MBOX_COLS " FROM mailboxes ORDER BY "
 	    "name = 'INBOX' DESC, name", &err)) == NULL)
 		return -1;
-	/* Collect first: mbox_from_row uses another statement. */
+	/* Collect first: the callback may use the store. */
 	while ((r = db_step(st)) == 1) {
 		list = xgrowarray(list, n, sizeof(*list));
-		list[n].id = sqlite3_column_int64(st, 0);
-		n++;
+		mbox_from_row(st, &list[n++]);
 	}
 	sqlite3_reset(st);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		struct mailbox_info mi;
-
-		if (store_mailbox_get_id(s, account, list[i].id, &mi) == 1)
-			cb(ctx, &mi);
-	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		cb(ctx, &list[i]);
 	free(list);
 	return r < 0 ? -1 : 0;
 }
@@ -109,12 +90,8 @@ store_mailbox_get(struct store *s, int64_t account, const char *name,
 		return -1;
 	db_bind_text(st, 1, name);
 	r = db_step(st);
-	if (r == 1) {
-		int64_t id = sqlite3_column_int64(st, 0);
-
-		sqlite3_reset(st);
-		return store_mailbox_get_id(s, account, id, mi);
-	}
+	if (r == 1)
+		mbox_from_row(st, mi);
 	sqlite3_reset(st);
 	return r;
 }
@@ -135,7 +112,7 @@ store_mailbox_get_id(struct store *s, int64_t account, int64_t id,
 	sqlite3_bind_int64(st, 1, id);
 	r = db_step(st);
 	if (r == 1)
-		mbox_from_row(db, st, mi);
+		mbox_from_row(st, mi);
 	sqlite3_reset(st);
 	return r;
 }
@@ -742,28 +719,34 @@ store_account_usage(struct store *s, int64_t account, uint64_t *out)
 	return usage_locked(db, out, &err);
 }
 
-int
-store_mails_scan(struct store *s, int64_t account, int64_t mailbox,
-    uint64_t since, void (*cb)(void *, const struct mail_row *), void *ctx,
+/*
+ * The size needs the message's row: a lookup per mail that SELECT and the
+ * change feed do without.
+ */
+static int
+mails_scan(struct store *s, int64_t account, int64_t mailbox, uint64_t since,
+    bool sizes, void (*cb)(void *, const struct mail_row *), void *ctx,
     const char **error_r)
 {
+	static const char *const sql[2][2] = {
+		{ "SELECT uid, flags, modseq, keywords, 0 FROM mails "
+		  "WHERE mailbox_id = ? ORDER BY uid",
+		  "SELECT uid, flags, modseq, keywords, 0 FROM mails "
+		  "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid" },
+		{ "SELECT m.uid, m.flags, m.modseq, m.keywords, g.size "
+		  "FROM mails m JOIN messages g ON g.id = m.message_id "
+		  "WHERE m.mailbox_id = ? ORDER BY m.uid",
+		  "SELECT m.uid, m.flags, m.modseq, m.keywords, g.size "
+		  "FROM mails m JOIN messages g ON g.id = m.message_id "
+		  "WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid" },
+	};
 	struct db *db;
 	sqlite3_stmt *st;
 	struct mail_row row;
 	int r;
 
-	if ((db = sq_acct(s, account, error_r)) == NULL)
-		return -1;
-	if (since == 0)
-		st = db_prep(db, "SELECT m.uid, m.flags, m.modseq, m.keywords, "
-		    "g.size FROM mails m JOIN messages g ON g.id = m.message_id "
-		    "WHERE m.mailbox_id = ? ORDER BY m.uid", error_r);
-	else
-		st = db_prep(db, "SELECT m.uid, m.flags, m.modseq, m.keywords, "
-		    "g.size FROM mails m JOIN messages g ON g.id = m.message_id "
-		    "WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid",
-		    error_r);
-	if (st == NULL)
+	if ((db = sq_acct(s, account, error_r)) == NULL ||
+	    (st = db_prep(db, sql[sizes][since != 0], error_r)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox);
 	if (since != 0)
@@ -782,6 +765,22 @@ store_mails_scan(struct store *s, int64_t account, int64_t mailbox,
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_mails_scan(struct store *s, int64_t account, int64_t mailbox,
+    uint64_t since, void (*cb)(void *, const struct mail_row *), void *ctx,
+    const char **error_r)
+{
+	return mails_scan(s, account, mailbox, since, false, cb, ctx, error_r);
+}
+
+int
+store_mails_scan_sized(struct store *s, int64_t account, int64_t mailbox,
+    void (*cb)(void *, const struct mail_row *), void *ctx,
+    const char **error_r)
+{
+	return mails_scan(s, account, mailbox, 0, true, cb, ctx, error_r);
 }
 
 int
@@ -867,6 +866,109 @@ store_mail_meta(struct store *s, int64_t account, int64_t mailbox,
 	}
 	sqlite3_reset(st);
 	return r;
+}
+
+/* Rows this far ahead of the cursor are sought, not stepped to. */
+#define CURSOR_SKIP	64
+
+struct store_meta_cursor {
+	struct store	*store;
+	struct db	*db;
+	int64_t		 account;
+	int64_t		 mailbox;
+	sqlite3_stmt	*st;		/* own: the statement cache may reuse */
+	bool		 started;
+	bool		 on_row;	/* st holds a row, of uid cur */
+	uint32_t	 cur;		/* else: no row at or after cur */
+};
+
+struct store_meta_cursor *
+store_meta_cursor_open(struct store *s, int64_t account, int64_t mailbox,
+    const char **error_r)
+{
+	struct store_meta_cursor *c;
+	struct db *db;
+	sqlite3_stmt *st;
+
+	if ((db = sq_acct(s, account, error_r)) == NULL)
+		return NULL;
+	if (sqlite3_prepare_v3(db->h, "SELECT m.uid, m.message_id, g.size, "
+	    "g.internaldate, m.flags, m.modseq, m.keywords, g.mime FROM mails "
+	    "m JOIN messages g ON g.id = m.message_id WHERE m.mailbox_id = ? "
+	    "AND m.uid >= ? ORDER BY m.uid", -1, 0, &st, NULL) != SQLITE_OK) {
+		*error_r = db_err(db, "prepare");
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->store = s;
+	c->db = db;
+	c->account = account;
+	c->mailbox = mailbox;
+	c->st = st;
+	return c;
+}
+
+static int
+cursor_step(struct store_meta_cursor *c)
+{
+	int r = db_step(c->st);
+
+	c->on_row = r == 1;
+	if (r == 1)
+		c->cur = (uint32_t)sqlite3_column_int64(c->st, 0);
+	return r;
+}
+
+int
+store_meta_cursor_get(struct store_meta_cursor *c, uint32_t uid,
+    struct mail_meta *m)
+{
+	sqlite3_stmt *st = c->st;
+	const char *kw;
+
+	if (c->started && uid < c->cur)
+		return store_mail_meta(c->store, c->account, c->mailbox, uid,
+		    true, m);
+	if (!c->started || (c->on_row && uid > c->cur + CURSOR_SKIP)) {
+		/* (Re)start at uid. */
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, c->mailbox);
+		sqlite3_bind_int64(st, 2, uid);
+		c->started = true;
+		c->cur = uid;
+		if (cursor_step(c) < 0)
+			return -1;
+	}
+	while (c->on_row && c->cur < uid)
+		if (cursor_step(c) < 0)
+			return -1;
+	if (!c->on_row || c->cur != uid)
+		return 0;
+	kw = (const char *)sqlite3_column_text(st, 6);
+	m->message_id = sqlite3_column_int64(st, 1);
+	m->size = (uint64_t)sqlite3_column_int64(st, 2);
+	m->internaldate = (time_t)sqlite3_column_int64(st, 3);
+	m->flags = (uint32_t)sqlite3_column_int(st, 4);
+	m->modseq = (uint64_t)sqlite3_column_int64(st, 5);
+	buf_reset(&m->keywords);
+	if (kw != NULL)
+		buf_puts(&m->keywords, kw);
+	buf_reset(&m->mime);
+	buf_append(&m->mime, sqlite3_column_blob(st, 7),
+	    (size_t)sqlite3_column_bytes(st, 7));
+	return 1;
+}
+
+void
+store_meta_cursor_close(struct store_meta_cursor **cp)
+{
+	struct store_meta_cursor *c = *cp;
+
+	if (c == NULL)
+		return;
+	sqlite3_finalize(c->st);
+	free(c);
+	*cp = NULL;
 }
 
 int
