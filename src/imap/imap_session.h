@@ -218,6 +218,17 @@ struct imap_view *imap_view_new(const struct mailbox_info *, bool readonly);
 int	 imap_view_load(struct imap_view *, int64_t account,
 	    const char **error_r);
 void	 imap_view_free(struct imap_view **);
+
+/*
+ * Shared snapshots of big mailboxes (imap_snap.c).  imap_snap_load() fills
+ * an empty view from its mailbox's snapshot brought up to highestmodseq:
+ * 1 if it did, 0 if there is none, -1 on a store error.  imap_snap_put()
+ * publishes a freshly loaded view if it is big enough to be worth it.
+ */
+int	 imap_snap_load(struct imap_view *, int64_t account,
+	    uint64_t highestmodseq, const char **error_r);
+void	 imap_snap_put(const struct imap_view *, int64_t account);
+void	 imap_snap_stats(size_t *count_r, size_t *bytes_r);
 /* Marks the messages this session is the first to see as \Recent. */
 void	 imap_view_claim_recent(struct imap_view *, int64_t account,
 	    uint32_t stored_first);

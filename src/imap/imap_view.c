@@ -187,11 +187,21 @@ imap_view_load(struct imap_view *v, int64_t account, const char **error_r)
 	}
 	v->modseq = mi.highestmodseq;
 	v->uidnext = mi.uidnext;
+	v->uidvalidity = mi.uidvalidity;
 	v->count = 0;
 	v->recent = 0;
-	if (store_mails_scan(srv->store, account, v->mailbox, 0, load_cb, v,
-	    error_r) < 0)
+	switch (imap_snap_load(v, account, mi.highestmodseq, error_r)) {
+	case 1:
+		break;
+	case 0:
+		if (store_mails_scan(srv->store, account, v->mailbox, 0,
+		    load_cb, v, error_r) < 0)
+			return -1;
+		imap_snap_put(v, account);
+		break;
+	default:
 		return -1;
+	}
 	if (v->count > 0 && v->uids[v->count - 1] >= v->uidnext)
 		v->uidnext = v->uids[v->count - 1] + 1;
 	return 0;
