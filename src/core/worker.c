@@ -1,12 +1,19 @@
 /*
  * worker - the blocking-work thread pools.
  *
- * Two lanes, each a FIFO queue served by its own threads: the store lane
- * (durable commits, mailbox work, scans) and the auth lane (password
- * hashing, deliberately slow).  Apart, a burst of logins cannot make a
- * logged-in user's SELECT wait behind a queue of hashes; the kernel shares
- * the cores between the two.
+ * Three lanes, each a FIFO queue served by its own threads: the store lane
+ * (durable commits, mailbox work, scans), the auth lane (password
+ * hashing, deliberately slow) and the background lane (work nobody waits
+ * for, such as filling the full-text index).  Apart, a burst of logins
+ * cannot make a logged-in user's SELECT wait behind a queue of hashes; the
+ * kernel shares the cores between the store and auth lanes, and gives the
+ * background lane's one thread, at nice 19, only what they leave.  A
+ * background job must not take a write lock (a starved thread would hold
+ * it): it hands its writes to the store lane.
  */
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -32,13 +39,16 @@ struct lane {
 	pthread_t	*tids;
 	unsigned	 ntids;
 	bool		 stopping;
+	int		 nice;
 };
 
-static struct lane lanes[2] = {
-	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-	    NULL, 0, false },
-	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL,
-	    NULL, 0, false },
+#define LANE_INIT(nice) { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, \
+	NULL, NULL, NULL, 0, false, (nice) }
+
+static struct lane lanes[3] = {
+	[WORKER_STORE] = LANE_INIT(0),
+	[WORKER_AUTH] = LANE_INIT(0),
+	[WORKER_BACKGROUND] = LANE_INIT(19),
 };
 static void (*exit_hook)(void);
 static void (*job_hook)(void);
@@ -48,6 +58,10 @@ worker_main(void *arg)
 {
 	struct lane *l = arg;
 
+	/* Per thread on Linux: the thread's own id as the process. */
+	if (l->nice != 0 && setpriority(PRIO_PROCESS,
+	    (id_t)syscall(SYS_gettid), l->nice) < 0)
+		log_warn("worker: setpriority");
 	for (;;) {
 		struct job *j;
 
@@ -118,13 +132,18 @@ workers_start(unsigned n)
 		nauth = n;
 	lane_start(&lanes[WORKER_STORE], n);
 	lane_start(&lanes[WORKER_AUTH], nauth);
+	lane_start(&lanes[WORKER_BACKGROUND], 1);
 }
 
 void
 workers_stop(void)
 {
-	/* Auth jobs may look accounts up in the store: stop them first. */
+	/*
+	 * Auth and background jobs may look accounts up in the store or hand
+	 * it work: stop them first.
+	 */
 	lane_stop(&lanes[WORKER_AUTH]);
+	lane_stop(&lanes[WORKER_BACKGROUND]);
 	lane_stop(&lanes[WORKER_STORE]);
 }
 

@@ -13,6 +13,7 @@ typedef void worker_fn(void *);
 enum worker_lane {
 	WORKER_STORE,		/* n threads (workers_start) */
 	WORKER_AUTH,		/* one per core, at most n */
+	WORKER_BACKGROUND,	/* one thread at nice 19; no write locks */
 };
 
 void	 workers_start(unsigned n);

@@ -162,9 +162,16 @@ select_work(struct imap_cmd *cmd)
 		j->rc = -1;
 		return;
 	}
-	/* Persist the claim so a restart doesn't make old mail recent. */
-	if (!j->readonly && store_mailbox_claim_recent(srv->store, account,
-	    j->mi.id, &stored, &j->error) < 0) {
+	/*
+	 * Persist the claim so a restart doesn't make old mail recent: a
+	 * write, so only when mail came since the last claim.  What arrives
+	 * between the lookup and now is claimed in memory, like mail that
+	 * arrives while selected.
+	 */
+	if (!j->readonly && j->mi.first_recent_uid >= j->mi.uidnext)
+		stored = j->mi.first_recent_uid;
+	else if (!j->readonly && store_mailbox_claim_recent(srv->store,
+	    account, j->mi.id, &stored, &j->error) < 0) {
 		j->rc = -1;
 		return;
 	}

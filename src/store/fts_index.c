@@ -18,11 +18,6 @@
 /* Accounts being indexed: one chain of jobs each. */
 #define ACTIVE_MAX	64
 
-struct job {
-	struct store	*st;
-	int64_t		 account;
-};
-
 static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
 static int64_t active[ACTIVE_MAX];
 static size_t nactive;
@@ -83,36 +78,74 @@ message_text(struct store *st, int64_t account, int64_t id,
 	return buf_steal(&folded);
 }
 
+/* One batch: its texts are made on the background lane, stored on the
+ * store lane. */
+struct batch {
+	struct store	*st;
+	int64_t		 account;
+	struct store_fts_doc *docs;
+	size_t		 n;
+	int		 rc;		/* -1 if the todo list failed */
+	const char	*error;
+};
+
+static void
+batch_extract(struct batch *b)
+{
+	struct buf *mimes;
+	int64_t *ids;
+
+	b->n = 0;
+	b->docs = NULL;
+	mimes = xcalloc(FTS_INDEX_BATCH, sizeof(*mimes));
+	if (store_fts_todo(b->st, b->account, FTS_INDEX_BATCH, &ids, mimes,
+	    &b->n, &b->error) < 0) {
+		free(mimes);
+		b->rc = -1;
+		return;
+	}
+	b->rc = 0;
+	b->docs = xcalloc(b->n + 1, sizeof(*b->docs));
+	for (size_t i = 0; i < b->n; i++) {
+		b->docs[i].message_id = ids[i];
+		/* NULL text: recorded as incomplete, searched by decoding. */
+		b->docs[i].text = message_text(b->st, b->account, ids[i],
+		    &mimes[i], &b->docs[i].len);
+		buf_free(&mimes[i]);
+	}
+	free(mimes);
+	free(ids);
+}
+
+/* 1 if there may be more to do, 0 if not, -1 on error. */
+static int
+batch_store(struct batch *b)
+{
+	int rc = b->rc;
+
+	if (rc == 0 && b->n > 0)
+		rc = store_fts_add(b->st, b->account, b->docs, b->n,
+		    &b->error) < 0 ? -1 : b->n == FTS_INDEX_BATCH;
+	for (size_t i = 0; i < b->n; i++)
+		free((char *)b->docs[i].text);
+	free(b->docs);
+	b->docs = NULL;
+	b->n = 0;
+	return rc;
+}
+
 int
 fts_index_batch(struct store *st, int64_t account, const char **error_r)
 {
-	struct store_fts_doc *docs;
-	struct buf *mimes;
-	int64_t *ids;
-	size_t n;
+	struct batch b;
 	int rc;
 
-	mimes = xcalloc(FTS_INDEX_BATCH, sizeof(*mimes));
-	if (store_fts_todo(st, account, FTS_INDEX_BATCH, &ids, mimes, &n,
-	    error_r) < 0) {
-		free(mimes);
-		return -1;
-	}
-	docs = xcalloc(n + 1, sizeof(*docs));
-	for (size_t i = 0; i < n; i++) {
-		docs[i].message_id = ids[i];
-		/* NULL text: recorded as incomplete, searched by decoding. */
-		docs[i].text = message_text(st, account, ids[i], &mimes[i],
-		    &docs[i].len);
-		buf_free(&mimes[i]);
-	}
-	rc = store_fts_add(st, account, docs, n, error_r) < 0 ? -1 :
-	    n == FTS_INDEX_BATCH;
-	for (size_t i = 0; i < n; i++)
-		free((char *)docs[i].text);
-	free(docs);
-	free(mimes);
-	free(ids);
+	memset(&b, 0, sizeof(b));
+	b.st = st;
+	b.account = account;
+	batch_extract(&b);
+	if ((rc = batch_store(&b)) < 0)
+		*error_r = b.error;
 	return rc;
 }
 
@@ -128,32 +161,67 @@ active_remove(int64_t account)
 	pthread_mutex_unlock(&mtx);
 }
 
-static void
-index_work(void *arg)
+static bool
+is_stopping(void)
 {
-	struct job *j = arg;
-	const char *err = NULL;
-	int rc;
+	bool r;
 
 	pthread_mutex_lock(&mtx);
-	rc = stopping ? 0 : 2;
+	r = stopping;
 	pthread_mutex_unlock(&mtx);
-	if (rc == 2 && (rc = fts_index_batch(j->st, j->account, &err)) < 0)
-		log_warnx("full-text index of account %lld: %s",
-		    (long long)j->account, err ? err : "store error");
-	if (rc == 1) {
-		/* The next batch queues behind whatever came meanwhile. */
-		worker_submit(index_work, NULL, j);
+	return r;
+}
+
+static void store_work(void *);
+
+/*
+ * Decoding and folding, the CPU-heavy part, runs on the background lane;
+ * the index's write transaction runs on the store lane at normal
+ * priority, so no starved thread ever holds the account's write lock.
+ */
+static void
+extract_work(void *arg)
+{
+	struct batch *b = arg;
+
+	if (is_stopping()) {
+		active_remove(b->account);
+		free(b);
 		return;
 	}
-	active_remove(j->account);
-	free(j);
+	batch_extract(b);
+	worker_submit(store_work, NULL, b);
+}
+
+static void
+store_work(void *arg)
+{
+	struct batch *b = arg;
+	int rc = batch_store(b);
+
+	if (rc < 0)
+		log_warnx("full-text index of account %lld: %s",
+		    (long long)b->account, b->error ? b->error :
+		    "store error");
+	if (rc == 1) {
+		/* Under the lock: fts_index_stop() then sees it queued. */
+		pthread_mutex_lock(&mtx);
+		if (!stopping) {
+			worker_submit_to(WORKER_BACKGROUND, extract_work,
+			    NULL, b);
+			pthread_mutex_unlock(&mtx);
+			return;
+		}
+		pthread_mutex_unlock(&mtx);
+	}
+	active_remove(b->account);
+	free(b);
 }
 
 void
 fts_index_kick(struct store *st, int64_t account)
 {
-	struct job *j;
+	struct batch *b;
 
 	pthread_mutex_lock(&mtx);
 	for (size_t i = 0; i < nactive; i++)
@@ -168,10 +236,10 @@ fts_index_kick(struct store *st, int64_t account)
 	}
 	active[nactive++] = account;
 	pthread_mutex_unlock(&mtx);
-	j = xcalloc(1, sizeof(*j));
-	j->st = st;
-	j->account = account;
-	worker_submit(index_work, NULL, j);
+	b = xcalloc(1, sizeof(*b));
+	b->st = st;
+	b->account = account;
+	worker_submit_to(WORKER_BACKGROUND, extract_work, NULL, b);
 }
 
 void

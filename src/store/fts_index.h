@@ -4,8 +4,10 @@
  * SEARCH answers BODY and TEXT from the index for the messages the index
  * holds and decodes the others as it goes (no search waits for indexing);
  * then it calls fts_index_kick(), and the rest of the account is indexed
- * on the store lane, one batch per job, so that other store work is
- * served between batches and the next search finds the index filled.
+ * in the background, one batch per job: the text is extracted on the
+ * background lane (nice 19, worker.h) and written on the store lane, so
+ * that indexing takes only the CPU nobody else wants, holds the account's
+ * write lock only for its insert, and the next search finds it filled.
  */
 #ifndef POSTHORN_FTS_INDEX_H
 #define POSTHORN_FTS_INDEX_H
