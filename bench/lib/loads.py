@@ -27,6 +27,7 @@ IMAP_USERS = range(10, 60)
 POP3_USERS = range(60, 70)
 IDLE_USERS = range(70, 90)
 BIGBOX_USER = 90
+BIGBOX_REPEAT = 5
 NUSERS = 91
 
 
@@ -531,21 +532,33 @@ async def bigbox_ops(b, server, rnd):
         out[name] = (now() - t) * 1000
         return u
 
-    t = now()
-    exists = await c.select()
-    out["bigbox_select_ms"] = (now() - t) * 1000
-    if exists != n:
-        b.error(server, "bigbox", f"SELECT: {exists} EXISTS, want {n}")
+    # Millisecond figures: the median of REPEAT tries in the session, so
+    # that one scheduling hiccup does not make the round's figure; the
+    # first SELECT of the round is kept apart (the first of round 1 is
+    # the cold one: Dovecot builds its index there).
+    sel = []
+    for _ in range(BIGBOX_REPEAT):
+        t = now()
+        exists = await c.select()
+        sel.append((now() - t) * 1000)
+        if exists != n:
+            b.error(server, "bigbox", f"SELECT: {exists} EXISTS, want {n}")
+    out["bigbox_first_select_ms"] = sel[0]
+    out["bigbox_select_ms"] = statistics.median(sel)
     u = await timed("bigbox_fetch_flags_ms", "UID FETCH 1:* (FLAGS)")
     got = sum(1 for line, _ in u if FETCH_RE.match(line))
     if got != n:
         b.error(server, "bigbox", f"UID FETCH 1:* gave {got} of {n}")
-    u = await timed("bigbox_envelopes_ms",
-                    f"FETCH {n - 49}:{n} (ENVELOPE)")
-    got = sum(1 for line, _ in u if FETCH_RE.match(line) and
-              b"ENVELOPE" in line)
-    if got != 50:
-        b.error(server, "bigbox", f"FETCH ENVELOPE gave {got} of 50")
+    env = []
+    for _ in range(BIGBOX_REPEAT):
+        u = await timed("bigbox_envelopes_ms",
+                        f"FETCH {n - 49}:{n} (ENVELOPE)")
+        env.append(out["bigbox_envelopes_ms"])
+        got = sum(1 for line, _ in u if FETCH_RE.match(line) and
+                  b"ENVELOPE" in line)
+        if got != 50:
+            b.error(server, "bigbox", f"FETCH ENVELOPE gave {got} of 50")
+    out["bigbox_envelopes_ms"] = statistics.median(env)
     u = await timed("bigbox_search_subject_ms",
                     f"SEARCH SUBJECT {corpus.NEEDLE_SUBJECT}")
     want = sum(1 for i in range(n) if i % 2000 % 1000 == 7)
