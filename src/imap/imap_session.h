@@ -78,6 +78,7 @@ struct imap_cmd {
 
 /* Per-message state in the selected mailbox. */
 #define VIEW_RECENT	0x80	/* \Recent for this session (not stored) */
+#define VIEW_DROP	0xff	/* marked for imap_view_drop_marked() */
 
 struct imap_view {
 	int64_t		 mailbox;
@@ -225,6 +226,27 @@ void	 imap_view_free(struct imap_view **);
  * 1 if it did, 0 if there is none, -1 on a store error.  imap_snap_put()
  * publishes a freshly loaded view if it is big enough to be worth it.
  */
+/*
+ * The store's change feed of a mailbox since a modseq, read at once:
+ * every mail changed since (its whole state, keywords copied) and every
+ * uid expunged since, ascending.
+ */
+struct imap_changes {
+	struct mail_row	*rows;
+	char		**kws;
+	size_t		 nrows;
+	uint32_t	*expunged;
+	size_t		 nexpunged;
+};
+int	 imap_changes_read(int64_t account, int64_t mailbox, uint64_t since,
+	    struct imap_changes *, const char **error_r);
+void	 imap_changes_free(struct imap_changes *);
+/* Removes the messages whose flags were set to VIEW_DROP, in order. */
+void	 imap_view_drop_marked(struct imap_view *);
+/* Where uid is in the view, or would be; *found says if it is. */
+uint32_t imap_view_index(const struct imap_view *, uint32_t uid,
+	    bool *found);
+
 int	 imap_snap_load(struct imap_view *, int64_t account,
 	    uint64_t highestmodseq, const char **error_r);
 void	 imap_snap_put(const struct imap_view *, int64_t account);

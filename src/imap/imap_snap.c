@@ -87,64 +87,6 @@ find_locked(int64_t account, int64_t mailbox)
 	return -1;
 }
 
-/* Changes since the snapshot, collected and then applied in order. */
-struct delta {
-	struct mail_row	*rows;
-	char		**kws;
-	size_t		 nrows;
-	uint32_t	*gone;
-	size_t		 ngone;
-};
-
-static void
-delta_row(void *ctx, const struct mail_row *r)
-{
-	struct delta *d = ctx;
-
-	d->rows = xgrowarray(d->rows, d->nrows, sizeof(*d->rows));
-	d->kws = xgrowarray(d->kws, d->nrows, sizeof(*d->kws));
-	d->rows[d->nrows] = *r;
-	d->kws[d->nrows] = r->keywords ? xstrdup(r->keywords) : NULL;
-	d->rows[d->nrows].keywords = d->kws[d->nrows];
-	d->nrows++;
-}
-
-static void
-delta_gone(void *ctx, uint32_t uid)
-{
-	struct delta *d = ctx;
-
-	d->gone = xgrowarray(d->gone, d->ngone, sizeof(*d->gone));
-	d->gone[d->ngone++] = uid;
-}
-
-static void
-delta_free(struct delta *d)
-{
-	for (size_t i = 0; i < d->nrows; i++)
-		free(d->kws[i]);
-	free(d->kws);
-	free(d->rows);
-	free(d->gone);
-}
-
-static uint32_t
-index_of(const struct imap_view *v, uint32_t uid, bool *found)
-{
-	uint32_t lo = 0, hi = v->count;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (v->uids[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = lo < v->count && v->uids[lo] == uid;
-	return lo;
-}
-
 static void
 view_reserve(struct imap_view *v, uint32_t need)
 {
@@ -162,14 +104,12 @@ view_reserve(struct imap_view *v, uint32_t need)
  * tombstone for a uid the view lacks is too.
  */
 static void
-delta_apply(struct imap_view *v, const struct delta *d)
+delta_apply(struct imap_view *v, const struct imap_changes *d)
 {
-	uint32_t w = 0;
-
 	for (size_t i = 0; i < d->nrows; i++) {
 		const struct mail_row *r = &d->rows[i];
 		bool found;
-		uint32_t at = index_of(v, r->uid, &found);
+		uint32_t at = imap_view_index(v, r->uid, &found);
 
 		if (!found) {
 			view_reserve(v, v->count + 1);
@@ -189,20 +129,16 @@ delta_apply(struct imap_view *v, const struct delta *d)
 		if (r->uid >= v->uidnext)
 			v->uidnext = r->uid + 1;
 	}
-	if (d->ngone == 0)
+	if (d->nexpunged == 0)
 		return;
-	/* Tombstones come in uid order: one pass removes them all. */
+	/* Tombstones come in uid order: one pass marks them all. */
 	for (uint32_t i = 0, g = 0; i < v->count; i++) {
-		while (g < d->ngone && d->gone[g] < v->uids[i])
+		while (g < d->nexpunged && d->expunged[g] < v->uids[i])
 			g++;
-		if (g < d->ngone && d->gone[g] == v->uids[i])
-			continue;
-		v->uids[w] = v->uids[i];
-		v->flags[w] = v->flags[i];
-		v->kwhash[w] = v->kwhash[i];
-		w++;
+		if (g < d->nexpunged && d->expunged[g] == v->uids[i])
+			v->flags[i] = VIEW_DROP;
 	}
-	v->count = w;
+	imap_view_drop_marked(v);
 }
 
 static void
@@ -305,28 +241,24 @@ int
 imap_snap_load(struct imap_view *v, int64_t account, uint64_t highestmodseq,
     const char **error_r)
 {
-	struct delta d;
+	struct imap_changes d;
 	uint64_t since;
 
 	if (!copy_snapshot(v, account))
 		return 0;
-	memset(&d, 0, sizeof(d));
 	since = v->modseq;
 	if (highestmodseq > since) {
-		if (store_mails_scan(srv->store, account, v->mailbox, since,
-		    delta_row, &d, error_r) < 0 ||
-		    store_expunged_scan(srv->store, account, v->mailbox,
-		    since, delta_gone, &d, error_r) < 0) {
-			delta_free(&d);
+		if (imap_changes_read(account, v->mailbox, since, &d,
+		    error_r) < 0) {
+			imap_changes_free(&d);
 			v->count = 0;
 			return -1;
 		}
 		delta_apply(v, &d);
+		imap_changes_free(&d);
 		v->modseq = highestmodseq;
-	}
-	delta_free(&d);
-	if (v->modseq > since)
 		publish(v, account);
+	}
 	return 1;
 }
 

@@ -247,8 +247,8 @@ imap_view_watch(struct imap_session *s)
 	    s);
 }
 
-static uint32_t
-view_index(const struct imap_view *v, uint32_t uid, bool *found)
+uint32_t
+imap_view_index(const struct imap_view *v, uint32_t uid, bool *found)
 {
 	uint32_t lo = 0, hi = v->count;
 
@@ -268,7 +268,7 @@ uint32_t
 imap_view_seq(const struct imap_view *v, uint32_t uid)
 {
 	bool found;
-	uint32_t i = view_index(v, uid, &found);
+	uint32_t i = imap_view_index(v, uid, &found);
 
 	return found ? i + 1 : 0;
 }
@@ -287,35 +287,52 @@ imap_view_is_gone(const struct imap_view *v, uint32_t idx)
 struct sync_ctx {
 	struct imap_session *s;
 	struct buf	 out;
-	uint32_t	 added;
-	/* Rows with changes, collected then applied in order. */
-	struct mail_row	*rows;
-	char		**kws;
-	size_t		 nrows;
-	uint32_t	*expunged;
-	size_t		 nexpunged;
+	struct imap_changes ch;
 };
 
 static void
-sync_row_cb(void *ctx, const struct mail_row *r)
+changes_row(void *ctx, const struct mail_row *r)
 {
-	struct sync_ctx *sc = ctx;
+	struct imap_changes *ch = ctx;
 
-	sc->rows = xgrowarray(sc->rows, sc->nrows, sizeof(*sc->rows));
-	sc->kws = xgrowarray(sc->kws, sc->nrows, sizeof(*sc->kws));
-	sc->rows[sc->nrows] = *r;
-	sc->kws[sc->nrows] = r->keywords ? xstrdup(r->keywords) : NULL;
-	sc->rows[sc->nrows].keywords = sc->kws[sc->nrows];
-	sc->nrows++;
+	ch->rows = xgrowarray(ch->rows, ch->nrows, sizeof(*ch->rows));
+	ch->kws = xgrowarray(ch->kws, ch->nrows, sizeof(*ch->kws));
+	ch->rows[ch->nrows] = *r;
+	ch->kws[ch->nrows] = r->keywords ? xstrdup(r->keywords) : NULL;
+	ch->rows[ch->nrows].keywords = ch->kws[ch->nrows];
+	ch->nrows++;
 }
 
 static void
-sync_expunge_cb(void *ctx, uint32_t uid)
+changes_expunge(void *ctx, uint32_t uid)
 {
-	struct sync_ctx *sc = ctx;
+	struct imap_changes *ch = ctx;
 
-	sc->expunged = xgrowarray(sc->expunged, sc->nexpunged, sizeof(*sc->expunged));
-	sc->expunged[sc->nexpunged++] = uid;
+	ch->expunged = xgrowarray(ch->expunged, ch->nexpunged,
+	    sizeof(*ch->expunged));
+	ch->expunged[ch->nexpunged++] = uid;
+}
+
+int
+imap_changes_read(int64_t account, int64_t mailbox, uint64_t since,
+    struct imap_changes *ch, const char **error_r)
+{
+	memset(ch, 0, sizeof(*ch));
+	return store_mails_scan(srv->store, account, mailbox, since,
+	    changes_row, ch, error_r) < 0 || store_expunged_scan(srv->store,
+	    account, mailbox, since, changes_expunge, ch, error_r) < 0 ?
+	    -1 : 0;
+}
+
+void
+imap_changes_free(struct imap_changes *ch)
+{
+	for (size_t i = 0; i < ch->nrows; i++)
+		free(ch->kws[i]);
+	free(ch->kws);
+	free(ch->rows);
+	free(ch->expunged);
+	memset(ch, 0, sizeof(*ch));
 }
 
 static int
@@ -326,11 +343,26 @@ uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+void
+imap_view_drop_marked(struct imap_view *v)
+{
+	uint32_t w = 0;
+
+	for (uint32_t i = 0; i < v->count; i++) {
+		if (v->flags[i] == VIEW_DROP)
+			continue;
+		v->uids[w] = v->uids[i];
+		v->flags[w] = v->flags[i];
+		v->kwhash[w] = v->kwhash[i];
+		w++;
+	}
+	v->count = w;
+}
+
 static void
 announce_expunges(struct imap_session *s)
 {
 	struct imap_view *v = s->view;
-	uint32_t w = 0;
 
 	if (v->ngone == 0)
 		return;
@@ -349,7 +381,7 @@ announce_expunges(struct imap_session *s)
 				imap_send(s, "* %u EXPUNGE", i + 1);
 			if (v->flags[i] & VIEW_RECENT)
 				v->recent--;
-			v->flags[i] = 0xff;	/* mark */
+			v->flags[i] = VIEW_DROP;
 		}
 	}
 	if (s->enabled & IMAP_EN_QRESYNC) {
@@ -363,15 +395,7 @@ announce_expunges(struct imap_session *s)
 		buf_free(&b);
 		free(uids);
 	}
-	for (uint32_t i = 0; i < v->count; i++) {
-		if (v->flags[i] == 0xff)
-			continue;
-		v->uids[w] = v->uids[i];
-		v->flags[w] = v->flags[i];
-		v->kwhash[w] = v->kwhash[i];
-		w++;
-	}
-	v->count = w;
+	imap_view_drop_marked(v);
 	v->ngone = 0;
 }
 
@@ -406,10 +430,8 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 		return;
 	}
 	v->dirty = false;
-	if (store_mails_scan(srv->store, s->account, v->mailbox, v->modseq,
-	    sync_row_cb, &sc, &err) < 0 ||
-	    store_expunged_scan(srv->store, s->account, v->mailbox, v->modseq,
-	    sync_expunge_cb, &sc, &err) < 0) {
+	if (imap_changes_read(s->account, v->mailbox, v->modseq, &sc.ch,
+	    &err) < 0) {
 		log_warnx("s=%s imap sync failed: %s", s->conn->sid, err);
 		v->dirty = true;
 		goto out;
@@ -417,19 +439,19 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 	old_count = v->count;
 	old_recent = v->recent;
 	/* A new keyword is announced before any FETCH shows it. */
-	for (size_t i = 0; i < sc.nrows; i++)
-		if (sc.rows[i].keywords != NULL &&
-		    imap_view_add_keywords(v, sc.rows[i].keywords))
+	for (size_t i = 0; i < sc.ch.nrows; i++)
+		if (sc.ch.rows[i].keywords != NULL &&
+		    imap_view_add_keywords(v, sc.ch.rows[i].keywords))
 			newkw = true;
 	if (newkw) {
 		imap_view_write_flags(v, &sc.out);
 		imap_send_buf(s, &sc.out);
 	}
-	for (size_t i = 0; i < sc.nrows; i++) {
-		const struct mail_row *row = &sc.rows[i];
+	for (size_t i = 0; i < sc.ch.nrows; i++) {
+		const struct mail_row *row = &sc.ch.rows[i];
 		uint32_t kh = imap_keyword_hash(row->keywords);
 		bool found;
-		uint32_t idx = view_index(v, row->uid, &found);
+		uint32_t idx = imap_view_index(v, row->uid, &found);
 
 		if (found) {
 			uint8_t nf = (uint8_t)((v->flags[idx] & VIEW_RECENT) |
@@ -468,9 +490,9 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 		if (row->uid >= v->uidnext)
 			v->uidnext = row->uid + 1;
 	}
-	for (size_t i = 0; i < sc.nexpunged; i++) {
+	for (size_t i = 0; i < sc.ch.nexpunged; i++) {
 		bool found, dup = false;
-		uint32_t idx = view_index(v, sc.expunged[i], &found);
+		uint32_t idx = imap_view_index(v, sc.ch.expunged[i], &found);
 
 		if (!found)
 			continue;
@@ -490,12 +512,12 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 			continue;
 		}
 		for (uint32_t j = 0; j < v->ngone; j++)
-			if (v->gone[j] == sc.expunged[i])
+			if (v->gone[j] == sc.ch.expunged[i])
 				dup = true;
 		if (dup)
 			continue;
 		v->gone = xgrowarray(v->gone, v->ngone, sizeof(*v->gone));
-		v->gone[v->ngone++] = sc.expunged[i];
+		v->gone[v->ngone++] = sc.ch.expunged[i];
 	}
 	/* New mail is recent for the first session to hear of it. */
 	grew = v->count > old_count;
@@ -511,11 +533,7 @@ imap_view_sync(struct imap_session *s, bool allow_expunge)
 	if (v->recent != old_recent)
 		imap_send(s, "* %u RECENT", v->recent);
 out:
-	for (size_t i = 0; i < sc.nrows; i++)
-		free(sc.kws[i]);
-	free(sc.kws);
-	free(sc.rows);
-	free(sc.expunged);
+	imap_changes_free(&sc.ch);
 	buf_free(&sc.out);
 }
 
@@ -539,7 +557,7 @@ imap_view_resolve(struct imap_view *v, const char *set, bool uid,
 		idx = xcalloc(v->nsearchres + 1, sizeof(*idx));
 		for (uint32_t i = 0; i < v->nsearchres; i++) {
 			bool found;
-			uint32_t k = view_index(v, v->searchres[i], &found);
+			uint32_t k = imap_view_index(v, v->searchres[i], &found);
 
 			if (found)
 				idx[n++] = k;

@@ -823,6 +823,29 @@ mail_meta_free(struct mail_meta *m)
 	buf_free(&m->mime);
 }
 
+/*
+ * Columns from col on: message_id, size, internaldate, flags, modseq,
+ * keywords[, mime].
+ */
+static void
+meta_from_row(sqlite3_stmt *st, int col, bool want_mime, struct mail_meta *m)
+{
+	const char *kw = (const char *)sqlite3_column_text(st, col + 5);
+
+	m->message_id = sqlite3_column_int64(st, col);
+	m->size = (uint64_t)sqlite3_column_int64(st, col + 1);
+	m->internaldate = (time_t)sqlite3_column_int64(st, col + 2);
+	m->flags = (uint32_t)sqlite3_column_int(st, col + 3);
+	m->modseq = (uint64_t)sqlite3_column_int64(st, col + 4);
+	buf_reset(&m->keywords);
+	if (kw != NULL)
+		buf_puts(&m->keywords, kw);
+	buf_reset(&m->mime);
+	if (want_mime)
+		buf_append(&m->mime, sqlite3_column_blob(st, col + 6),
+		    (size_t)sqlite3_column_bytes(st, col + 6));
+}
+
 int
 store_mail_meta(struct store *s, int64_t account, int64_t mailbox,
     uint32_t uid, bool want_mime, struct mail_meta *m)
@@ -848,22 +871,8 @@ store_mail_meta(struct store *s, int64_t account, int64_t mailbox,
 		return -1;
 	sqlite3_bind_int64(st, 1, mailbox);
 	sqlite3_bind_int64(st, 2, uid);
-	if ((r = db_step(st)) == 1) {
-		const char *kw = (const char *)sqlite3_column_text(st, 5);
-
-		m->message_id = sqlite3_column_int64(st, 0);
-		m->size = (uint64_t)sqlite3_column_int64(st, 1);
-		m->internaldate = (time_t)sqlite3_column_int64(st, 2);
-		m->flags = (uint32_t)sqlite3_column_int(st, 3);
-		m->modseq = (uint64_t)sqlite3_column_int64(st, 4);
-		buf_reset(&m->keywords);
-		if (kw != NULL)
-			buf_puts(&m->keywords, kw);
-		buf_reset(&m->mime);
-		if (want_mime)
-			buf_append(&m->mime, sqlite3_column_blob(st, 6),
-			    (size_t)sqlite3_column_bytes(st, 6));
-	}
+	if ((r = db_step(st)) == 1)
+		meta_from_row(st, 0, want_mime, m);
 	sqlite3_reset(st);
 	return r;
 }
@@ -924,7 +933,6 @@ store_meta_cursor_get(struct store_meta_cursor *c, uint32_t uid,
     struct mail_meta *m)
 {
 	sqlite3_stmt *st = c->st;
-	const char *kw;
 
 	if (c->started && uid < c->cur)
 		return store_mail_meta(c->store, c->account, c->mailbox, uid,
@@ -944,18 +952,7 @@ store_meta_cursor_get(struct store_meta_cursor *c, uint32_t uid,
 			return -1;
 	if (!c->on_row || c->cur != uid)
 		return 0;
-	kw = (const char *)sqlite3_column_text(st, 6);
-	m->message_id = sqlite3_column_int64(st, 1);
-	m->size = (uint64_t)sqlite3_column_int64(st, 2);
-	m->internaldate = (time_t)sqlite3_column_int64(st, 3);
-	m->flags = (uint32_t)sqlite3_column_int(st, 4);
-	m->modseq = (uint64_t)sqlite3_column_int64(st, 5);
-	buf_reset(&m->keywords);
-	if (kw != NULL)
-		buf_puts(&m->keywords, kw);
-	buf_reset(&m->mime);
-	buf_append(&m->mime, sqlite3_column_blob(st, 7),
-	    (size_t)sqlite3_column_bytes(st, 7));
+	meta_from_row(st, 1, true, m);
 	return 1;
 }
 
