@@ -44,6 +44,8 @@
 #define FETCH_CHUNK	((size_t)64 * 1024)
 /* BINARY and PREVIEW of bigger messages are prepared on a worker. */
 #define FETCH_INLINE_MAX ((size_t)256 * 1024)
+/* Messages left to fetch for which one walk of the mailbox beats lookups. */
+#define FETCH_CURSOR_MIN 8
 
 enum fetch_seg_kind {
 	SEG_TEXT,			/* bytes of ctx->text */
@@ -449,9 +451,13 @@ reparse(struct imap_session *s, const struct mail_meta *m)
 	return mime_parser_finish(&mp);
 }
 
-/* Reads the meta data and MIME tree of message f->pos; false = skip it. */
+/*
+ * Reads the meta data and MIME tree of message f->pos; false = skip it.
+ * *cur walks the mailbox for this run of the loop (fetch_continue).
+ */
 static bool
-load_message(struct imap_session *s, struct fetch_ctx *f)
+load_message(struct imap_session *s, struct fetch_ctx *f,
+    struct store_meta_cursor **cur)
 {
 	struct imap_view *v = s->view;
 	uint32_t idx = f->idx[f->pos];
@@ -462,8 +468,12 @@ load_message(struct imap_session *s, struct fetch_ctx *f)
 	if (imap_view_is_gone(v, idx))
 		return false;
 	f->meta = f->need_meta || v->kwhash[idx] != 0;
-	if (f->meta && store_mail_meta(srv->store, s->account, v->mailbox,
-	    uid, f->need_mime, &f->m) != 1)
+	if (f->meta && *cur == NULL && f->n - f->pos >= FETCH_CURSOR_MIN)
+		*cur = store_meta_cursor_open(srv->store, s->account,
+		    v->mailbox, &err);
+	if (f->meta && (*cur != NULL ? store_meta_cursor_get(*cur, uid,
+	    &f->m) : store_mail_meta(srv->store, s->account, v->mailbox, uid,
+	    f->need_mime, &f->m)) != 1)
 		return false;
 	if (f->need_mime) {
 		f->root = mime_deserialize(f->m.mime.data, f->m.mime.len,
@@ -765,20 +775,29 @@ write_segment(struct imap_session *s, struct fetch_ctx *f)
 	return false;
 }
 
+/*
+ * Streams messages while the socket takes them.  The messages' metadata
+ * comes from one walk of the mailbox (a read snapshot), closed before
+ * anything else may run: the end of the command, a worker, a full socket.
+ */
 static void
 fetch_continue(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->s;
 	struct fetch_ctx *f = cmd->ctx;
 	struct conn *c = s->conn;
+	struct store_meta_cursor *cur = NULL;
 
 	while (conn_outq(c) < FETCH_HIGH && !c->closing) {
 		if (f->seg < f->nsegs) {
-			if (!write_segment(s, f))
+			if (!write_segment(s, f)) {
+				store_meta_cursor_close(&cur);
 				return;
+			}
 			continue;
 		}
 		if (f->pos >= f->n) {
+			store_meta_cursor_close(&cur);
 			cmd->cont = NULL;
 			if (f->unknown_cte)
 				imap_cmd_done(cmd, "NO", "[UNKNOWN-CTE] Can't "
@@ -789,13 +808,14 @@ fetch_continue(struct imap_cmd *cmd)
 				    cmd->a.uid ? "UID FETCH" : "Fetch");
 			return;
 		}
-		if (!f->loaded && !load_message(s, f)) {
+		if (!f->loaded && !load_message(s, f, &cur)) {
 			f->nsegs = 0;
 			f->pos++;
 			continue;
 		}
 		if (f->heavy && !f->worked) {
 			if (f->m.size > FETCH_INLINE_MAX) {
+				store_meta_cursor_close(&cur);
 				cmd->cont = NULL;
 				imap_cmd_async(cmd, work_async, work_done);
 				return;
@@ -808,6 +828,7 @@ fetch_continue(struct imap_cmd *cmd)
 		message_clear(f);
 		f->pos++;
 	}
+	store_meta_cursor_close(&cur);
 }
 
 /* Can every BINARY item of the message be decoded? */
