@@ -368,6 +368,7 @@ thread_exit_hook(void)
 {
 	if (srv != NULL && srv->store != NULL)
 		store_thread_done(srv->store);
+	password_idle();
 }
 
 static void
@@ -524,6 +525,7 @@ server_run(struct config *cfg)
 	iothreads_set_exit_hook(thread_exit_hook);
 	workers_set_exit_hook(thread_exit_hook);
 	workers_set_job_hook(job_end_hook);
+	workers_set_idle_hook(password_idle);
 	workers_start(cfg->workers);
 	for (size_t i = 0; i < nlisteners; i++)
 		listeners[i].evs = xcalloc(nthr, sizeof(struct event *));
@@ -535,6 +537,7 @@ server_run(struct config *cfg)
 	iothreads_run();
 	/* Warm the dummy hash so the first failed login is not faster. */
 	(void)password_verify("", NULL);
+	password_idle();
 	for (size_t i = 0; i < nlisteners; i++)
 		log_info("listening on %s (%s)", listeners[i].text,
 		    listen_kind_names[listeners[i].kind]);

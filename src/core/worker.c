@@ -14,9 +14,11 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -52,11 +54,43 @@ static struct lane lanes[3] = {
 };
 static void (*exit_hook)(void);
 static void (*job_hook)(void);
+static void (*idle_hook)(void);
+
+/* A thread whose lane had no job for this long runs the idle hook. */
+#define IDLE_SECONDS	1
+
+/*
+ * Waits, lane locked, until the lane has a job or stops.  The first wait
+ * after a job is bounded: when it runs out, the idle hook runs once.
+ */
+static void
+lane_wait(struct lane *l, bool *idle)
+{
+	struct timespec ts;
+
+	if (idle_hook != NULL && !*idle && l->head == NULL && !l->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += IDLE_SECONDS;
+		while (l->head == NULL && !l->stopping &&
+		    pthread_cond_clockwait(&l->cond, &l->mtx, CLOCK_MONOTONIC,
+		    &ts) != ETIMEDOUT)
+			;
+		if (l->head == NULL && !l->stopping) {
+			pthread_mutex_unlock(&l->mtx);
+			idle_hook();
+			pthread_mutex_lock(&l->mtx);
+		}
+		*idle = true;
+	}
+	while (l->head == NULL && !l->stopping)
+		pthread_cond_wait(&l->cond, &l->mtx);
+}
 
 static void *
 worker_main(void *arg)
 {
 	struct lane *l = arg;
+	bool idle = true;
 
 	/* Per thread on Linux: the thread's own id as the process. */
 	if (l->nice != 0 && setpriority(PRIO_PROCESS,
@@ -66,8 +100,7 @@ worker_main(void *arg)
 		struct job *j;
 
 		pthread_mutex_lock(&l->mtx);
-		while (l->head == NULL && !l->stopping)
-			pthread_cond_wait(&l->cond, &l->mtx);
+		lane_wait(l, &idle);
 		if (l->head == NULL) {
 			pthread_mutex_unlock(&l->mtx);
 			break;
@@ -77,6 +110,7 @@ worker_main(void *arg)
 		if (l->head == NULL)
 			l->tail = NULL;
 		pthread_mutex_unlock(&l->mtx);
+		idle = false;
 		j->work(j->arg);
 		if (job_hook != NULL)
 			job_hook();
@@ -185,4 +219,10 @@ void
 workers_set_job_hook(void (*fn)(void))
 {
 	job_hook = fn;
+}
+
+void
+workers_set_idle_hook(void (*fn)(void))
+{
+	idle_hook = fn;
 }

@@ -30,5 +30,10 @@ void	 worker_submit_to(enum worker_lane, worker_fn *work, worker_fn *done,
 void	 workers_set_exit_hook(void (*fn)(void));
 /* Called on the worker thread after each job's work, before its done. */
 void	 workers_set_job_hook(void (*fn)(void));
+/*
+ * Called on a worker thread that has had no job for a second (once, until
+ * its next job): a thread gives back what it keeps for the next job.
+ */
+void	 workers_set_idle_hook(void (*fn)(void));
 
 #endif
