@@ -170,6 +170,29 @@ class Imap:
                 raise ProtocolError(f"unexpected continuation {line!r}")
             untagged.append((line, lits))
 
+    async def cmd_bulk(self, text):
+        """Sends one command whose answer has no literals (such as UID
+        FETCH 1:* (FLAGS)) and reads it in big chunks, leaving the parsing
+        to the caller: a line-by-line read of 100,000 responses times
+        this client, not the server.  Returns (untagged bytes, tagged)."""
+        self.n += 1
+        tag = f"a{self.n}".encode()
+        self.w.write(tag + b" " + text.encode() + b"\r\n")
+        buf = bytearray()
+        while True:
+            chunk = await self.r.read(1 << 20)
+            if not chunk:
+                raise ProtocolError("connection closed")
+            buf += chunk
+            if not buf.endswith(b"\r\n"):
+                continue
+            start = buf.rfind(b"\n", 0, len(buf) - 1) + 1
+            if buf.startswith(tag + b" ", start):
+                tagged = bytes(buf[start:])
+                if not tagged.startswith(tag + b" OK"):
+                    raise ProtocolError(f"{text[:60]!r}: {tagged!r}")
+                return bytes(buf[:start]), tagged
+
     async def login(self, user, pw):
         return await self.cmd(f'LOGIN "{user}" "{pw}"')
 
