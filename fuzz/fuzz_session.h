@@ -148,6 +148,7 @@ struct fs_run {
 	struct buf	*out;		/* plain output */
 	size_t		 out_max;
 	size_t		 line_start;	/* of the current output line */
+	uint64_t	 lit_left;	/* bytes of a literal still to come */
 	bool		 z_out;		/* output is deflated from here on */
 	bool		 z_in;		/* so is what we send */
 	z_stream	 inflater, deflater;
@@ -746,26 +747,60 @@ fs_conn(struct fs_run *r)
 	return p[1];
 }
 
+/*
+ * The size of the literal a server line announces at its end ("{N}\r\n"),
+ * or 0.  Only IMAP has literals, and only IMAP can start COMPRESS.
+ */
+static uint64_t
+fs_line_literal(const char *line, size_t len)
+{
+	uint64_t v = 0, scale = 1;
+	size_t i;
+
+	if (len < 4 || memcmp(line + len - 3, "}\r\n", 3) != 0)
+		return 0;
+	for (i = len - 4; i > 0 && line[i] >= '0' && line[i] <= '9' &&
+	    scale <= 1000000000000ULL; i--, scale *= 10)
+		v += (uint64_t)(line[i] - '0') * scale;
+	return line[i] == '{' && i < len - 4 ? v : 0;
+}
+
 /* Server output, as it arrives. */
 static void
 fs_output(struct fs_run *r, const char *p, size_t n)
 {
 	r->moved += n;
 	while (n > 0 && !r->z_out) {
-		const char *lf = memchr(p, '\n', n);
-		size_t k = lf != NULL ? (size_t)(lf - p) + 1 : n;
+		const char *lf;
+		size_t k;
 
+		/* A literal's bytes are data, never a response line. */
+		if (r->lit_left > 0) {
+			k = n < r->lit_left ? n : (size_t)r->lit_left;
+			buf_append(r->out, p, k);
+			p += k;
+			n -= k;
+			r->lit_left -= k;
+			r->line_start = r->out->len;
+			continue;
+		}
+		lf = memchr(p, '\n', n);
+		k = lf != NULL ? (size_t)(lf - p) + 1 : n;
 		buf_append(r->out, p, k);
 		p += k;
 		n -= k;
 		if (lf == NULL)
 			break;
-		if (r->proto->compress_after != NULL &&
-		    r->proto->compress_after(r->out->data + r->line_start,
-		    r->out->len - r->line_start)) {
-			FUZZ_CHECK(inflateInit2(&r->inflater, -MAX_WBITS) ==
-			    Z_OK, "inflateInit2");
-			r->z_out = true;
+		if (r->proto->compress_after != NULL) {
+			const char *line = r->out->data + r->line_start;
+			size_t len = r->out->len - r->line_start;
+
+			if (r->proto->compress_after(line, len)) {
+				FUZZ_CHECK(inflateInit2(&r->inflater,
+				    -MAX_WBITS) == Z_OK, "inflateInit2");
+				r->z_out = true;
+			}
+			r->lit_left = fs_line_literal(line, len);
 		}
 		r->line_start = r->out->len;
 	}
