@@ -2088,6 +2088,7 @@ struct gc_arg {
 	int64_t		 acct;
 	uint32_t	 uids[GC_EACH];
 	int		 fails;
+	char		 error[256];
 };
 
 static void *
@@ -2099,8 +2100,11 @@ gc_thread(void *p)
 		const char *err = NULL;
 
 		if (store_deliver(a->f->st, &a->acct, 1, &a->t->m,
-		    &a->uids[i], &err) < 0)
+		    &a->uids[i], &err) < 0) {
 			a->fails++;
+			snprintf(a->error, sizeof(a->error), "%s",
+			    err != NULL ? err : "?");
+		}
 	}
 	store_thread_done(a->f->st);
 	return NULL;
@@ -2131,8 +2135,14 @@ test_group_commit(void **state)
 		    &args[i]), 0);
 	}
 	memset(seen, 0, sizeof(seen));
-	for (int i = 0; i < GC_THREADS; i++) {
+	/* All of them first: a failed check must not free the store under
+	 * threads still delivering. */
+	for (int i = 0; i < GC_THREADS; i++)
 		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < GC_THREADS; i++) {
+		if (args[i].fails != 0)
+			print_error("thread %d: %d failed, last: %s\n", i,
+			    args[i].fails, args[i].error);
 		assert_int_equal(args[i].fails, 0);
 		for (int k = 0; k < GC_EACH; k++) {
 			uint32_t u = args[i].uids[k];
