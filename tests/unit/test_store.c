@@ -2164,6 +2164,92 @@ test_group_commit(void **state)
 }
 
 /*
+ * The first connections to a new account's database race to switch it to
+ * WAL: each reads the header and then wants the write lock, and sqlite
+ * refuses that upgrade at once ("database is locked", no busy handler)
+ * while another holds it.  Threads open each fresh database together and
+ * write to it; every open succeeds.
+ */
+#define OC_THREADS	4
+#define OC_ROUNDS	40
+
+struct oc_arg {
+	const char		*dir;
+	pthread_barrier_t	*start;
+	int			 fails;
+	char			 error[256];
+};
+
+static void *
+oc_thread(void *p)
+{
+	struct oc_arg *a = p;
+
+	for (int i = 0; i < OC_ROUNDS; i++) {
+		const char *err = NULL;
+		char path[160];
+		struct db *db;
+
+		snprintf(path, sizeof(path), "%s/oc-%d.db", a->dir, i);
+		pthread_barrier_wait(a->start);
+		if (db_open(path, &db, &err) < 0) {
+			a->fails++;
+			snprintf(a->error, sizeof(a->error), "%s", err);
+			continue;
+		}
+		if (db_exec(db, "CREATE TABLE IF NOT EXISTS t(x); "
+		    "INSERT INTO t VALUES(1)", &err) < 0) {
+			a->fails++;
+			snprintf(a->error, sizeof(a->error), "%s", err);
+		}
+		db_close(&db);
+	}
+	return NULL;
+}
+
+static void
+test_open_fresh_together(void **state)
+{
+	struct fixture *f = *state;
+	struct oc_arg args[OC_THREADS];
+	pthread_t th[OC_THREADS];
+	pthread_barrier_t start;
+
+	assert_int_equal(pthread_barrier_init(&start, NULL, OC_THREADS), 0);
+	for (int i = 0; i < OC_THREADS; i++) {
+		memset(&args[i], 0, sizeof(args[i]));
+		args[i].dir = f->dir;
+		args[i].start = &start;
+		assert_int_equal(pthread_create(&th[i], NULL, oc_thread,
+		    &args[i]), 0);
+	}
+	for (int i = 0; i < OC_THREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < OC_THREADS; i++) {
+		if (args[i].fails != 0)
+			print_error("thread %d: %d failed, last: %s\n", i,
+			    args[i].fails, args[i].error);
+		assert_int_equal(args[i].fails, 0);
+	}
+	for (int i = 0; i < OC_ROUNDS; i++) {
+		char path[160];
+		const char *err = NULL;
+		struct db *db;
+		sqlite3_stmt *st;
+
+		snprintf(path, sizeof(path), "%s/oc-%d.db", f->dir, i);
+		assert_int_equal(db_open(path, &db, &err), 0);
+		assert_int_equal(sqlite3_prepare_v2(db->h,
+		    "SELECT count(*) FROM t", -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), OC_THREADS);
+		sqlite3_finalize(st);
+		db_close(&db);
+	}
+}
+
+/*
  * Account connections a thread releases go to the shared pool: the next
  * thread serving that account takes the idle one instead of opening its
  * own; a connection still held is never handed out twice; one released
@@ -2859,6 +2945,7 @@ main(void)
 		T(test_claim_recent),
 		T(test_deliver_prefix_junk),
 		T(test_group_commit),
+		T(test_open_fresh_together),
 		T(test_acct_pool),
 		T(test_dir_writer_lock),
 		T(test_purge_due),

@@ -33,6 +33,34 @@ db_err(struct db *db, const char *what)
 	    "no database");
 }
 
+/*
+ * Setting journal_mode can meet SQLITE_BUSY without sqlite calling the
+ * busy handler: the first connections to a new database race to switch
+ * it to WAL, each reads the header and then wants the write lock, and
+ * sqlite refuses that read-to-write upgrade at once while another holds
+ * it (waiting could deadlock).  Retry for as long as the busy timeout, a
+ * few milliseconds apart; a retry finds WAL already set.
+ */
+static int
+db_journal_wal(struct db *db, const char **error_r)
+{
+	struct timespec now, until, pause = { 0, 2 * 1000 * 1000 };
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += DB_BUSY_SECS;
+	for (;;) {
+		if (db_exec(db, "PRAGMA journal_mode=WAL", error_r) == 0)
+			return 0;
+		if ((sqlite3_errcode(db->h) & 0xff) != SQLITE_BUSY)
+			return -1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > until.tv_sec || (now.tv_sec == until.tv_sec &&
+		    now.tv_nsec >= until.tv_nsec))
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+}
+
 int
 db_open(const char *path, struct db **dbp, const char **error_r)
 {
@@ -51,7 +79,7 @@ db_open(const char *path, struct db **dbp, const char **error_r)
 	}
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_busy_timeout(db->h, DB_BUSY_SECS * 1000);
-	if (db_exec(db, "PRAGMA journal_mode=WAL", error_r) < 0 ||
+	if (db_journal_wal(db, error_r) < 0 ||
 	    db_exec(db, "PRAGMA synchronous=FULL", error_r) < 0 ||
 	    db_exec(db, "PRAGMA foreign_keys=ON", error_r) < 0 ||
 	    db_exec(db, "PRAGMA secure_delete=OFF", error_r) < 0) {
