@@ -30,13 +30,33 @@ class Result(unittest.TextTestResult):
         unittest.TestResult.addSuccess(self, test)
         self._line("ok", test)
 
+    def _detail(self, err, test):
+        # The traceback right under its line: a CI excerpt around the
+        # FAIL shows why, not only that.
+        text = self._exc_info_to_string(err, test).rstrip("\n")
+        self.stream.write("".join(f"     | {ln}\n"
+                                  for ln in text.splitlines()[-40:]))
+        # and the server's log, unless the test class prints it itself
+        srv = getattr(test, "srv", None)
+        if hasattr(srv, "read_log") and \
+                type(test).run is unittest.TestCase.run:
+            try:
+                log = srv.read_log()[-3000:]
+            except OSError:
+                log = ""
+            self.stream.write("".join(f"     log {ln}\n"
+                                      for ln in log.splitlines()))
+        self.stream.flush()
+
     def addFailure(self, test, err):
         unittest.TestResult.addFailure(self, test, err)
         self._line("FAIL", test)
+        self._detail(err, test)
 
     def addError(self, test, err):
         unittest.TestResult.addError(self, test, err)
         self._line("ERR", test)
+        self._detail(err, test)
 
     def addSkip(self, test, reason):
         unittest.TestResult.addSkip(self, test, reason)
