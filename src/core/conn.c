@@ -685,11 +685,12 @@ conn_free(struct conn *c)
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
 	close(c->fd);
+	/* Released before it is logged: a logged disconnect has room. */
+	ipcount_add(c->peer_ip, -1);
+	iothread_conn_add(c->thr, -1);
 	log_info("s=%s %s disconnect reason=\"%s\" duration_ms=%llu",
 	    c->sid, c->ops->proto, c->close_reason ? c->close_reason : "closed",
 	    (unsigned long long)(mono_ms() - c->started_ms));
-	ipcount_add(c->peer_ip, -1);
-	iothread_conn_add(c->thr, -1);
 	free(c);
 }
 

@@ -1000,17 +1000,22 @@ max_connections_per_ip = {cls.LIMIT}
                 rc.send(b"NOOP\r\n")
                 self.assertEqual(rc.readline(), b"250 2.0.0 Ok\r\n")
         finally:
+            ports = {rc.sock.getsockname()[1] for rc in held}
             for rc in held:
                 rc.close()
-        # Once they are gone, 127.0.0.1 gets in again (the server notices
-        # the closes asynchronously: poll).
-        def admitted():
-            rc = connect(srv, "smtp")
-            try:
-                return rc.readline().startswith(b"220 ")
-            finally:
-                rc.close()
-        srv.wait_for(admitted, timeout=10, what="127.0.0.1 admitted again")
+        # Once they are gone, 127.0.0.1 gets in again.  The server notices
+        # the closes asynchronously: wait until its log has every one of
+        # them (one admitted connection alone does not say that the next
+        # one has room too).
+        def all_closed():
+            log = srv.read_log()
+            sids = {m.group(1) for m in re.finditer(
+                r"s=(\w+) smtp connect from=127\.0\.0\.1 port=(\d+) ",
+                log) if int(m.group(2)) in ports}
+            gone = set(re.findall(r"s=(\w+) smtp disconnect ", log))
+            return len(sids) == self.LIMIT and sids <= gone
+        srv.wait_for(all_closed, timeout=10,
+                     what="the held connections' closes")
         self.assertEqual(self.works_from("127.0.0.1"), 2)
         self.assertLess(time.monotonic() - t_start, 150)
 
