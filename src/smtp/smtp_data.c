@@ -30,31 +30,87 @@ smtp_data_init(struct smtp_data_reader *r)
 	r->state = ST_BOL;
 }
 
+/*
+ * Eight bytes at a time: HAS_ZERO(v) is non-zero exactly when one of v's
+ * bytes is zero (which one does not matter here); BYTES(c) repeats c.
+ */
+#define BYTES(c)	(0x0101010101010101ULL * (uint8_t)(c))
+#define HAS_ZERO(v)	(((v) - BYTES(1)) & ~(v) & BYTES(0x80))
+
+static inline uint64_t
+load8(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* The index of the first CR or LF in p[0..n), or n. */
+static size_t
+scan_line(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v = load8(p + i);
+
+		if (HAS_ZERO(v ^ BYTES('\r')) | HAS_ZERO(v ^ BYTES('\n')))
+			break;
+	}
+	while (i < n && p[i] != '\r' && p[i] != '\n')
+		i++;
+	return i;
+}
+
+/* Notes 8-bit and NUL bytes in p[0..n). */
+static void
+scan_bytes(struct smtp_data_reader *r, const char *p, size_t n)
+{
+	uint64_t any = 0, nul = 0;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v = load8(p + i);
+
+		any |= v;
+		nul |= HAS_ZERO(v);
+	}
+	for (; i < n; i++) {
+		any |= (unsigned char)p[i];
+		nul |= p[i] == '\0';
+	}
+	if (any & BYTES(0x80))
+		r->saw_8bit = true;
+	if (nul != 0)
+		r->saw_nul = true;
+}
+
 /* Hand one span to the caller and account for it. */
 static void
 out(struct smtp_data_reader *r, const char *p, size_t n,
     void (*emit)(void *, const char *, size_t), void *ctx)
 {
+	size_t i = 0;
+
 	if (n == 0)
 		return;
 	r->bytes += n;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
+	while (i < n) {
+		const char *lf = memchr(p + i, '\n', n - i);
+		size_t end = lf != NULL ? (size_t)(lf - p) : n;
 
-		if (c == '\n') {
-			/* Every emitted LF follows an emitted CR. */
-			if (r->line_len > 0 &&
-			    r->line_len - 1 > r->max_line_len)
-				r->max_line_len = r->line_len - 1;
-			r->line_len = 0;
-			r->lines++;
-			continue;
-		}
-		r->line_len++;
-		if (c >= 0x80)
-			r->saw_8bit = true;
-		else if (c == '\0')
-			r->saw_nul = true;
+		if (!r->saw_8bit || !r->saw_nul)
+			scan_bytes(r, p + i, end - i);
+		r->line_len += end - i;
+		if (lf == NULL)
+			break;
+		/* Every emitted LF follows an emitted CR. */
+		if (r->line_len > 0 && r->line_len - 1 > r->max_line_len)
+			r->max_line_len = r->line_len - 1;
+		r->line_len = 0;
+		r->lines++;
+		i = end + 1;
 	}
 	emit(ctx, p, n);
 }
@@ -74,8 +130,7 @@ smtp_data_feed(struct smtp_data_reader *r, const char *in, size_t inlen,
 		switch (r->state) {
 		case ST_TEXT:
 			/* The fast path: plain line content. */
-			while (i < inlen && in[i] != '\r' && in[i] != '\n')
-				i++;
+			i += scan_line(in + i, inlen - i);
 			if (i == inlen)
 				continue;
 			break;
