@@ -44,7 +44,7 @@ db_err(struct db *db, const char *what)
 static int
 db_journal_wal(struct db *db, const char **error_r)
 {
-	struct timespec now, until, pause = { 0, 2 * 1000 * 1000 };
+	struct timespec now, until, pause = { 0, 2000000L };
 
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += DB_BUSY_SECS;
