@@ -62,6 +62,7 @@ struct smtp_session {
 	/* The transaction. */
 	bool		 in_tx;
 	char		 mail_from[SMTP_PATH_MAX + 1];
+	bool		 mail_from_owned; /* sender_owned() said yes */
 	uint64_t	 declared_size;	/* MAIL FROM SIZE=, 0 if none */
 	bool		 smtputf8;	/* MAIL FROM ... SMTPUTF8 */
 	int		 ret;		/* DSN RET=, 0 when not given */

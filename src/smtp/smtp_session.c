@@ -82,6 +82,7 @@ smtp_tx_reset(struct smtp_session *s)
 {
 	s->in_tx = false;
 	s->mail_from[0] = '\0';
+	s->mail_from_owned = false;
 	s->declared_size = 0;
 	s->smtputf8 = false;
 	s->ret = 0;

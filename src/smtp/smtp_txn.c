@@ -156,12 +156,15 @@ smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		goto out;
 	}
 	if (s->authenticated && srv->cfg->sender_check != CONFIG_SENDER_OFF &&
-	    path.addr[0] != '\0' && !sender_owned(s, path.addr)) {
-		log_info("s=%s smtp sender rejected from=<%s> user=%s",
-		    s->conn->sid, path.addr, s->auth_user);
-		smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: not "
-		    "owned by user %s", path.addr, s->auth_user);
-		goto out;
+	    path.addr[0] != '\0') {
+		if (!sender_owned(s, path.addr)) {
+			log_info("s=%s smtp sender rejected from=<%s> user=%s",
+			    s->conn->sid, path.addr, s->auth_user);
+			smtp_reply(s, "553 5.7.1 <%s>: Sender address rejected: "
+			    "not owned by user %s", path.addr, s->auth_user);
+			goto out;
+		}
+		s->mail_from_owned = true;
 	}
 	snprintf(s->mail_from, sizeof(s->mail_from), "%s", path.addr);
 	s->smtputf8 = utf8;
@@ -819,6 +822,10 @@ from_owned(struct smtp_session *s, const struct mime_part *root)
 		if (a->mailbox == NULL || a->host == NULL)
 			continue;	/* group syntax */
 		snprintf(addr, sizeof(addr), "%s@%s", a->mailbox, a->host);
+		/* Mostly the envelope sender again, checked at MAIL. */
+		if (!a->invalid && s->mail_from_owned &&
+		    strcmp(addr, s->mail_from) == 0)
+			continue;
 		if (a->invalid || !sender_owned(s, addr)) {
 			log_info("s=%s smtp message rejected id=%s: From <%s> "
 			    "not owned by user %s", s->conn->sid, s->qid,

@@ -1176,9 +1176,11 @@ resolve_one(struct resolve_ctx *c, const char *addr, int depth)
 
 	if (domain == NULL)
 		return 0;
-	if ((r = domain_id(c->db, domain, &(int64_t){ 0 }, &c->error)) < 0)
-		return -1;
-	if (r == 0) {
+	/* store_resolve_rcpt() has looked up the first address's domain. */
+	if (depth > 0 && (r = domain_id(c->db, domain, &(int64_t){ 0 },
+	    &c->error)) <= 0) {
+		if (r < 0)
+			return -1;
 		rr_add_remote(c->rr, addr);
 		c->found = 1;
 		return 0;
