@@ -447,7 +447,7 @@ handle_reply(struct smtpc *c)
 			fail(c, false, "HELO: %s", reply_text(c));
 			return;
 		}
-		if (!no_tls(c, "speaks only HELO (no STARTTLS)"))
+		if (!c->tls_up && !no_tls(c, "speaks only HELO (no STARTTLS)"))
 			return;
 		c->state = C_READY;
 		if (c->ops->ready != NULL)
@@ -539,6 +539,13 @@ on_read(struct bufferevent *bev, void *arg)
 				buf_consume(&c->reply, 4);
 			free(line);
 			handle_reply(c);
+			/*
+			 * STARTTLS replaced the connection: what else came in
+			 * plaintext is not read, or a man in the middle could
+			 * add to what the server says over TLS (RFC 3207 5).
+			 */
+			if (c->bev != bev)
+				return;
 			continue;
 		}
 		free(line);
@@ -762,6 +769,10 @@ start_tls(struct smtpc *c)
 		SSL_set1_host(c->ssl, c->peer_name);
 	} else if (c->opts.tls == SMTPC_TLS_DANE && !dane_setup(c))
 		return;
+	/* Nothing learnt before TLS counts (RFC 3207 4.2). */
+	c->reply_lines = 0;
+	buf_reset(&c->reply);
+	c->peer[0] = '\0';
 	bufferevent_setcb(plain, NULL, NULL, NULL, NULL);
 	bufferevent_disable(plain, EV_READ | EV_WRITE);
 	bufferevent_free(plain);
