@@ -768,6 +768,84 @@ def config():
     ]
 
 
+# ------------------------------------------------------- SMTP client
+# What a server says to fuzz_smtp_client (its top comment): a control byte,
+# an options byte (bits 0-1 TLS policy, 2 verify_report, 3-4 transactions,
+# 5 SMTPUTF8, 6 DSN, 7 8BITMIME and dot lines), then the server's bytes.
+EHLO_ALL = ("250-mx.r.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+            "250-8BITMIME\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n"
+            "250 SMTPUTF8\r\n")
+
+
+def txn_replies(nrcpt, rcpt_codes=None, final="250 2.0.0 Ok: queued as 1"):
+    codes = rcpt_codes or ["250 2.1.5 Ok"] * nrcpt
+    return ("250 2.1.0 Ok\r\n" + "".join(c + "\r\n" for c in codes) +
+            "354 End data with <CR><LF>.<CR><LF>\r\n" + final + "\r\n")
+
+
+def smtp_client():
+    greet = "220 mx.r.test ESMTP\r\n"
+    three = (txn_replies(1) + txn_replies(2, ["250 ok", "550 5.1.1 no"]) +
+             txn_replies(3, ["250 a", "452 4.2.2 full", "250 c"],
+                         "554 5.7.1 rejected"))
+    T3, ALL = 0x18, 0x18 | 0x20 | 0x40 | 0x80
+    seeds = [
+        ("pipelined_all", 0, ALL, greet + EHLO_ALL + three + "221 bye\r\n"),
+        ("pipelined_chunked", 3, T3, greet + EHLO_ALL + three + "221 bye\r\n"),
+        ("pipelined_bytewise", 1, 0x08, greet + EHLO_ALL + txn_replies(1) +
+         "221 bye\r\n"),
+        ("lockstep", 4, 0x10 | 0x40, greet + "250 mx.r.test\r\n" +
+         txn_replies(1) + txn_replies(2) + "221 2.0.0 bye\r\n"),
+        ("multiline_replies", 0, 0x08, "220-mx.r.test ESMTP\r\n220-more\r\n"
+         "220 end\r\n250-mx.r.test\r\n250 PIPELINING\r\n250-2.1.0 a\r\n"
+         "250 2.1.0 b\r\n550-5.1.1 x\r\n550 5.1.1 y\r\n354 go\r\n"
+         "221 bye\r\n"),
+        ("helo_fallback", 0, 0x08, greet + "502 5.5.2 no EHLO\r\n"
+         "250 mx.r.test\r\n" + txn_replies(1) + "221 bye\r\n"),
+        ("helo_refused", 0, 0x08, greet + "502 no\r\n501 no\r\n"),
+        ("greeting_554", 0, 0x08, "554 5.7.1 go away\r\n"),
+        ("greeting_421", 2, 0x08, "421 4.3.2 busy\r\n"),
+        ("starttls_encrypt", 0, 0x01 | 0x08, greet +
+         "250-mx.r.test\r\n250 STARTTLS\r\n220 2.0.0 go ahead\r\n"
+         "\x16\x03\x03\x00\x05hello"),
+        ("starttls_verify", 0, 0x02 | 0x08, greet +
+         "250-mx.r.test\r\n250 STARTTLS\r\n220 go\r\n"),
+        ("starttls_dane", 0, 0x03 | 0x08, greet +
+         "250-mx.r.test\r\n250 STARTTLS\r\n220 go\r\n"),
+        ("starttls_report", 0, 0x04 | 0x08, greet +
+         "250-mx.r.test\r\n250 STARTTLS\r\n220 go\r\n"),
+        ("starttls_injection", 0, 0x01 | 0x08, greet +
+         "250-mx.r.test\r\n250 STARTTLS\r\n220 go ahead\r\n"
+         "250-injected.test\r\n250 SMTPUTF8\r\n"),
+        ("starttls_refused_may", 0, 0x08, greet +
+         "250-mx.r.test\r\n250 STARTTLS\r\n454 4.7.0 TLS not available\r\n" +
+         txn_replies(1) + "221 bye\r\n"),
+        ("starttls_refused_encrypt", 0, 0x01 | 0x08, greet +
+         "250-mx.r.test\r\n250 STARTTLS\r\n454 4.7.0 no\r\n"),
+        ("no_starttls_encrypt", 0, 0x01, greet + "250 mx.r.test\r\n"),
+        ("loop_to_self", 0, 0x08, greet + "250-client.test\r\n250 SIZE\r\n"),
+        ("all_rcpts_refused", 0, 0x10, greet + EHLO_ALL + "250 ok\r\n"
+         "550 no\r\n354 go\r\n250 empty\r\n250 ok\r\n550 no\r\n"
+         "550 no\r\n354 go\r\n250 empty\r\n221 bye\r\n"),
+        ("data_refused", 0, 0x08, greet + EHLO_ALL + "250 ok\r\n250 ok\r\n"
+         "554 5.5.1 no valid recipients\r\n250 reset\r\n221 bye\r\n"),
+        ("mail_refused_lockstep", 0, 0x08, greet + "250 mx.r.test\r\n"
+         "553 5.1.8 bad sender\r\n250 reset\r\n221 bye\r\n"),
+        ("utf8_not_offered", 0, 0x08 | 0x20, greet +
+         "250-mx.r.test\r\n250 PIPELINING\r\n250 noop\r\n221 bye\r\n"),
+        ("bare_lf", 0, 0x08, greet.replace("\r\n", "\n") +
+         "250-mx.r.test\n250 PIPELINING\n" + txn_replies(1).replace(
+             "\r\n", "\n")),
+        ("long_line", 0, 0x08, "220 " + "x" * 5000 + "\r\n"),
+        ("malformed", 0, 0x08, "22O mx.r.test\r\n"),
+        ("code_only", 0, 0x08, "220\r\n250\r\n250\r\n250\r\n354\r\n250\r\n"),
+        ("nul_and_cr", 0, 0x08, "220 mx\x00.r\rtest\r\n250-mx\r\n"
+         "250 PIPELINING\r\n250 a\x00b\r\n550 5.1.1 c\rd\r\n354 go\r\n"),
+    ]
+    return [(name, bytes([ctl, opt]) + b(text))
+            for name, ctl, opt, text in seeds]
+
+
 def main():
     targets = {
         "smtp_cmd": lambda: write("smtp_cmd", SMTP_CMD),
@@ -782,6 +860,7 @@ def main():
         "sasl": lambda: write("sasl", SASL),
         "pop3": lambda: write("pop3", POP3),
         "config": lambda: write("config", config()),
+        "smtp_client": lambda: write("smtp_client", smtp_client()),
         "smtp_session": lambda: write("smtp_session",
                                       session_seeds(SMTP_SESSION)),
         "imap_session": lambda: write("imap_session",

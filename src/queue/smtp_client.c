@@ -503,6 +503,12 @@ on_read(struct bufferevent *bev, void *arg)
 				fail(c, false, "reply line too long");
 			return;
 		}
+		/* The same limit however the line arrived. */
+		if (len > REPLY_LINE_MAX) {
+			free(line);
+			fail(c, false, "reply line too long");
+			return;
+		}
 		if (len < 3 || line[0] < '2' || line[0] > '5' ||
 		    line[1] < '0' || line[1] > '9' || line[2] < '0' ||
 		    line[2] > '9' || (len > 3 && line[3] != ' ' &&

@@ -9,7 +9,8 @@
  *    plaintext after its 220 must not count as said over TLS (RFC 3207
  *    4.2, 5): neither a peer name nor an extension of it is used;
  *  - EHLO refused after TLS: HELO over TLS meets a TLS-requiring policy;
- *  - a malformed reply fails the connection.
+ *  - a malformed reply, or a reply line over the limit (also when it
+ *    arrives in one piece), fails the connection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -457,6 +458,32 @@ test_malformed_reply(void **state)
 	assert_int_equal(p.sent_len, 0);
 }
 
+static void
+script_long_line(struct peer *p)
+{
+	char line[6000];
+
+	/* Over the limit in one piece: refused as when it comes in parts. */
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "220 ", 4);
+	memcpy(line + sizeof(line) - 3, "\r\n", 3);
+	p_send(p, line);
+	p_expect(p, "EHLO client.test");	/* not sent: EOF */
+}
+
+static void
+test_long_reply_line(void **state)
+{
+	struct client cl = { 0 };
+	struct peer p;
+
+	(void)state;
+	run(script_long_line, SMTPC_TLS_MAY, &cl, &p);
+	assert_true(cl.failed);
+	assert_string_equal(cl.reason, "reply line too long");
+	assert_int_equal(p.sent_len, 0);
+}
+
 static int
 setup(void **state)
 {
@@ -499,6 +526,7 @@ main(void)
 		cmocka_unit_test(test_starttls_plaintext_ignored),
 		cmocka_unit_test(test_helo_over_tls),
 		cmocka_unit_test(test_malformed_reply),
+		cmocka_unit_test(test_long_reply_line),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
