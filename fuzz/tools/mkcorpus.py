@@ -846,6 +846,136 @@ def smtp_client():
             for name, ctl, opt, text in seeds]
 
 
+# ------------------------------------------------- SPF, DKIM, DMARC
+# fuzz_mailauth_eval (its top comment): selector byte (0 SPF, 1 DKIM,
+# 2 DMARC, 3 SPF then DMARC), mode byte, zone lines, "%%", the query.
+RFC8463_MSG = (
+    "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed;\r\n"
+    " d=football.example.com; i=@football.example.com;\r\n"
+    " q=dns/txt; s=brisbane; t=1528637909; h=from : to :\r\n"
+    " subject : date : message-id : from : subject : date;\r\n"
+    " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
+    " b=/gCrinpcQOoIfuHNQIbq4pgh9kyIK3AQUdt9OdqQehSwhEIug4D11Bus\r\n"
+    " Fa3bT3FY5OsU7ZbnKELq+eXdp1Q1Dw==\r\n"
+    "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n"
+    " d=football.example.com; i=@football.example.com;\r\n"
+    " q=dns/txt; s=test; t=1528637909; h=from : to : subject :\r\n"
+    " date : message-id : from : subject : date;\r\n"
+    " bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n"
+    " b=F45dVWDfMbQDGHJFlXUNB2HKfbCeLRyhDXgFpEL8GwpsRe0IeIixNTe3\r\n"
+    " DhCVlUrSjV4BwcVcOF6+FF3Zo9Rpo1tFOeS9mPYQTnGdaSGsgeefOsk2Jz\r\n"
+    " dA+L10TeYt9BgDfQNZtKdN1WO//KgIqXP7OdEFE4LjFYNcUxZQ4FADY+8=\r\n"
+    "From: Joe SixPack <joe@football.example.com>\r\n"
+    "To: Suzie Q <suzie@shopping.example.net>\r\n"
+    "Subject: Is dinner ready?\r\n"
+    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
+    "\r\n"
+    "Hi.\r\n"
+    "\r\n"
+    "We lost the game.  Are you hungry yet?\r\n"
+    "\r\n"
+    "Joe.\r\n")
+RFC8463_ZONE = (
+    "brisbane._domainkey.football.example.com TXT v=DKIM1; k=ed25519; "
+    "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+    "test._domainkey.football.example.com TXT v=DKIM1; k=rsa; "
+    "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08"
+    "a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+y"
+    "z1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w"
+    "3QIDAQAB\n")
+
+
+def mailauth_eval():
+    spf_zone = (
+        "example.org TXT v=spf1 ip4:192.0.2.0/24 include:_spf.example.net "
+        "mx a:mail.example.org/28 exists:%{i}._spf.%{d} ptr -all "
+        "exp=explain.example.org\n"
+        "_spf.example.net TXT v=spf1 ip6:2001:db8::/32 ~all\n"
+        "example.org MX 10 mx1.example.org\n"
+        "example.org MX 20 mx2.example.org\n"
+        "mx1.example.org A 198.51.100.1\n"
+        "mx2.example.org AAAA 2001:db8:1::1\n"
+        "mail.example.org A 198.51.100.17\n"
+        "explain.example.org TXT %{i} is not one of %{d}'s servers; "
+        "ask %{l} at %{o}\n"
+        "4.3.2.1.in-addr.arpa PTR mail.example.org\n"
+        "redir.example TXT v=spf1 redirect=example.org\n"
+        "loop.example TXT v=spf1 include:loop.example -all\n"
+        "two.example TXT v=spf1 -all\n"
+        "two.example TXT v=spf1 +all\n"
+        "temp.example TEMP\n"
+        "void.example TXT v=spf1 a:nx1.example a:nx2.example a:nx3.example "
+        "-all\n"
+        "macro.example TXT v=spf1 exists:%{ir}.%{l1r+-}._spf.%{d2} "
+        "a:%{h} -all\n")
+    seeds = [
+        ("spf_pass", 0, 0, spf_zone + "%%\n192.0.2.3 mx.example.org "
+         "alice@example.org\n"),
+        ("spf_fail_exp", 0, 1, spf_zone + "%%\n203.0.113.9 helo.test "
+         "bob@example.org\n"),
+        ("spf_ipv6_include", 0, 3, spf_zone + "%%\n2001:db8::5 h.test "
+         "c@example.org\n"),
+        ("spf_mx", 0, 0, spf_zone + "%%\n198.51.100.1 h.test c@example.org\n"),
+        ("spf_ptr", 0, 1, spf_zone + "%%\n1.2.3.4 h.test c@example.org\n"),
+        ("spf_redirect", 0, 0, spf_zone + "%%\n192.0.2.9 h.test "
+         "x@redir.example\n"),
+        ("spf_loop", 0, 1, spf_zone + "%%\n192.0.2.9 h.test x@loop.example\n"),
+        ("spf_two_records", 0, 0, spf_zone + "%%\n192.0.2.9 h.test "
+         "x@two.example\n"),
+        ("spf_temp", 0, 0, spf_zone + "%%\n192.0.2.9 h.test x@temp.example\n"),
+        ("spf_void", 0, 1, spf_zone + "%%\n192.0.2.9 h.test x@void.example\n"),
+        ("spf_macro", 0, 0, spf_zone + "%%\n192.0.2.9 h.test "
+         "first-last@macro.example\n"),
+        ("spf_null_sender", 0, 0, spf_zone + "%%\n192.0.2.3 example.org <>\n"),
+        ("spf_free_early", 0, 1 | 4 | 8, spf_zone + "%%\n203.0.113.9 "
+         "helo.test bob@example.org\n"),
+        ("spf_free_in_done", 0, 4, spf_zone + "%%\n192.0.2.3 h.test "
+         "a@example.org\n"),
+        ("dkim_rfc8463", 1, 0x80, RFC8463_ZONE + "%%\n" + RFC8463_MSG),
+        ("dkim_rfc8463_deferred", 1, 0x80 | 0x40 | 3, RFC8463_ZONE + "%%\n" +
+         RFC8463_MSG),
+        ("dkim_body_changed", 1, 1, RFC8463_ZONE + "%%\n" +
+         RFC8463_MSG.replace("hungry", "angry")),
+        ("dkim_revoked", 1, 0, RFC8463_ZONE.replace("p=11q", "p=; x=") +
+         "%%\n" + RFC8463_MSG),
+        ("dkim_no_key", 1, 0, "%%\n" + RFC8463_MSG),
+        ("dkim_temp", 1, 1, "brisbane._domainkey.football.example.com TEMP\n"
+         + RFC8463_ZONE + "%%\n" + RFC8463_MSG),
+        ("dkim_free_early", 1, 1 | 4, RFC8463_ZONE + "%%\n" + RFC8463_MSG),
+        ("dkim_free_in_done", 1, 4, RFC8463_ZONE + "%%\n" + RFC8463_MSG),
+        ("dkim_lf", 1, 0x80, RFC8463_ZONE + "%%\n" +
+         RFC8463_MSG.replace("\r\n", "\n")),
+        ("dkim_bad_tags", 1, 0, RFC8463_ZONE + "%%\nDKIM-Signature: v=2; "
+         "a=rsa-sha1; d=Ex.COM; s=; h=to; l=99999; x=1; bh=!!; b=\r\n"
+         "From: a@b\r\n\r\nbody\r\n"),
+        ("dmarc_reject", 2, 0, "_dmarc.example.org TXT v=DMARC1; p=reject; "
+         "sp=quarantine; adkim=s; aspf=r; pct=50; "
+         "rua=mailto:d@example.org\n%%\nexample.org 1 example.org "
+         "example.org\n"),
+        ("dmarc_subdomain", 2, 1, "_dmarc.example.org TXT v=DMARC1; "
+         "p=none; sp=reject; np=reject\nsub.example.org A 192.0.2.1\n"
+         "%%\nsub.example.org 0 other.example\n"),
+        ("dmarc_nonexistent", 2, 3, "_dmarc.example.org TXT v=DMARC1; "
+         "p=none; np=reject\nnx.example.org NX\n%%\nnx.example.org 0 x\n"),
+        ("dmarc_two_records", 2, 0, "_dmarc.example.org TXT v=DMARC1; p=none\n"
+         "_dmarc.example.org TXT v=DMARC1; p=reject\n%%\nexample.org 0 x\n"),
+        ("dmarc_temp", 2, 1, "_dmarc.example.org TEMP\n%%\nexample.org 1 "
+         "example.org\n"),
+        ("dmarc_relaxed_dkim", 2, 0, "_dmarc.example.co.uk TXT v=DMARC1; "
+         "p=quarantine\n%%\nmail.example.co.uk 0 x.test "
+         "news.example.co.uk other.test\n"),
+        ("spf_then_dmarc", 3, 0, spf_zone + "_dmarc.example.org TXT "
+         "v=DMARC1; p=reject\n%%\n192.0.2.3 mx.example.org "
+         "alice@example.org\nexample.org\n"),
+        ("spf_then_dmarc_deferred", 3, 1 | 4 | 16, spf_zone +
+         "_dmarc.example.org TXT v=DMARC1; p=reject\n%%\n203.0.113.1 "
+         "mx.example.org alice@example.org\nexample.org 0 x example.org\n"),
+    ]
+    return [(name, bytes([sel, mode]) + b(text))
+            for name, sel, mode, text in seeds]
+
+
 def main():
     targets = {
         "smtp_cmd": lambda: write("smtp_cmd", SMTP_CMD),
@@ -861,6 +991,7 @@ def main():
         "pop3": lambda: write("pop3", POP3),
         "config": lambda: write("config", config()),
         "smtp_client": lambda: write("smtp_client", smtp_client()),
+        "mailauth_eval": lambda: write("mailauth_eval", mailauth_eval()),
         "smtp_session": lambda: write("smtp_session",
                                       session_seeds(SMTP_SESSION)),
         "imap_session": lambda: write("imap_session",
