@@ -76,7 +76,13 @@ real_lookup(void *impl, const char *name, int type, dns_cb *cb, void *ctx)
 
 const struct dns_resolver dns_real_resolver = { real_lookup, NULL };
 
-/* Reads an uncompressed wire name at p (rdata), lower case, no final dot. */
+/*
+ * Reads an uncompressed wire name at p (rdata), lower case, no final dot.
+ * Only host names: labels of letters, digits, '-' and '_' (a label may
+ * hold any byte in DNS; as Postfix does, an MX or PTR name that is no
+ * host name is not used, so no NUL, dot, space or control character
+ * inside a label reaches a lookup, a log line or a DSN).
+ */
 static int
 wire_name(const unsigned char *p, size_t len, size_t *used, char *out,
     size_t outlen)
@@ -103,6 +109,9 @@ wire_name(const unsigned char *p, size_t len, size_t *used, char *out,
 		for (size_t k = 0; k < l; k++) {
 			unsigned char c = p[i + k];
 
+			if (!(c >= '0' && c <= '9') && !((c | 32) >= 'a' &&
+			    (c | 32) <= 'z') && c != '-' && c != '_')
+				return -1;
 			out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 		}
 		i += l;
@@ -290,7 +299,15 @@ ub_done(void *mydata, int err, struct ub_result *res)
 		r->ans.status = DNS_OK;
 		dns_answer_decode(&r->ans, r->type,
 		    (const unsigned char *const *)res->data, res->len, n);
-		if (r->ans.n == 0)
+		if (r->ans.n == 0 && r->type == DNS_T_MX) {
+			/*
+			 * MX records, none usable: not "no MX" (which would
+			 * send the mail to the domain's own address).
+			 */
+			r->ans.status = DNS_TEMPFAIL;
+			snprintf(r->error, sizeof(r->error),
+			    "malformed MX records");
+		} else if (r->ans.n == 0)
 			r->ans.status = DNS_NODATA;
 	} else if (res->nxdomain)
 		r->ans.status = DNS_NXDOMAIN;

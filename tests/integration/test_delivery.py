@@ -22,6 +22,8 @@ The DNS (one unbound for the module, names under .test, TTL 1):
     moved.test      MX 10 mx.moved.test.       A 127.0.0.3, changed to B by
                                                a test (dnsfixture restart)
     nosuch.test     (none: NXDOMAIN)
+    badmx.test      MX 10 "bad host.badmx.test" (a space in a label: no
+                    host name), A 127.0.0.2 (B, which takes its mail)
 """
 import email
 import email.utils
@@ -63,6 +65,7 @@ DNS_RECORDS = {
     "moved.test": ["MX 10 mx.moved.test."],
     "mx.moved.test": ["A 127.0.0.3"],
     "mail.example.test": ["A 127.0.0.1"],
+    "badmx.test": ["MX 10 bad\\032host.badmx.test.", "A 127.0.0.2"],
 }
 
 
@@ -150,7 +153,7 @@ def setUpModule():
                      extra_config=f"[dns]\nresolver = {DNS.resolver}\n"
                                   "dnssec = no\n")
         for dom in ("implicit.test", "fallback.test", "equal.test",
-                    "moved.test"):
+                    "moved.test", "badmx.test"):
             B.cli("domain", "add", dom)
             B.cli("alias", "add", f"bob@{dom}", "bob@remote.test")
         B.start()
@@ -655,6 +658,23 @@ class TestDelivery(DeliveryBase):
         self.assertEqual((relay, n), ("implicit.test[127.0.0.2]", 1))
         self.assertEqual(len(with_msgid(
             fetch_all(B, "bob@remote.test", BOB_PW), mid)), 1)
+        wait_queue_empty(self.A)
+
+    def test_09_malformed_mx_defers(self):
+        # The domain has an MX record, but its name is no host name: not
+        # "no MX" (that would take the domain's own address, B here, which
+        # the domain never named); a temporary failure, as Postfix does.
+        subj, mid = unique("badmx"), unique("badmx") + "@example.test"
+        b_off = len(B.read_log())
+        qid = submit(self.A, ["bob@badmx.test"],
+                     make_msg(subj, mid, to="bob@badmx.test"))
+        (_, relay, n, _, why), = wait_status(self.A, qid, "bob@badmx.test",
+                                             "deferred")
+        self.assertEqual((relay, n, why), (
+            "none", 1, "4.4.3 DNS lookup of badmx.test failed: "
+            "malformed MX records"))
+        self.assertEqual(smtp_connects(B, b_off), 0)
+        self.A.cli("queue", "delete", qid)
         wait_queue_empty(self.A)
 
     def test_10_null_sender_is_never_bounced(self):
