@@ -7,6 +7,11 @@
  *
  * Input: a selector byte (low 2 bits: 0 SPF, 1 DKIM, 2 DMARC, 3 DMARC
  * after SPF), a mode byte, then text: a zone, a line "%%", and the query.
+ * With bit 2 of the selector set the rest is raw rdata for
+ * dns_answer_decode() instead: a type byte (A, AAAA, MX, TXT, PTR, TLSA),
+ * then records, each a length byte and its bytes; checked: no more
+ * records than given, TXT text shorter than its rdata and terminated, MX
+ * and PTR names host names, MX sorted, address families, TLSA data.
  *	zone lines	NAME TYPE DATA, TYPE one of TXT (DATA up to the line
  *			end, one record per line), A, AAAA, MX ("10 host"),
  *			PTR; or NAME NX / TEMP / BOGUS (the name's status)
@@ -516,6 +521,85 @@ run_dmarc(struct fz *f, char *q, unsigned free_after, bool spf_pass_in,
 		dmarc_check_free(&c);
 }
 
+/* -- rdata decoding ------------------------------------------------ */
+
+static void
+check_host(const char *name)
+{
+	size_t n = strlen(name);
+
+	FUZZ_CHECK(n <= 253, "a %zu-byte name", n);
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		FUZZ_CHECK((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		    c == '-' || c == '_' || (c == '.' && i > 0 && i + 1 < n &&
+		    name[i + 1] != '.'), "no host name: %s", name);
+	}
+}
+
+/*
+ * dns_answer_decode() on raw rdata: a type byte, then records, each a
+ * length byte and that many bytes.
+ */
+static void
+run_decode(const uint8_t *p, size_t len)
+{
+	static const int types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX,
+	    DNS_T_TXT, DNS_T_PTR, DNS_T_TLSA };
+	const unsigned char *rd[64];
+	int rdlen[64];
+	size_t n = 0;
+	struct dns_answer a;
+	int type;
+
+	if (len < 1)
+		return;
+	type = types[p[0] % 6];
+	p++;
+	len--;
+	while (len > 0 && n < 64) {
+		size_t l = p[0] < len - 1 ? p[0] : len - 1;
+
+		rd[n] = p + 1;
+		rdlen[n++] = (int)l;
+		p += 1 + l;
+		len -= 1 + l;
+	}
+	memset(&a, 0, sizeof(a));
+	FUZZ_CHECK(dns_answer_decode(&a, type, rd, rdlen, n) == 0, "decode");
+	FUZZ_CHECK(a.n <= n, "%zu records from %zu", a.n, n);
+	for (size_t i = 0; i < a.n; i++) {
+		switch (type) {
+		case DNS_T_TXT:
+			FUZZ_CHECK(a.txt_len[i] < (size_t)rdlen[i] ||
+			    a.txt_len[i] == 0, "TXT of %zu bytes from %d",
+			    a.txt_len[i], rdlen[i]);
+			FUZZ_CHECK(a.txt[i][a.txt_len[i]] == '\0', "TXT not "
+			    "terminated");
+			break;
+		case DNS_T_MX:
+			check_host(a.mx[i].name);
+			FUZZ_CHECK(i == 0 || a.mx[i - 1].pref <= a.mx[i].pref,
+			    "MX not sorted");
+			break;
+		case DNS_T_PTR:
+			check_host(a.names[i]);
+			FUZZ_CHECK(a.names[i][0] != '\0', "empty PTR name");
+			break;
+		case DNS_T_A:
+		case DNS_T_AAAA:
+			FUZZ_CHECK(a.addr[i].ss_family == (type == DNS_T_A ?
+			    AF_INET : AF_INET6), "address family");
+			break;
+		case DNS_T_TLSA:
+			FUZZ_CHECK(a.tlsa[i].len > 0, "empty TLSA data");
+			break;
+		}
+	}
+	dns_answer_free(&a);
+}
+
 /* -- the zone ------------------------------------------------------ */
 
 /* Parses zone lines up to "%%"; returns where the query starts. */
@@ -595,6 +679,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		psl = psl_builtin();
 	if (verbose < 0)
 		verbose = getenv("FUZZ_VERBOSE") != NULL;
+	if (data[0] & 4) {
+		run_decode(data + 1, size - 1);
+		return 0;
+	}
 	sel = data[0] & 3;
 	mode = data[1];
 	text = (const char *)data + 2;

@@ -972,8 +972,25 @@ def mailauth_eval():
          "_dmarc.example.org TXT v=DMARC1; p=reject\n%%\n203.0.113.1 "
          "mx.example.org alice@example.org\nexample.org 0 x example.org\n"),
     ]
-    return [(name, bytes([sel, mode]) + b(text))
-            for name, sel, mode, text in seeds]
+    out = [(name, bytes([sel, mode]) + b(text))
+           for name, sel, mode, text in seeds]
+    # Raw rdata for dns_answer_decode (selector bit 2): type index, then
+    # length-prefixed records.
+    def rr(*recs):
+        return b"".join(bytes([len(r)]) + r for r in recs)
+    out += [
+        ("rdata_mx", b"\x04" + b"\x02" + rr(
+            b"\x00\x0a\x03mx1\x07example\x03org\x00",
+            b"\x00\x05\x03a b\x00", b"\x00\x00\x00")),
+        ("rdata_txt", b"\x04" + b"\x03" + rr(
+            b"\x07v=spf1 \x04-all", b"\x09short")),
+        ("rdata_a", b"\x04" + b"\x00" + rr(b"\xc0\x00\x02\x01", b"\x01")),
+        ("rdata_aaaa", b"\x04" + b"\x01" + rr(b"\x20\x01\x0d\xb8" + 12 * b"\x00")),
+        ("rdata_ptr", b"\x04" + b"\x04" + rr(
+            b"\x04mail\x07Example\x03org\x00", b"\x02a.\x00")),
+        ("rdata_tlsa", b"\x04" + b"\x05" + rr(b"\x03\x01\x01" + 32 * b"\xab")),
+    ]
+    return out
 
 
 def main():

@@ -199,8 +199,9 @@ dns_answer_decode(struct dns_answer *ans, int type,
 			char name[256];
 			size_t used;
 
+			/* The root is no host (only MX has a use for it). */
 			if (wire_name(rdata[i], (size_t)len[i], &used, name,
-			    sizeof(name)) == 0)
+			    sizeof(name)) == 0 && name[0] != '\0')
 				ans->names[k++] = xstrdup(name);
 		}
 		break;

@@ -3,7 +3,7 @@
  * TXT character-strings joined (a length past the end stops the record),
  * MX preference and name, sorted, the null MX; names that are no host
  * names (any byte may be in a DNS label) left out; A/AAAA by length;
- * PTR; TLSA with its data copied.
+ * PTR (not the root); TLSA with its data copied.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,6 +133,7 @@ test_addr_ptr_tlsa(void **state)
 	memset(&s, 0, sizeof(s));
 	add(&s, RD("\x04mail\x07" "Example\x03org\x00"));
 	add(&s, RD("\x04ma;l\x07" "example\x03org\x00"));
+	add(&s, RD("\x00"));			/* the root */
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(dns_answer_decode(&a, DNS_T_PTR, s.rd, s.len, s.n),
 	    0);
