@@ -13,16 +13,22 @@
  *    case (but an "IPv6:" tag); ASCII mode never accepts 8-bit; keywords are upper case; values lie inside the input;
  *  - canonical forms are fixed points: re-parsing "FROM:<addr>" or the
  *    normalized HELO name gives the same result;
- *  - ENVID decodes to printable ASCII of at most SMTP_ENVID_MAX bytes.
+ *  - ENVID decodes to printable ASCII of at most SMTP_ENVID_MAX bytes;
+ *  - SRS (smtp/srs.h) on every parsed address: srs_reverse_ours() of a
+ *    made-up address gives a terminated address or an error; an address
+ *    we forward (srs_forward()) reverses to itself, and no longer once
+ *    SRS_MAX_AGE_DAYS have passed; an SRS0 one, to itself but for case.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/buf.h"
 #include "fuzz_common.h"
 #include "smtp/smtp_parse.h"
+#include "smtp/srs.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -153,6 +159,53 @@ check_path(const struct smtp_path *p, const struct smtp_parse_opts *opts,
 	buf_free(&b);
 }
 
+#define SRS_DOMAIN	"fwd.example"
+#define SRS_NOW		1790000000
+
+static const unsigned char srs_secret[SRS_SECRET_LEN] = "posthorn-fuzz-srs-secret-32bytes";
+
+static void
+check_srs(const char *addr)
+{
+	char fwd[SRS_ADDR_MAX], back[SRS_ADDR_MAX];
+	const char *err = NULL;
+	int r;
+
+	r = srs_reverse_ours(srs_secret, SRS_DOMAIN, addr, SRS_NOW, back,
+	    sizeof(back), &err);
+	FUZZ_CHECK(r >= -1 && r <= 1, "srs_reverse_ours: %d", r);
+	if (r == 1)
+		FUZZ_CHECK(memchr(back, '\0', sizeof(back)) != NULL &&
+		    strchr(back, '@') != NULL, "reversed '%s' to no address",
+		    addr);
+	else if (r == -1)
+		FUZZ_CHECK(err != NULL && err[0] != '\0', "no error");
+	if (addr[0] == '\0' || strchr(addr, '@') == NULL ||
+	    srs_forward(srs_secret, addr, SRS_DOMAIN, SRS_NOW, fwd,
+	    sizeof(fwd)) < 0)
+		return;
+	FUZZ_CHECK(memchr(fwd, '\0', sizeof(fwd)) != NULL && srs_is_srs(fwd),
+	    "forward of '%s' is '%s'", addr, fwd);
+	r = srs_reverse_ours(srs_secret, SRS_DOMAIN, fwd, SRS_NOW + 86400,
+	    back, sizeof(back), &err);
+	FUZZ_CHECK(r == 1, "'%s' (from '%s') does not reverse: %s", fwd, addr,
+	    r < 0 ? err : "not ours");
+	/*
+	 * An SRS1 address forwarded again keeps its first hop, to which a
+	 * bounce goes straight (libsrs2's scheme); it has no time of its
+	 * own, the first hop checks that of its SRS0.
+	 */
+	if (!srs_is_srs(addr)) {
+		FUZZ_CHECK(strcmp(back, addr) == 0, "'%s' -> '%s' -> '%s'",
+		    addr, fwd, back);
+		FUZZ_CHECK(srs_reverse(srs_secret, fwd, SRS_NOW + 86400 *
+		    (SRS_MAX_AGE_DAYS + 2), back, sizeof(back), &err) < 0,
+		    "'%s' reverses after %d days", fwd, SRS_MAX_AGE_DAYS + 2);
+	} else if (strncasecmp(addr, "SRS0=", 5) == 0)
+		FUZZ_CHECK(strcasecmp(back, addr) == 0, "'%s' -> '%s' -> '%s'",
+		    addr, fwd, back);
+}
+
 static void
 one_line(const char *line, size_t len)
 {
@@ -203,8 +256,10 @@ one_line(const char *line, size_t len)
 		else
 			FUZZ_CHECK(err != NULL && err[0] != '\0', "no error");
 		if (smtp_parse_mail_from(cmd.arg, cmd.arg_len, &utf8, &path,
-		    &err) == 0)
+		    &err) == 0) {
 			check_path(&path, &utf8, true, cmd.arg, cmd.arg_len);
+			check_srs(path.addr);
+		}
 		break;
 	case SMTP_CMD_RCPT:
 		if (smtp_parse_rcpt_to(cmd.arg, cmd.arg_len, NULL, &path,
@@ -213,8 +268,10 @@ one_line(const char *line, size_t len)
 		else
 			FUZZ_CHECK(err != NULL && err[0] != '\0', "no error");
 		if (smtp_parse_rcpt_to(cmd.arg, cmd.arg_len, &utf8, &path,
-		    &err) == 0)
+		    &err) == 0) {
 			check_path(&path, &utf8, false, cmd.arg, cmd.arg_len);
+			check_srs(path.addr);
+		}
 		break;
 	default:
 		break;
