@@ -90,7 +90,9 @@ struct fz {
 	int		 done_calls;
 	bool		 freed;
 	bool		 free_in_done;
-	void		*check;		/* for freeing from done */
+	void		*check;		/* the check under way */
+	void		(*free_check)(void *);
+	bool		 one_query;	/* SPF: one query out at a time */
 	enum spf_result_code spf_result;
 };
 
@@ -214,6 +216,8 @@ fz_lookup(void *impl, const char *name, int type, dns_cb *cb, void *ctx)
 		return;
 	}
 	FUZZ_CHECK(f->nq < QUEUE_MAX, "more than %d queries out", QUEUE_MAX);
+	FUZZ_CHECK(!f->one_query || f->nq == 0, "%zu SPF queries out at once",
+	    f->nq + 1);
 	f->q[f->nq].name = xstrdup(name);
 	f->q[f->nq].type = type;
 	f->q[f->nq].cb = cb;
@@ -263,6 +267,67 @@ check_lower(const char *s, const char *what)
 		FUZZ_CHECK(*s < 'A' || *s > 'Z', "%s not lower case", what);
 }
 
+static void
+free_spf(void *p)
+{
+	struct spf_check *c = p;
+
+	spf_check_free(&c);
+}
+
+static void
+free_dkim(void *p)
+{
+	struct dkim_verify *v = p;
+
+	dkim_verify_free(&v);
+}
+
+static void
+free_dmarc(void *p)
+{
+	struct dmarc_check *c = p;
+
+	dmarc_check_free(&c);
+}
+
+/* Frees the check (once), from done() or from the driver. */
+static void
+fz_free(struct fz *f)
+{
+	if (!f->freed) {
+		f->freed = true;
+		f->free_check(f->check);
+	}
+}
+
+/*
+ * After the run: answers the queued queries, freeing the check after
+ * free_after of them (0: never) when done() has not come yet; then checks
+ * that done() ran once, or never when the check was freed before it.
+ * Frees the check if that has not happened.
+ */
+static void
+drive(struct fz *f, unsigned free_after, const char *what)
+{
+	unsigned answered = 0;
+
+	while (f->deferred && !f->freed) {
+		if (f->done_calls == 0 && free_after > 0 &&
+		    answered == free_after) {
+			fz_free(f);
+			break;
+		}
+		if (!pump(f))
+			break;
+		answered++;
+	}
+	while (pump(f))
+		;
+	FUZZ_CHECK(f->done_calls == (f->freed && f->done_calls == 0 ? 0 : 1),
+	    "%s done ran %d times", what, f->done_calls);
+}
+
 /* -- SPF ----------------------------------------------------------- */
 
 static void
@@ -290,12 +355,8 @@ spf_done(void *ctx, const struct spf_result *r)
 		    spf_result_name(r->result), r->reason,
 		    r->mechanism ? r->mechanism : "-",
 		    r->explanation ? r->explanation : "-", r->queries);
-	if (f->free_in_done) {
-		struct spf_check *c = f->check;
-
-		f->freed = true;
-		spf_check_free(&c);
-	}
+	if (f->free_in_done)
+		fz_free(f);
 }
 
 static void
@@ -306,7 +367,6 @@ run_spf(struct fz *f, char *q, unsigned free_after, bool dmarc_too,
 	char *from = strtok(NULL, " \t\r\n");
 	struct dns_resolver res = { fz_lookup, f };
 	struct spf_check *c;
-	unsigned answered = 0;
 
 	if (ip == NULL || helo == NULL)
 		return;
@@ -316,24 +376,11 @@ run_spf(struct fz *f, char *q, unsigned free_after, bool dmarc_too,
 	if (c == NULL)
 		return;
 	f->check = c;
+	f->free_check = free_spf;
+	f->one_query = true;
 	spf_check_set_time(c, RFC8463_T);
 	spf_check_run(c, NULL, spf_done, f);
-	while (f->deferred && !f->freed) {
-		FUZZ_CHECK(f->nq <= 1, "%zu SPF queries out at once", f->nq);
-		if (f->done_calls == 0 && free_after > 0 &&
-		    answered == free_after) {
-			f->freed = true;
-			spf_check_free(&c);
-			break;
-		}
-		if (!pump(f))
-			break;
-		answered++;
-	}
-	while (pump(f))
-		;
-	FUZZ_CHECK(f->done_calls == (f->freed && f->done_calls == 0 ? 0 : 1),
-	    "SPF done ran %d times", f->done_calls);
+	drive(f, free_after, "SPF");
 	/* 4.6.4: 10 terms, each MX name resolved, PTR, exp=, the record. */
 	FUZZ_CHECK(f->lookups <= 1 + SPF_MAX_DNS_TERMS *
 	    (1 + SPF_MAX_MX_NAMES * 2) + 1, "%u SPF queries", f->lookups);
@@ -345,8 +392,7 @@ run_spf(struct fz *f, char *q, unsigned free_after, bool dmarc_too,
 		snprintf(spf_domain, spf_domain_size, "%s",
 		    at != NULL ? at + 1 : helo);
 	}
-	if (!f->freed)
-		spf_check_free(&c);
+	fz_free(f);
 }
 
 /* -- DKIM ---------------------------------------------------------- */
@@ -390,12 +436,8 @@ dkim_done(void *ctx, const struct dkim_results *r)
 	if (verbose)
 		fprintf(stderr, "%s\n", buf_cstr(&ar));
 	buf_free(&ar);
-	if (f->free_in_done) {
-		struct dkim_verify *v = f->check;
-
-		f->freed = true;
-		dkim_verify_free(&v);
-	}
+	if (f->free_in_done)
+		fz_free(f);
 }
 
 static void
@@ -405,29 +447,14 @@ run_dkim(struct fz *f, const char *msg, size_t len, unsigned free_after,
 	struct dns_resolver res = { fz_lookup, f };
 	struct dkim_verify *v = dkim_verify_new(&res);
 	struct spool sp;
-	unsigned answered = 0;
 
 	spool_init(&sp, "/tmp");
 	FUZZ_CHECK(spool_write(&sp, msg, len) == 0, "spool_write");
 	f->check = v;
+	f->free_check = free_dkim;
 	dkim_verify_run(v, &sp, now, dkim_done, f);
-	while (f->deferred && !f->freed) {
-		if (f->done_calls == 0 && free_after > 0 &&
-		    answered == free_after) {
-			f->freed = true;
-			dkim_verify_free(&v);
-			break;
-		}
-		if (!pump(f))
-			break;
-		answered++;
-	}
-	while (pump(f))
-		;
-	FUZZ_CHECK(f->done_calls == (f->freed && f->done_calls == 0 ? 0 : 1),
-	    "DKIM done ran %d times", f->done_calls);
-	if (!f->freed)
-		dkim_verify_free(&v);
+	drive(f, free_after, "DKIM");
+	fz_free(f);
 	spool_free(&sp);
 }
 
@@ -462,12 +489,8 @@ dmarc_done(void *ctx, const struct dmarc_result *r)
 		    "queries=%u\n", dmarc_status_name(r->result), r->reason,
 		    dmarc_policy_name(r->policy),
 		    dmarc_policy_name(r->disposition), r->queries);
-	if (f->free_in_done) {
-		struct dmarc_check *c = f->check;
-
-		f->freed = true;
-		dmarc_check_free(&c);
-	}
+	if (f->free_in_done)
+		fz_free(f);
 }
 
 static uint32_t
@@ -487,7 +510,6 @@ run_dmarc(struct fz *f, char *q, unsigned free_after, bool spf_pass_in,
 	char *from = strtok(q, " \t\r\n"), *pass = strtok(NULL, " \t\r\n");
 	char *spf_domain = strtok(NULL, " \t\r\n"), *d;
 	struct dmarc_check *c;
-	unsigned answered = 0;
 
 	if (from == NULL)
 		return;
@@ -500,25 +522,11 @@ run_dmarc(struct fz *f, char *q, unsigned free_after, bool spf_pass_in,
 	in.random = fixed_random;
 	c = dmarc_check_new(&res, psl);
 	f->check = c;
+	f->free_check = free_dmarc;
 	dmarc_check_run(c, from, &in, dmarc_done, f);
-	while (f->deferred && !f->freed) {
-		if (f->done_calls == 0 && free_after > 0 &&
-		    answered == free_after) {
-			f->freed = true;
-			dmarc_check_free(&c);
-			break;
-		}
-		if (!pump(f))
-			break;
-		answered++;
-	}
-	while (pump(f))
-		;
-	FUZZ_CHECK(f->done_calls == (f->freed && f->done_calls == 0 ? 0 : 1),
-	    "DMARC done ran %d times", f->done_calls);
+	drive(f, free_after, "DMARC");
 	FUZZ_CHECK(f->lookups <= 16, "%u DMARC queries", f->lookups);
-	if (!f->freed)
-		dmarc_check_free(&c);
+	fz_free(f);
 }
 
 /* -- rdata decoding ------------------------------------------------ */
