@@ -16,7 +16,8 @@
  *  - callbacks: ready() only when no transaction is under way, done()
  *    exactly once for each smtpc_send() and before the next ready(),
  *    nothing after failed() or after smtpc_quit();
- *  - results: one per recipient, codes 200-599, every text set;
+ *  - results: one per recipient, codes 200-599, every text set; texts
+ *    and failure reasons one line of printable ASCII, bounded;
  *  - what the client sends: CRLF-terminated lines without CR, LF or NUL
  *    inside, each a command it may send (EHLO/HELO with our name,
  *    STARTTLS, MAIL FROM:<, RCPT TO:<, DATA, RSET, NOOP, QUIT, the "."
@@ -106,6 +107,19 @@ body_read(void *ctx, uint64_t off, size_t len, struct buf *out)
 	return 0;
 }
 
+/* Texts for logs, the queue and DSNs: one line of printable ASCII. */
+static void
+check_text(const char *s, const char *what)
+{
+	size_t n = strlen(s);
+
+	FUZZ_CHECK(n <= 600, "%s of %zu bytes", what, n);
+	for (size_t i = 0; i < n; i++)
+		FUZZ_CHECK((unsigned char)s[i] >= 0x20 &&
+		    (unsigned char)s[i] < 0x7f, "%s: byte 0x%02x: %s", what,
+		    (unsigned char)s[i], s);
+}
+
 static void
 on_ready(struct smtpc *c, void *ctx)
 {
@@ -139,6 +153,7 @@ on_done(struct smtpc *c, void *ctx, const struct smtpc_result *res)
 		FUZZ_CHECK(res->code[i] >= 200 && res->code[i] <= 599,
 		    "recipient %zu: code %d", i, res->code[i]);
 		FUZZ_CHECK(res->text[i] != NULL, "recipient %zu: no text", i);
+		check_text(res->text[i], "result text");
 	}
 }
 
@@ -151,6 +166,7 @@ on_failed(struct smtpc *c, void *ctx, bool permanent, const char *reason)
 	(void)permanent;
 	FUZZ_CHECK(!f->failed && !f->quit, "failed() after the end");
 	FUZZ_CHECK(reason != NULL && reason[0] != '\0', "no reason");
+	check_text(reason, "failure reason");
 	f->failed = true;
 	f->c = NULL;
 }

@@ -292,13 +292,25 @@ parse_ehlo(struct smtpc *c)
 	}
 }
 
-/* The joined reply text, for results and diagnostics (one line). */
+/*
+ * The joined reply text, for results and diagnostics: one line of
+ * printable ASCII (anything else becomes '?') of at most SMTPC_TEXT_MAX
+ * bytes, as it goes into logs, the queue and DSNs (whose lines must stay
+ * under RFC 5322's 998).
+ */
 static const char *
 reply_text(struct smtpc *c)
 {
-	for (size_t i = 0; i < c->reply.len; i++)
-		if (c->reply.data[i] == '\n')
+	if (c->reply.len > SMTPC_TEXT_MAX)
+		buf_truncate(&c->reply, SMTPC_TEXT_MAX);
+	for (size_t i = 0; i < c->reply.len; i++) {
+		unsigned char ch = (unsigned char)c->reply.data[i];
+
+		if (ch == '\n')
 			c->reply.data[i] = ' ';
+		else if (ch < 0x20 || ch >= 0x7f)
+			c->reply.data[i] = '?';
+	}
 	return buf_cstr(&c->reply);
 }
 

@@ -85,6 +85,9 @@ struct smtpc_txn {
 	void		*read_ctx;
 };
 
+/* Reply texts in results and failure reasons: printable ASCII, cut here. */
+#define SMTPC_TEXT_MAX	512
+
 struct smtpc_result {
 	/*
 	 * Per recipient: the reply code (250, 4xx, 5xx) and text; a

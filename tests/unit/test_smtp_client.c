@@ -4,7 +4,8 @@
  * sockets and OpenSSL for STARTTLS:
  *  - a transaction with PIPELINING (MAIL, every RCPT and DATA in one go)
  *    and without (one command per reply): per-recipient results, the
- *    body dot-stuffed and ended by CRLF.CRLF;
+ *    body dot-stuffed and ended by CRLF.CRLF; reply texts made one line
+ *    of printable ASCII and cut at SMTPC_TEXT_MAX;
  *  - STARTTLS: what the server (or a man in the middle) sends in
  *    plaintext after its 220 must not count as said over TLS (RFC 3207
  *    4.2, 5): neither a peer name nor an extension of it is used;
@@ -172,6 +173,7 @@ struct client {
 	char		 tls_info[96];
 	int		 codes[8];
 	char		 texts[8][128];
+	char		 text0[1024];	/* the first result, whole */
 	size_t		 nres;
 	bool		 done;
 	bool		 failed;
@@ -214,6 +216,8 @@ on_done(struct smtpc *c, void *arg, const struct smtpc_result *res)
 	(void)c;
 	cl->done = true;
 	cl->nres = res->n;
+	if (res->n > 0)
+		snprintf(cl->text0, sizeof(cl->text0), "%s", res->text[0]);
 	for (size_t i = 0; i < res->n && i < 8; i++) {
 		cl->codes[i] = res->code[i];
 		snprintf(cl->texts[i], sizeof(cl->texts[i]), "%s",
@@ -362,6 +366,55 @@ test_lockstep(void **state)
 	run(script_lockstep, SMTPC_TLS_MAY, &cl, &p);
 	check_txn3(&cl, &p);
 	assert_string_equal(cl.texts[1], "550 5.1.1 no such user");
+}
+
+static void
+script_dirty_reply(struct peer *p)
+{
+	char line[1200];
+
+	greet(p, "250 mx.test\r\n");
+	p_expect(p, "MAIL FROM:<s@client.test>");
+	p_send(p, "250 ok\r\n");
+	p_expect(p, "RCPT TO:<a@r.test>");
+	/* Control characters, 8-bit, and more than SMTPC_TEXT_MAX. */
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "550 5.1.1 a\x01" "b\x1b[31mc\xc3\xa9", 21);
+	memcpy(line + sizeof(line) - 3, "\r\n", 3);
+	p_send(p, "550-5.1.1 first\r\n");
+	p_send(p, line);
+	p_expect(p, "RSET");
+	p_send(p, "250 reset\r\n");
+	p_expect(p, "QUIT");
+	p_send(p, "221 bye\r\n");
+}
+
+static const struct smtpc_txn txn1 = {
+	.sender = "s@client.test",
+	.rcpts = rcpts,
+	.nrcpts = 1,
+	.size = sizeof(BODY) - 1,
+	.read = body_read,
+};
+
+/* Result texts go into logs, the queue and DSNs: one printable line. */
+static void
+test_reply_text_cleaned(void **state)
+{
+	struct client cl = { .txn = &txn1 };
+	struct peer p;
+	char want[SMTPC_TEXT_MAX + 1];
+
+	(void)state;
+	run(script_dirty_reply, SMTPC_TLS_MAY, &cl, &p);
+	assert_false(p.broken);
+	assert_true(cl.done);
+	assert_int_equal(cl.codes[0], 550);
+	memset(want, 'x', SMTPC_TEXT_MAX);
+	want[SMTPC_TEXT_MAX] = '\0';
+	memcpy(want, "550-5.1.1 first 5.1.1 a?b?[31mc??", 33);
+	assert_int_equal(strlen(cl.text0), SMTPC_TEXT_MAX);
+	assert_string_equal(cl.text0, want);
 }
 
 /* -- STARTTLS ---------------------------------------------------------- */
@@ -523,6 +576,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_lockstep),
+		cmocka_unit_test(test_reply_text_cleaned),
 		cmocka_unit_test(test_starttls_plaintext_ignored),
 		cmocka_unit_test(test_helo_over_tls),
 		cmocka_unit_test(test_malformed_reply),
