@@ -2,8 +2,10 @@
  * fuzz_smtp_client - the outbound SMTP client (queue/smtp_client.c) talking
  * to a hostile server: the fuzzer's bytes are everything the server says.
  *
- * Input: a control byte (chunking, fuzz_common.h), an options byte, then
- * the server's bytes.  Options: bits 0-1 the TLS policy (may, encrypt,
+ * Input: a control byte (low 3 bits chunking, fuzz_common.h; bits 3-4
+ * smtpc_abort(): 1 or 2 at that ready()/done() call, 3 from outside once
+ * half the server's bytes are written), an options byte, then the
+ * server's bytes.  Options: bits 0-1 the TLS policy (may, encrypt,
  * verify, DANE with one TLSA record), bit 2 verify_report, bits 3-4 how
  * many transactions to send (0-3; transaction i has i + 1 recipients),
  * bit 5 the transactions need SMTPUTF8 (a UTF-8 recipient), bit 6 DSN
@@ -15,7 +17,7 @@
  * running the loop between them, then closes its sending side.  Checked:
  *  - callbacks: ready() only when no transaction is under way, done()
  *    exactly once for each smtpc_send() and before the next ready(),
- *    nothing after failed() or after smtpc_quit();
+ *    nothing after failed() or after smtpc_quit() or smtpc_abort();
  *  - results: one per recipient, codes 200-599, every text set; texts
  *    and failure reasons one line of printable ASCII, bounded;
  *  - what the client sends: CRLF-terminated lines without CR, LF or NUL
@@ -92,7 +94,9 @@ struct fc {
 	size_t		 sent;		/* smtpc_send() calls */
 	bool		 in_txn;
 	bool		 failed;
-	bool		 quit;		/* smtpc_quit() called */
+	bool		 quit;		/* smtpc_quit() or _abort() called */
+	unsigned	 abort_at;	/* see the top comment */
+	unsigned	 events;	/* ready() and done() calls */
 	struct buf	 out;		/* what the client sent */
 };
 
@@ -127,6 +131,11 @@ on_ready(struct smtpc *c, void *ctx)
 
 	FUZZ_CHECK(!f->failed && !f->quit, "ready() after the end");
 	FUZZ_CHECK(!f->in_txn, "ready() during a transaction");
+	if (++f->events == f->abort_at) {
+		f->quit = true;
+		smtpc_abort(c);
+		return;
+	}
 	if (f->sent < f->ntxn) {
 		f->txn.nrcpts = f->sent + 1;
 		f->sent++;
@@ -143,7 +152,6 @@ on_done(struct smtpc *c, void *ctx, const struct smtpc_result *res)
 {
 	struct fc *f = ctx;
 
-	(void)c;
 	FUZZ_CHECK(!f->failed && !f->quit, "done() after the end");
 	FUZZ_CHECK(f->in_txn, "done() without a transaction");
 	f->in_txn = false;
@@ -154,6 +162,10 @@ on_done(struct smtpc *c, void *ctx, const struct smtpc_result *res)
 		    "recipient %zu: code %d", i, res->code[i]);
 		FUZZ_CHECK(res->text[i] != NULL, "recipient %zu: no text", i);
 		check_text(res->text[i], "result text");
+	}
+	if (++f->events == f->abort_at) {
+		f->quit = true;
+		smtpc_abort(c);
 	}
 }
 
@@ -337,11 +349,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct event_base *base;
 	struct fc f;
 	uint8_t o;
+	unsigned abort_at;
+	size_t half;
 	int fd, rounds;
 
 	if (size < 2)
 		return 0;
 	fuzz_chunker_init(&ch, data[0]);
+	abort_at = (data[0] >> 3) & 3;
 	o = data[1];
 	data += 2;
 	size -= 2;
@@ -349,6 +364,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&f, 0, sizeof(f));
 	buf_init(&f.out);
 	f.ntxn = (o >> 3) & 3;
+	f.abort_at = abort_at < 3 ? abort_at : 0;
 	f.body = (o & 0x80) ? body_dots : body_plain;
 	f.txn.sender = (o & 0x40) ? "s@client.test" : "";
 	f.txn.rcpts = (o & 0x20) ? rcpts_utf8 : rcpts_ascii;
@@ -390,7 +406,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(fd >= 0, "accept");
 
 	spin(base, fd, &f, 2);
+	half = size / 2;
 	while (size > 0) {
+		if (abort_at == 3 && size <= half && !f.failed && !f.quit) {
+			/* As the queue does at shutdown: mid-way. */
+			f.quit = true;
+			smtpc_abort(f.c);
+		}
 		size_t n = fuzz_chunker_next(&ch, size);
 		ssize_t w = write(fd, data, n);
 
@@ -412,8 +434,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rounds < 1000, "the client did not end after the "
 	    "server closed");
 	(void)drain(fd, &f);
-	FUZZ_CHECK(!f.in_txn || f.failed, "a transaction without done() or "
-	    "failed()");
+	FUZZ_CHECK(!f.in_txn || f.failed || f.quit, "a transaction without "
+	    "done(), failed() or an abort");
 	if (verbose)
 		fprintf(stderr, "sent %zu, done %s, failed %d; the client "
 		    "sent %zu bytes:\n%.*s\n", f.sent, f.in_txn ? "no" :

@@ -839,6 +839,12 @@ def smtp_client():
         ("long_line", 0, 0x08, "220 " + "x" * 5000 + "\r\n"),
         ("malformed", 0, 0x08, "22O mx.r.test\r\n"),
         ("code_only", 0, 0x08, "220\r\n250\r\n250\r\n250\r\n354\r\n250\r\n"),
+        ("abort_at_ready", 0x08, 0x08, greet + EHLO_ALL + txn_replies(1) +
+         "221 bye\r\n"),
+        ("abort_at_done", 0x10, 0x10, greet + EHLO_ALL + txn_replies(1) +
+         txn_replies(2) + "221 bye\r\n"),
+        ("abort_midway", 0x18 | 3, 0x18, greet + EHLO_ALL + three +
+         "221 bye\r\n"),
         ("nul_and_cr", 0, 0x08, "220 mx\x00.r\rtest\r\n250-mx\r\n"
          "250 PIPELINING\r\n250 a\x00b\r\n550 5.1.1 c\rd\r\n354 go\r\n"),
     ]
