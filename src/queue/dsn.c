@@ -66,6 +66,34 @@ put_clean(struct buf *b, const char *s)
 		buf_putc(b, (*s == '\r' || *s == '\n') ? ' ' : *s);
 }
 
+static bool
+has_8bit(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
+bool
+dsn_is_global(const struct queue_msg *m, const size_t *which, size_t n)
+{
+	if (m->smtputf8 || has_8bit(m->sender))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (has_8bit(m->rcpts[which[i]].addr) ||
+		    has_8bit(m->rcpts[which[i]].orcpt))
+			return true;
+	return false;
+}
+
+/* RFC 6533 3: "utf-8" for an address that is not ASCII. */
+static const char *
+addr_type(const char *addr)
+{
+	return has_8bit(addr) ? "utf-8" : "rfc822";
+}
+
 int
 dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
     const struct queue_msg *m, const size_t *which, size_t n,
@@ -73,6 +101,9 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 {
 	struct buf b = BUF_INIT;
 	char date[64], arrival[64], boundary[ID_HEX_LEN + 1], mid[ID_HEX_LEN + 1];
+	bool global = dsn_is_global(m, which, n);
+	const char *status_type = global ? "global-delivery-status" :
+	    "delivery-status";
 
 	random_id(boundary);
 	random_id(mid);
@@ -91,14 +122,14 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 	    mid, hostname);
 	buf_puts(&b, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
 	buf_printf(&b, "Content-Type: multipart/report; "
-	    "report-type=delivery-status;\r\n\tboundary=\"%s/%s\"\r\n\r\n",
-	    boundary, hostname);
+	    "report-type=%s;\r\n\tboundary=\"%s/%s\"\r\n\r\n",
+	    status_type, boundary, hostname);
 	buf_puts(&b, "This is a MIME-encapsulated message.\r\n\r\n");
 
 	/* Part 1: for people. */
 	buf_printf(&b, "--%s/%s\r\nContent-Description: Notification\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary,
-	    hostname);
+	    "Content-Type: text/plain; charset=%s\r\n\r\n", boundary,
+	    hostname, global ? "utf-8" : "us-ascii");
 	buf_printf(&b, "This is the mail system at host %s.\r\n\r\n",
 	    hostname);
 	switch (kind) {
@@ -139,8 +170,8 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 
 	/* Part 2: for programs (RFC 3464 section 2). */
 	buf_printf(&b, "--%s/%s\r\nContent-Description: Delivery report\r\n"
-	    "Content-Type: message/delivery-status\r\n\r\n", boundary,
-	    hostname);
+	    "Content-Type: message/%s\r\n\r\n", boundary,
+	    hostname, status_type);
 	buf_printf(&b, "Reporting-MTA: dns; %s\r\nX-Posthorn-Queue-ID: %s\r\n",
 	    hostname, m->id);
 	if (m->envid != NULL) {
@@ -154,7 +185,8 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 		char status[16], last[64];
 
 		status_of(r->last_error, kind, status, sizeof(status));
-		buf_puts(&b, "\r\nFinal-Recipient: rfc822; ");
+		buf_printf(&b, "\r\nFinal-Recipient: %s; ",
+		    addr_type(r->addr));
 		put_clean(&b, r->addr);
 		buf_puts(&b, "\r\n");
 		if (r->orcpt != NULL) {
@@ -195,7 +227,8 @@ dsn_build(struct spool *out, enum dsn_kind kind, const char *hostname,
 	buf_printf(&b, "--%s/%s\r\nContent-Description: %s\r\n"
 	    "Content-Type: %s\r\n\r\n", boundary, hostname,
 	    full ? "Undelivered Message" : "Undelivered Message Headers",
-	    full ? "message/rfc822" : "text/rfc822-headers");
+	    full ? (global ? "message/global" : "message/rfc822") :
+	    (global ? "message/global-headers" : "text/rfc822-headers"));
 	put(out, &b);
 	if (original->len > 0)
 		(void)spool_write(out, original->data, original->len);

@@ -31,5 +31,14 @@ enum dsn_kind {
 int	 dsn_build(struct spool *out, enum dsn_kind, const char *hostname,
 	    const struct queue_msg *m, const size_t *which, size_t n,
 	    const struct buf *original, bool full, time_t now);
+/*
+ * Whether the DSN is an internationalized one (RFC 6533): the message
+ * needed SMTPUTF8 or an address in it is not ASCII.  Then its parts are
+ * message/global-delivery-status and message/global(-headers), the text
+ * part is UTF-8, non-ASCII recipients are of type "utf-8", and it must be
+ * sent with SMTPUTF8 (queue_inject()).
+ */
+bool	 dsn_is_global(const struct queue_msg *m, const size_t *which,
+	    size_t n);
 
 #endif

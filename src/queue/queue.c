@@ -174,8 +174,9 @@ next_try(unsigned tries)
  */
 int
 queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
-    const char **error_r)
+    bool smtputf8, const char **error_r)
 {
+	struct queue_params qp = { .smtputf8 = smtputf8 };
 	struct rcpt_resolution rr;
 	struct mime_parser *mp = mime_parser_create(NULL);
 	struct mime_part *root;
@@ -230,7 +231,7 @@ queue_inject(const char *sender, const char *rcpt, const struct spool *sp,
 	else if (r == 2) {
 		random_id(id);
 		rc = store_queue_add(srv->store, sender, &rcpt, 1, &msg, id,
-		    NULL, error_r);
+		    &qp, error_r);
 		if (rc == 0)
 			log_info("queue id=%s from=<%s> to=<%s> size=%llu "
 			    "status=queued (notification)", id, sender, rcpt,
@@ -333,7 +334,8 @@ send_dsn(const struct queue_msg *m, enum dsn_kind kind, const size_t *which,
 	read_original(m, full, &orig);
 	spool_init(&sp, store_tmpdir(srv->store));
 	if (dsn_build(&sp, kind, srv->cfg->hostname, m, which, n, &orig, full,
-	    time(NULL)) < 0 || queue_inject("", m->sender, &sp, &err) < 0)
+	    time(NULL)) < 0 || queue_inject("", m->sender, &sp,
+	    dsn_is_global(m, which, n), &err) < 0)
 		log_warnx("queue id=%s cannot send a %s notice to <%s>: %s",
 		    m->id, dsn_names[kind], m->sender, err ? err :
 		    "spool write error");

@@ -28,10 +28,11 @@ void	 queue_kick(void);
 
 /*
  * Hands a message we made ourselves (a DSN) to the mail flow like SMTP
- * would: local recipients get it now, remote ones through the queue.
- * Worker thread.  Returns 0 or -1.
+ * would: local recipients get it now, remote ones through the queue,
+ * with SMTPUTF8 when smtputf8 is set (RFC 6531: a UTF-8 address or
+ * header).  Worker thread.  Returns 0 or -1.
  */
 int	 queue_inject(const char *sender, const char *rcpt,
-	    const struct spool *, const char **error_r);
+	    const struct spool *, bool smtputf8, const char **error_r);
 
 #endif

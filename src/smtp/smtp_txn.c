@@ -503,6 +503,7 @@ local_success_dsn(struct smtp_delivery *d)
 	m.sender = d->mail_from;
 	m.created = time(NULL);
 	m.envid = d->envid;
+	m.smtputf8 = d->smtputf8;
 	qr = xcalloc(d->nrcpts + 1, sizeof(*qr));
 	which = xcalloc(d->nrcpts + 1, sizeof(size_t));
 	for (size_t i = 0; i < d->nrcpts; i++) {
@@ -522,7 +523,8 @@ local_success_dsn(struct smtp_delivery *d)
 		spool_init(&sp, store_tmpdir(srv->store));
 		if (dsn_build(&sp, DSN_DELIVERED, smtp_hostname(), &m, which,
 		    n, &head, false, m.created) < 0 ||
-		    queue_inject("", d->mail_from, &sp, &err) < 0)
+		    queue_inject("", d->mail_from, &sp,
+		    dsn_is_global(&m, which, n), &err) < 0)
 			log_warnx("smtp id=%s delivery notice to <%s> not "
 			    "sent", d->qid, d->mail_from);
 		spool_free(&sp);

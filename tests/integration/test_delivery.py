@@ -22,6 +22,7 @@ The DNS (one unbound for the module, names under .test, TTL 1):
     moved.test      MX 10 mx.moved.test.       A 127.0.0.3, changed to B by
                                                a test (dnsfixture restart)
     nosuch.test     (none: NXDOMAIN)
+B also has the alias ü@remote.test -> bob@remote.test (SMTPUTF8 bounces).
     badmx.test      MX 10 "bad host.badmx.test" (a space in a label: no
                     host name), A 127.0.0.2 (B, which takes its mail)
 """
@@ -156,6 +157,7 @@ def setUpModule():
                     "moved.test", "badmx.test"):
             B.cli("domain", "add", dom)
             B.cli("alias", "add", f"bob@{dom}", "bob@remote.test")
+        B.cli("alias", "add", "ü@remote.test", "bob@remote.test")
         B.start()
     except Exception:
         tearDownModule()
@@ -197,14 +199,17 @@ class MailRefused(AssertionError):
     """MAIL FROM was not accepted on submission."""
 
 
-def submit(a, rcpts, msg, sender=None):
+def submit(a, rcpts, msg, sender=None, options=()):
     """demo submits over 587 with STARTTLS + AUTH; returns A's queue id
-    (the id of `250 2.0.0 Ok: queued as ID`)."""
+    (the id of `250 2.0.0 Ok: queued as ID`).  options: MAIL FROM's
+    ("SMTPUTF8" makes smtplib send the commands in UTF-8)."""
     s = a.smtp("submission")
     try:
         s.starttls(context=tls_context())
         s.login(a.USER, a.PASSWORD)
-        code, resp = s.mail(a.USER if sender is None else sender)
+        s.ehlo()
+        code, resp = s.mail(a.USER if sender is None else sender,
+                            list(options))
         if code != 250:
             raise MailRefused(code, resp)
         for r in rcpts:
@@ -584,6 +589,39 @@ class TestDelivery(DeliveryBase):
         self.assertNotIn(b"Second line.", orig)
         # RFC 3464 2.3.5: mta-name of type dns is the host's DNS name.
         self.assertEqual(r["Remote-MTA"], "dns; mx.remote.test")
+
+    def test_05b_bounce_to_utf8_sender(self):
+        # RFC 6531/6533: the bounce of an SMTPUTF8 message to a UTF-8
+        # sender goes with SMTPUTF8 and as an internationalized DSN.
+        subj, mid = unique("u8"), unique("u8") + "@example.test"
+        msg = (f"From: Jöran <ü@remote.test>\r\nTo: nobody@remote.test\r\n"
+               f"Subject: {subj}\r\nMessage-ID: <{mid}>\r\n"
+               "\r\nGrüße.\r\n").encode()
+        qid = submit(self.A, ["nobody5@remote.test"], msg,
+                     sender="ü@remote.test", options=["SMTPUTF8"])
+        wait_status(self.A, qid, "nobody5@remote.test", "bounced")
+        m = wait_log(self.A, r"queue id=(\w+) from=<> to=<ü@remote\.test> "
+                             r"size=\d+ status=queued \(notification\)$")
+        wait_status(self.A, m.group(1), "ü@remote.test", "sent")
+        found = []
+        for raw in fetch_all(B, "bob@remote.test", BOB_PW):
+            if b"MAILER-DAEMON@" in raw and subj.encode() in raw:
+                found.append(email.message_from_bytes(raw))
+        self.assertEqual(len(found), 1)
+        dsn = found[0]
+        self.assertEqual(dsn.get_content_type(), "multipart/report")
+        self.assertEqual(dsn.get_param("report-type"),
+                         "global-delivery-status")
+        parts = dsn.get_payload()
+        self.assertEqual([p.get_content_type() for p in parts],
+                         ["text/plain", "message/global-delivery-status",
+                          "message/global-headers"])
+        self.assertEqual(parts[0].get_content_charset(), "utf-8")
+        status = parts[1].as_bytes()
+        self.assertIn(b"Final-Recipient: rfc822; nobody5@remote.test\n",
+                      status.replace(b"\r\n", b"\n"))
+        self.assertIn("From: Jöran <ü@remote.test>".encode(),
+                      parts[2].as_bytes())
 
     def test_06_bounce_mixed_recipients(self):
         subj, mid = unique("mixed"), unique("mixed") + "@example.test"
