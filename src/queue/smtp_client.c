@@ -60,6 +60,8 @@ enum expect {
 struct smtpc {
 	struct event_base *base;
 	struct bufferevent *bev;
+	struct event	*deadline;	/* for the whole reply awaited */
+	unsigned	 timeout;	/* its length, seconds */
 	int		 fd;
 	SSL		*ssl;
 	struct smtpc_opts opts;
@@ -224,12 +226,34 @@ send_line(struct smtpc *c, const char *fmt, ...)
 	buf_free(&b);
 }
 
+/*
+ * secs for each read and write, and, unless the message is being sent,
+ * for the whole reply awaited (RFC 5321 4.5.3.2: the timeouts are for
+ * the reply, so a server that trickles a byte now and then does not hold
+ * the connection for ever).  on_read() starts the deadline again for each
+ * further reply.
+ */
 static void
 set_timeout(struct smtpc *c, unsigned secs)
 {
 	struct timeval tv = { secs, 0 };
 
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	c->timeout = secs;
+	if (c->state == C_BODY)
+		evtimer_del(c->deadline);
+	else
+		evtimer_add(c->deadline, &tv);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtpc *c = arg;
+
+	(void)fd;
+	(void)what;
+	fail(c, false, "timeout talking to %s", c->peer_name);
 }
 
 static void
@@ -564,6 +588,13 @@ on_read(struct bufferevent *bev, void *arg)
 			 */
 			if (c->bev != bev)
 				return;
+			if (c->state == C_DEAD || c->freeing)
+				continue;
+			/* The next reply gets its own deadline; none idle. */
+			if (c->state == C_READY || c->state == C_BODY)
+				evtimer_del(c->deadline);
+			else
+				set_timeout(c, c->timeout);
 			continue;
 		}
 		free(line);
@@ -711,6 +742,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 				return;
 			send_line(c, "EHLO %s", c->helo_name);
 			c->state = C_EHLO;
+			set_timeout(c, c->opts.command_timeout);
 		}
 		return;
 	}
@@ -810,6 +842,8 @@ start_tls(struct smtpc *c)
 static void
 smtpc_free_fields(struct smtpc *c)
 {
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	result_reset(c);
 	buf_free(&c->reply);
 	buf_free(&c->chunk);
@@ -858,6 +892,7 @@ smtpc_connect(struct event_base *base, const struct sockaddr *sa,
 	c->ops = ops;
 	c->ctx = ctx;
 	c->state = C_CONNECTING;
+	c->deadline = evtimer_new(base, deadline_cb, c);
 	buf_init(&c->reply);
 	buf_init(&c->chunk);
 	buf_init(&c->out);
@@ -1043,6 +1078,7 @@ static void
 smtpc_free(struct smtpc *c)
 {
 	/* Never inside our own callbacks' stack: from the loop. */
+	evtimer_del(c->deadline);
 	if (c->bev != NULL) {
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);

@@ -11,7 +11,9 @@
  *    4.2, 5): neither a peer name nor an extension of it is used;
  *  - EHLO refused after TLS: HELO over TLS meets a TLS-requiring policy;
  *  - a malformed reply, or a reply line over the limit (also when it
- *    arrives in one piece), fails the connection.
+ *    arrives in one piece), fails the connection;
+ *  - a reply trickled in a byte at a time, each read within the timeout,
+ *    still times out as a whole (RFC 5321 4.5.3.2).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,8 +27,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -54,6 +58,7 @@ struct server {
 };
 
 static SSL_CTX *server_ctx;
+static unsigned command_timeout = 10;	/* seconds, for the client */
 static char tmpdir[] = "/tmp/test_smtp_client.XXXXXX";
 
 static void
@@ -177,6 +182,7 @@ struct client {
 	size_t		 nres;
 	bool		 done;
 	bool		 failed;
+	struct timespec	 failed_at;
 	char		 reason[600];
 };
 
@@ -233,6 +239,7 @@ on_failed(struct smtpc *c, void *arg, bool permanent, const char *reason)
 	(void)c;
 	(void)permanent;
 	cl->failed = true;
+	clock_gettime(CLOCK_MONOTONIC, &cl->failed_at);
 	snprintf(cl->reason, sizeof(cl->reason), "%s", reason);
 }
 
@@ -252,7 +259,7 @@ run(void (*script)(struct peer *), enum smtpc_tls tls, struct client *cl,
 	opts.peer_name = "mx.test";
 	opts.tls = tls;
 	opts.connect_timeout = 10;
-	opts.command_timeout = 10;
+	opts.command_timeout = command_timeout;
 	server_start(&s, script);
 	assert_non_null(smtpc_connect(base, (struct sockaddr *)&s.sa,
 	    sizeof(s.sa), &opts, &ops, cl));
@@ -537,6 +544,43 @@ test_long_reply_line(void **state)
 	assert_int_equal(p.sent_len, 0);
 }
 
+static void
+script_trickle(struct peer *p)
+{
+	const char *greeting = "220 mx.test ESMTP\r\n";
+
+	/*
+	 * A byte every 0.3 s: each read in time, the reply never.  Stops
+	 * once the client has closed.
+	 */
+	for (const char *q = greeting; *q != '\0'; q++) {
+		struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+		if (write(p->fd, q, 1) != 1)
+			break;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void
+test_trickled_reply_times_out(void **state)
+{
+	struct client cl = { 0 };
+	struct peer p;
+	struct timespec t0;
+
+	(void)state;
+	command_timeout = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	run(script_trickle, SMTPC_TLS_MAY, &cl, &p);
+	command_timeout = 10;
+	assert_true(cl.failed);
+	assert_string_equal(cl.reason, "timeout talking to mx.test");
+	assert_int_equal(cl.readies, 0);
+	/* The greeting would take 5.7 s to trickle in. */
+	assert_true(cl.failed_at.tv_sec - t0.tv_sec < 5);
+}
+
 static int
 setup(void **state)
 {
@@ -544,6 +588,8 @@ setup(void **state)
 	const char *err;
 
 	(void)state;
+	/* As the server does: a closed peer is an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
 	snprintf(crt, sizeof(crt), "%s/c.crt", tmpdir);
@@ -581,6 +627,7 @@ main(void)
 		cmocka_unit_test(test_helo_over_tls),
 		cmocka_unit_test(test_malformed_reply),
 		cmocka_unit_test(test_long_reply_line),
+		cmocka_unit_test(test_trickled_reply_times_out),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
