@@ -86,6 +86,8 @@ config_defaults(struct config *c)
 	c->delay_warning = 4ULL * 3600;
 	c->max_connections = 50;
 	c->max_per_destination = 4;
+	c->mx_address_limit = 5;	/* Postfix's smtp_mx_address_limit */
+	c->mx_session_limit = 2;	/* and smtp_mx_session_limit */
 	c->connect_timeout = 30;
 	c->command_timeout = 300;
 	c->dane = true;
@@ -531,6 +533,14 @@ cfg_handler(void *user, const char *section, const char *name,
 		if (want_u64(p, name, value, parse_plain_u64, 1, 1000,
 		    &u) == 0)
 			c->max_per_destination = (unsigned)u;
+	} else if (IS("delivery", "mx_address_limit")) {
+		if (want_u64(p, name, value, parse_plain_u64, 1, 100,
+		    &u) == 0)
+			c->mx_address_limit = (unsigned)u;
+	} else if (IS("delivery", "mx_session_limit")) {
+		if (want_u64(p, name, value, parse_plain_u64, 1, 100,
+		    &u) == 0)
+			c->mx_session_limit = (unsigned)u;
 	} else if (IS("delivery", "connect_timeout")) {
 		want_u64(p, name, value, parse_duration, 1, 600,
 		    &c->connect_timeout);

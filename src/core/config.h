@@ -103,6 +103,8 @@ struct config {
 	uint64_t	 delay_warning;		/* warn the sender after */
 	unsigned	 max_connections;	/* outbound, in all */
 	unsigned	 max_per_destination;	/* outbound, per domain */
+	unsigned	 mx_address_limit;	/* addresses tried per attempt */
+	unsigned	 mx_session_limit;	/* sessions per attempt */
 	uint64_t	 connect_timeout;
 	uint64_t	 command_timeout;
 	bool		 dane;			/* RFC 7672 where published */

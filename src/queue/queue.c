@@ -85,6 +85,9 @@ struct attempt {
 	struct target	*targets;
 	size_t		 ntargets;
 	size_t		 tpos;
+	/* Against [delivery] mx_address_limit and mx_session_limit. */
+	unsigned	 ntried;	/* addresses, and hosts without one */
+	unsigned	 nsessions;	/* that got to EHLO */
 	/* The domain's MTA-STS policy (mode none: there is none). */
 	struct sts_lookup *stsl;	/* finding it */
 	struct sts_policy sts;
@@ -660,6 +663,7 @@ on_ready(struct smtpc *c, void *ctx)
 
 	if (!a->tls_logged) {
 		a->tls_logged = true;
+		a->nsessions++;
 		log_tls(a);
 	}
 	a->conn_ready = true;
@@ -691,6 +695,9 @@ on_failed(struct smtpc *c, void *ctx, bool permanent, const char *reason)
 	if (smtpc_policy_failed(c))
 		snprintf(a->last_error, sizeof(a->last_error), "4.7.5 %s",
 		    reason);
+	else if (a->tls_logged)		/* it failed after EHLO */
+		snprintf(a->last_error, sizeof(a->last_error), "4.4.2 %s: %s",
+		    a->relay, reason);
 	a->c = NULL;
 	a->conn_ready = false;
 	log_info("queue domain=%s relay=%s connection failed: %s", a->domain,
@@ -782,6 +789,19 @@ try_next_target(struct attempt *a)
 		attempt_finish(a);
 		return;
 	}
+	/*
+	 * RFC 5321 5.1 lets the client limit the addresses it tries; this
+	 * bounds how long one attempt can take, whatever a domain publishes.
+	 */
+	if (a->ntried >= srv->cfg->mx_address_limit ||
+	    a->nsessions >= srv->cfg->mx_session_limit) {
+		if (a->tpos < a->ntargets || a->mxpos < a->nmx)
+			log_info("queue domain=%s: %u addresses and %u sessions "
+			    "tried; the rest wait for the next try", a->domain,
+			    a->ntried, a->nsessions);
+		a->tpos = a->ntargets;
+		a->mxpos = a->nmx;
+	}
 	if (a->tpos >= a->ntargets) {
 		if (lookup_host(a))
 			return;
@@ -792,6 +812,7 @@ try_next_target(struct attempt *a)
 		return;
 	}
 	t = &a->targets[a->tpos++];
+	a->ntried++;
 	if (t->ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&t->ss)->sin_addr,
 		    ip, sizeof(ip));
@@ -933,6 +954,7 @@ tlsa_answer(void *ctx, const struct dns_answer *ans)
 		    "host skipped", a->domain, hl->host, ans->error ?
 		    ans->error : "temporary failure");
 		host_lookup_free(hl);
+		a->ntried++;
 		try_next_target(a);
 		return;
 	}
@@ -969,6 +991,7 @@ host_answer(void *ctx, const struct dns_answer *ans)
 		return;
 	if (hl->naddr == 0) {
 		host_lookup_free(hl);
+		a->ntried++;
 		try_next_target(a);
 		return;
 	}

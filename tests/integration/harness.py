@@ -19,6 +19,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import imaplib
 import poplib
@@ -333,4 +334,44 @@ class RawClient:
             return False
 
     def close(self):
+        self.sock.close()
+
+
+class TcpServer:
+    """A listening socket on (ip, port) that hands each connection to
+    handle(sock) in a thread of its own until stop(); for stand-in peers
+    (MX hosts) written in the tests.  The socket is closed after handle."""
+
+    def __init__(self, ip, port, handle):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.handle = handle
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._session, args=(c,),
+                             daemon=True).start()
+
+    def _session(self, c):
+        c.settimeout(10)
+        try:
+            self.handle(c)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
         self.sock.close()

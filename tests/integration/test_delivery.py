@@ -22,9 +22,12 @@ The DNS (one unbound for the module, names under .test, TTL 1):
     moved.test      MX 10 mx.moved.test.       A 127.0.0.3, changed to B by
                                                a test (dnsfixture restart)
     nosuch.test     (none: NXDOMAIN)
-B also has the alias ü@remote.test -> bob@remote.test (SMTPUTF8 bounces).
     badmx.test      MX 10 "bad host.badmx.test" (a space in a label: no
                     host name), A 127.0.0.2 (B, which takes its mail)
+    many.test       MX 10..70 mx1..mx7 -> 127.0.0.11..17 (all closed)
+    drops.test      MX 10, 20, 30 mx1..mx3 -> 127.0.0.21..23, where a test
+                    runs servers that answer EHLO and hang up at MAIL
+B also has the alias ü@remote.test -> bob@remote.test (SMTPUTF8 bounces).
 """
 import email
 import email.utils
@@ -67,7 +70,13 @@ DNS_RECORDS = {
     "mx.moved.test": ["A 127.0.0.3"],
     "mail.example.test": ["A 127.0.0.1"],
     "badmx.test": ["MX 10 bad\\032host.badmx.test.", "A 127.0.0.2"],
+    "many.test": [f"MX {10 * i} mx{i}.many.test." for i in range(1, 8)],
+    "drops.test": [f"MX {10 * i} mx{i}.drops.test." for i in range(1, 4)],
 }
+DNS_RECORDS.update({f"mx{i}.many.test": [f"A 127.0.0.{10 + i}"]
+                    for i in range(1, 8)})
+DNS_RECORDS.update({f"mx{i}.drops.test": [f"A 127.0.0.{20 + i}"]
+                    for i in range(1, 4)})
 
 
 def delivery_port():
@@ -193,6 +202,24 @@ def make_msg(subject, msgid, to="bob@remote.test", frm="demo@example.test",
             "MIME-Version: 1.0\r\n"
             "Content-Type: text/plain; charset=us-ascii\r\n"
             "\r\n" + body).encode()
+
+
+class HangUpAtMail(harness.TcpServer):
+    """An MX host that greets, answers EHLO and hangs up at MAIL FROM;
+    counts its sessions."""
+
+    def __init__(self, ip, port):
+        self.sessions = 0
+        super().__init__(ip, port, self._session_hang_up)
+
+    def _session_hang_up(self, c):
+        self.sessions += 1
+        with c.makefile("rb") as f:
+            c.sendall(b"220 drops.test ESMTP\r\n")
+            for line in f:
+                if line[:4].upper() != b"EHLO":
+                    break       # MAIL FROM (or anything else)
+                c.sendall(b"250-drops.test\r\n250 8BITMIME\r\n")
 
 
 class MailRefused(AssertionError):
@@ -860,6 +887,53 @@ class TestDelivery(DeliveryBase):
         self.assertEqual(len(with_msgid(
             fetch_all(B, "bob@remote.test", BOB_PW), mid)), 1)
         wait_queue_empty(self.A)
+
+    def _first_try(self, qid, rcpt, since):
+        """The log of the first try of qid, and its deferral reason."""
+        (_, _, n, _, why), = wait_status(self.A, qid, rcpt, "deferred")
+        self.assertEqual(n, 1)
+        log = self.A.read_log()[since:]
+        end = log.index(f"queue id={qid} to=<{rcpt}>")
+        return log[:end], why
+
+    def test_17_mx_address_limit(self):
+        # Seven MX hosts, none listening: one try connects to the five
+        # most preferred (mx_address_limit) and leaves the mail queued.
+        since = len(self.A.read_log())
+        subj, mid = unique("many"), unique("many") + "@example.test"
+        qid = submit(self.A, ["bob@many.test"],
+                     make_msg(subj, mid, to="bob@many.test"))
+        log, why = self._first_try(qid, "bob@many.test", since)
+        tried = re.findall(r"queue domain=many\.test relay=(mx\d)\.many\.test"
+                           r"\[127\.0\.0\.(\d+)\] connection failed: ", log)
+        self.assertEqual(tried, [(f"mx{i}", str(10 + i))
+                                 for i in range(1, 6)])
+        self.assertIn("queue domain=many.test: 5 addresses and 0 sessions "
+                      "tried; the rest wait for the next try", log)
+        self.assertEqual(why, "4.4.1 no MX host accepted a connection")
+
+    def test_18_mx_session_limit(self):
+        # Three MX hosts that answer EHLO and hang up at MAIL FROM: one
+        # try has two sessions (mx_session_limit); the third host is
+        # not contacted, and the reason names the last host's failure.
+        servers = [HangUpAtMail(f"127.0.0.{20 + i}", PORT)
+                   for i in range(1, 4)]
+        try:
+            since = len(self.A.read_log())
+            subj, mid = unique("drops"), unique("drops") + "@example.test"
+            qid = submit(self.A, ["bob@drops.test"],
+                         make_msg(subj, mid, to="bob@drops.test"))
+            log, why = self._first_try(qid, "bob@drops.test", since)
+            self.A.cli("queue", "delete", qid)
+            self.assertEqual([s.sessions for s in servers], [1, 1, 0])
+            self.assertIn("queue domain=drops.test: 2 addresses and 2 "
+                          "sessions tried; the rest wait for the next try",
+                          log)
+            self.assertRegex(why, r"^4\.4\.2 mx2\.drops\.test\[127\.0\.0\.22\]"
+                                  r": connection to mx2\.drops\.test lost")
+        finally:
+            for s in servers:
+                s.stop()
 
 
 # -- the sender that retries only when told -----------------------------

@@ -304,33 +304,15 @@ def fetches(host):
 
 # -- F: an SMTP server without STARTTLS --------------------------------------
 
-class PlainSmtp:
+class PlainSmtp(harness.TcpServer):
     """Greets, answers EHLO without STARTTLS, records every command."""
 
     def __init__(self, port):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((F_IP, port))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
         self.commands = []
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(F_IP, port, self._session_commands)
 
-    def _serve(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._session, args=(c,),
-                             daemon=True).start()
-
-    def _session(self, c):
-        c.settimeout(10)
-        f = c.makefile("rb")
-        try:
+    def _session_commands(self, c):
+        with c.makefile("rb") as f:
             c.sendall(b"220 fake.test ESMTP\r\n")
             for line in f:
                 cmd = line.rstrip(b"\r\n").decode("ascii", "replace")
@@ -344,16 +326,6 @@ class PlainSmtp:
                     break
                 else:
                     c.sendall(b"250 ok\r\n")
-        except OSError:
-            pass
-        finally:
-            f.close()
-            c.close()
-
-    def stop(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 # -- the two servers ------------------------------------------------------

@@ -903,6 +903,30 @@ test_delivery_tls(void **state)
 	    "unknown key 'mta-sts' in [delivery]");
 }
 
+/* [delivery] mx_address_limit, mx_session_limit: Postfix's defaults. */
+static void
+test_delivery_mx_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c;
+
+	c = load_ok(f, "[delivery]\nport = 2525\n");
+	assert_int_equal(c->mx_address_limit, 5);
+	assert_int_equal(c->mx_session_limit, 2);
+	config_free(&c);
+	c = load_ok(f, "[delivery]\nmx_address_limit = 100\n"
+	    "mx_session_limit = 1\n");
+	assert_int_equal(c->mx_address_limit, 100);
+	assert_int_equal(c->mx_session_limit, 1);
+	config_free(&c);
+	load_err(f, "[delivery]\nmx_address_limit = 0\n", 2,
+	    "bad value '0' for mx_address_limit");
+	load_err(f, "[delivery]\nmx_session_limit = 101\n", 2,
+	    "bad value '101' for mx_session_limit");
+	load_err(f, "[delivery]\nmx_session_limit = two\n", 2,
+	    "bad value 'two' for mx_session_limit");
+}
+
 static void
 test_relative_paths(void **state)
 {
@@ -1067,6 +1091,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_long_lines, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delivery_tls, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_delivery_mx_limits, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_relative_paths, setup,
 		    teardown),
