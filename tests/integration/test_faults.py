@@ -478,22 +478,25 @@ class FsyncErrorTest(unittest.TestCase):
             raise AssertionError("building the shim failed:\n" + r.stderr)
         cls.trigger = os.path.join(cls.tmp, "trigger")
         cls.counter = cls.trigger + ".count"
+        cls.trace = os.path.join(cls.tmp, "trace")
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
-        for p in (self.trigger, self.counter):
+        for p in (self.trigger, self.counter, self.trace):
             if os.path.exists(p):
                 os.unlink(p)
-        with open(self.counter, "w"):
-            pass
-        os.chmod(self.counter, 0o666)
+        for p in (self.counter, self.trace):
+            with open(p, "w"):
+                pass
+            os.chmod(p, 0o666)
         self.srv = Server(users={self.USER: PW})
         asan = harness.asan_runtime()
         preload = f"{asan}:{self.shim}" if asan else self.shim
-        with environ(LD_PRELOAD=preload, FAILSYNC_TRIGGER=self.trigger):
+        with environ(LD_PRELOAD=preload, FAILSYNC_TRIGGER=self.trigger,
+                     FAILSYNC_TRACE=self.trace):
             self.srv.start()
 
     def tearDown(self):
@@ -505,6 +508,34 @@ class FsyncErrorTest(unittest.TestCase):
 
     def failures(self):
         return os.path.getsize(self.counter)
+
+    def synced(self):
+        with open(self.trace) as f:
+            return f.read().splitlines()
+
+    def test_new_directory_synced_before_250(self):
+        """The first mail to an account creates its directory
+        (data_dir/accounts/ID); the entry for it is made durable (its
+        parent directory fsynced) before the 250, as the mail in it is."""
+        accounts = os.path.realpath(os.path.join(self.srv.data_dir,
+                                                 "accounts"))
+        self.assertEqual(os.listdir(accounts), [])
+        # With fsync failing, the mail is refused and the directory
+        # removed again: the next try makes (and syncs) it anew.
+        open(self.trigger, "w").close()
+        msg = DiskFullTest.message("refused", 3000)
+        self.assertIn(smtp_send(self.srv, self.USER, msg)[0], (451, 452))
+        self.assertRegex(self.srv.read_log(), r"mkdir \S+/accounts/\d+: "
+                                              r"Input/output error")
+        self.assertEqual(os.listdir(accounts), [])
+        os.unlink(self.trigger)
+        self.assertNotIn(accounts, self.synced())
+        msg = DiskFullTest.message("first", 3000)
+        self.assertEqual(smtp_send(self.srv, self.USER, msg)[0], 250)
+        new, = os.listdir(accounts)
+        synced = self.synced()
+        self.assertIn(accounts, synced)
+        self.assertIn(os.path.join(accounts, new, "mail.db-wal"), synced)
 
     def test_fsync_eio_refuses_mail(self):
         """With fsync/fdatasync failing (EIO): SMTP DATA gets 451 or 452,

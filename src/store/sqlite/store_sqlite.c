@@ -324,6 +324,54 @@ pool_drop(uint64_t generation, int64_t account)
 		db_close(&gone[i]);
 }
 
+/*
+ * Makes directory dir's entries durable: a new file or directory in it
+ * survives a power loss only once its directory is synced (SQLite does
+ * this for the journals it creates, not for a new directory).
+ */
+static int
+dir_sync(const char *dir)
+{
+	int fd, r, saved;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	r = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+/*
+ * Creates one directory; a new one is made durable in its parent.  If
+ * that fails it is removed again, so that the next try syncs it.
+ */
+static int
+mkdir_synced(char *path, mode_t mode)
+{
+	char *slash;
+	int r, saved;
+
+	if (mkdir(path, mode) < 0)
+		return errno == EEXIST ? 0 : -1;
+	if ((slash = strrchr(path, '/')) == NULL)
+		r = dir_sync(".");
+	else if (slash == path)
+		r = dir_sync("/");
+	else {
+		*slash = '\0';
+		r = dir_sync(path);
+		*slash = '/';
+	}
+	if (r < 0) {
+		saved = errno;
+		(void)rmdir(path);
+		errno = saved;
+	}
+	return r;
+}
+
 static int
 mkdir_p(const char *path, mode_t mode)
 {
@@ -337,13 +385,11 @@ mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		if (mkdir_synced(tmp, mode) < 0)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
+	return mkdir_synced(tmp, mode);
 }
 
 static void

@@ -11,6 +11,10 @@
  * (before the server's sandbox forbids writes outside data_dir), so the
  * test can see that the fault was really hit.
  *
+ * With $FAILSYNC_TRACE set, each call that goes through also appends the
+ * path of the file or directory synced ("/proc/self/fd/N" read back) and a
+ * newline to that file, so a test can see what was made durable.
+ *
  * Built at test time:  gcc -shared -fPIC -o failsync.so failsync.c -ldl
  */
 #define _GNU_SOURCE
@@ -25,13 +29,18 @@
 
 static char	 trigger[PATH_MAX];
 static int	 counter_fd = -1;
+static int	 trace_fd = -1;
 
 __attribute__((constructor)) static void
 failsync_init(void)
 {
 	const char *p = getenv("FAILSYNC_TRIGGER");
+	const char *t = getenv("FAILSYNC_TRACE");
 	char counter[PATH_MAX];
 
+	if (t != NULL && *t != '\0')
+		trace_fd = open(t, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0666);
 	if (p == NULL || *p == '\0' || strlen(p) + 7 > sizeof(trigger))
 		return;
 	snprintf(trigger, sizeof(trigger), "%s", p);
@@ -57,6 +66,27 @@ failsync_fail(void)
 	return 1;
 }
 
+/* Appends the path of fd to the trace, if there is one. */
+static void
+failsync_trace(int fd)
+{
+	char link[64], path[PATH_MAX + 1];
+	ssize_t n;
+	int saved = errno;
+
+	if (trace_fd < 0)
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n < 0)
+		n = snprintf(path, sizeof(path), "?");
+	path[n++] = '\n';
+	if (write(trace_fd, path, (size_t)n) != n) {
+		/* A short trace shows in the test. */
+	}
+	errno = saved;
+}
+
 int
 fsync(int fd)
 {
@@ -64,6 +94,7 @@ fsync(int fd)
 
 	if (failsync_fail())
 		return -1;
+	failsync_trace(fd);
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
 	return real(fd);
@@ -76,6 +107,7 @@ fdatasync(int fd)
 
 	if (failsync_fail())
 		return -1;
+	failsync_trace(fd);
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
 	return real(fd);
