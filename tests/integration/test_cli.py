@@ -1,15 +1,18 @@
 """
 test_cli - the command line and the configuration file: FILE:LINE errors,
 domain/user/alias management while the server runs, graceful stop,
-privilege drop, certificates (self-signed at first start, SNI).
+privilege drop, certificates (self-signed at first start, SNI), and
+./quickstart with the commands it prints.
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -370,3 +373,91 @@ class Lifecycle(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Quickstart(unittest.TestCase):
+    """./quickstart as the README has it: it sets up the demo domain,
+    prints the settings and two commands to try, and serves; every port
+    in its table answers, and the two commands work as printed."""
+
+    def setUp(self):
+        if os.path.realpath(BINARY) != os.path.join(harness.ROOT, "build",
+                                                    "posthorn"):
+            self.skipTest("quickstart builds and runs build/posthorn")
+        self.var = tempfile.mkdtemp(prefix="posthorn-it-qs-")
+        os.chmod(self.var, 0o755)   # the server's user reaches data/ in it
+        self.addCleanup(shutil.rmtree, self.var, True)
+        self.out = []
+        self.proc = subprocess.Popen(
+            [os.path.join(harness.ROOT, "quickstart")],
+            env=dict(os.environ, QUICKSTART_VAR=self.var),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(self.stop)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.out.append(line.rstrip("\n"))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def wait_output(self, pattern, timeout=300):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.out):
+                if re.search(pattern, line):
+                    return line
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no '{pattern}' from quickstart:\n" +
+                             "\n".join(self.out[-40:]))
+
+    def test_settings_and_commands_work_as_printed(self):
+        self.wait_output(r"posthorn \S+ ready: ")
+        out = list(self.out)
+        table = [re.match(r"  (\w+) \((\w+)\) +mail\.example\.test +(\d+) +"
+                          r"(.+?) *$", line) for line in out]
+        rows = [m.groups() for m in table if m]
+        self.assertEqual([(p, d, s) for p, d, _, s in rows], [
+            ("IMAP", "incoming", "SSL/TLS"), ("IMAP", "incoming", "STARTTLS"),
+            ("POP3", "incoming", "SSL/TLS"), ("POP3", "incoming", "STARTTLS"),
+            ("SMTP", "outgoing", "SSL/TLS"), ("SMTP", "outgoing", "STARTTLS"),
+            ("SMTP", "outgoing", "STARTTLS (alternative)"),
+            ("SMTP", "servers", "STARTTLS, no login")])
+        # Each port greets as its row says.
+        greeting = {"IMAP": b"* OK", "POP3": b"+OK", "SMTP": b"220 "}
+        for proto, _, port, sec in rows:
+            s = socket.create_connection(("127.0.0.1", int(port)), 10)
+            try:
+                if sec == "SSL/TLS":
+                    s = tls_context().wrap_socket(
+                        s, server_hostname="mail.example.test")
+                with self.subTest(port=port):
+                    self.assertTrue(s.recv(512).startswith(greeting[proto]))
+            finally:
+                s.close()
+        user = self.wait_output(r"^  User name: ").split()[-1]
+        self.assertEqual(user, "demo@example.test")
+        i = out.index("Try it:")
+        swaks, curl = out[i + 1].strip(), out[i + 2].strip()
+        self.assertTrue(swaks.startswith("swaks ") and
+                        curl.startswith("curl "), (swaks, curl))
+        r = subprocess.run(["bash", "-c", swaks], capture_output=True,
+                           text=True, timeout=60)
+        self.assertRegex(r.stdout, r"<~  250 2\.0\.0 Ok: queued as ",
+                         r.stdout + r.stderr)
+        r = subprocess.run(["bash", "-c", curl], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual((r.returncode, r.stdout),
+                         (0, "* 1 FETCH (FLAGS (\\Recent))\n"), r.stderr)
+        self.proc.send_signal(signal.SIGINT)
+        self.assertEqual(self.proc.wait(30), 0)
+        self.reader.join(10)
+        self.assertTrue(self.out[-1].endswith("posthorn: stopped"),
+                        self.out[-3:])
