@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,8 +30,9 @@
 #include "core/conn.h"
 #include "core/hub.h"
 #include "core/log.h"
-#include "core/sandbox.h"
 #include "core/loop.h"
+#include "core/sandbox.h"
+#include "core/util.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "dmarc/psl.h"
@@ -52,6 +54,22 @@ struct listener {
 
 static struct listener *listeners;
 static size_t nlisteners;
+
+/*
+ * Per I/O thread: when accept() runs out of descriptors or memory the
+ * pending connection stays in the queue and the listener stays readable;
+ * its events are taken off for ACCEPT_PAUSE_MS instead of spinning (as
+ * nginx does), and that is logged at most once a minute.
+ */
+#define ACCEPT_PAUSE_MS		500L
+#define ACCEPT_LOG_EVERY_MS	60000
+struct accept_pause {
+	unsigned	 idx;
+	struct event	*timer;
+	uint64_t	 last_log_ms;
+	unsigned	 unlogged;	/* pauses since the last log line */
+};
+static struct accept_pause *pauses;	/* one per I/O thread */
 
 bool
 server_plaintext_ok(const struct conn *c)
@@ -92,6 +110,45 @@ bind_one(const struct listen_addr *la)
 }
 
 static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct accept_pause *p = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].evs[p->idx] != NULL)
+			event_add(listeners[i].evs[p->idx], NULL);
+}
+
+static void
+accept_pause(const struct listener *l, int err)
+{
+	struct iothread *t = iothread_self();
+	struct accept_pause *p = NULL;
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	uint64_t now = mono_ms();
+
+	for (unsigned i = 0; i < iothread_count(); i++)
+		if (iothread_get(i) == t)
+			p = &pauses[i];
+	if (p == NULL || p->timer == NULL)
+		return;
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].evs[p->idx] != NULL)
+			event_del(listeners[i].evs[p->idx]);
+	evtimer_add(p->timer, &tv);
+	p->unlogged++;
+	if (p->last_log_ms == 0 || now - p->last_log_ms >= ACCEPT_LOG_EVERY_MS) {
+		log_warnx("accept on %s: %s; new connections wait (%u time(s) "
+		    "since the last report)", l->text, strerror(err),
+		    p->unlogged);
+		p->last_log_ms = now;
+		p->unlogged = 0;
+	}
+}
+
+static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct listener *l = arg;
@@ -105,7 +162,10 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sslen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(l, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept on %s", l->text);
 			return;
@@ -143,6 +203,9 @@ listeners_attach(void *arg)
 		event_add(ev, NULL);
 		listeners[i].evs[idx] = ev;
 	}
+	pauses[idx].idx = idx;
+	pauses[idx].timer = evtimer_new(iothread_base(t), accept_resume,
+	    &pauses[idx]);
 }
 
 static void
@@ -150,6 +213,10 @@ listeners_detach(void *arg)
 {
 	unsigned idx = (unsigned)(uintptr_t)arg;
 
+	if (pauses[idx].timer != NULL) {
+		event_free(pauses[idx].timer);
+		pauses[idx].timer = NULL;
+	}
 	for (size_t i = 0; i < nlisteners; i++)
 		if (listeners[i].evs[idx] != NULL) {
 			event_free(listeners[i].evs[idx]);
@@ -378,15 +445,31 @@ job_end_hook(void)
 		store_thread_release(srv->store);
 }
 
-static void
+/*
+ * Raises the descriptor limit to the hard one and returns the descriptor
+ * number from which connections are refused as "server busy": a sixteenth
+ * of the limit (at least 64) is kept for the store's databases, spools,
+ * outbound connections and DNS, so a flood of connections cannot starve
+ * the mail already under way.
+ */
+static int
 raise_nofile(void)
 {
 	struct rlimit rl;
+	rlim_t reserve;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+		rl.rlim_cur = INT_MAX;
+	reserve = rl.rlim_cur / 16 < 64 ? 64 : rl.rlim_cur / 16;
+	return rl.rlim_cur > 2 * reserve ? (int)(rl.rlim_cur - reserve) :
+	    (int)(rl.rlim_cur / 2);
 }
 
 const char *
@@ -403,12 +486,12 @@ server_run(struct config *cfg)
 	const char *err;
 	sigset_t set;
 	unsigned nthr;
-	int sig;
+	int sig, fd_high;
 
 	server.cfg = cfg;
 	srv = &server;
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	fd_high = raise_nofile();
 	if (cfg->nlistens == 0)
 		log_warnx("no listeners configured ([listen]); nothing to "
 		    "serve");
@@ -461,7 +544,7 @@ server_run(struct config *cfg)
 		struct conn_limits cl = { cfg->max_connections_per_ip,
 		    (unsigned)cfg->connection_rate_per_ip,
 		    (unsigned)cfg->message_rate_per_ip, cfg->rate_exempt,
-		    cfg->nrate_exempt };
+		    cfg->nrate_exempt, fd_high };
 
 		conn_set_limits(&cl);
 	}
@@ -529,6 +612,7 @@ server_run(struct config *cfg)
 	workers_start(cfg->workers);
 	for (size_t i = 0; i < nlisteners; i++)
 		listeners[i].evs = xcalloc(nthr, sizeof(struct event *));
+	pauses = xcalloc(nthr, sizeof(*pauses));
 	for (unsigned i = 0; i < nthr; i++)
 		iothread_post(iothread_get(i), listeners_attach,
 		    (void *)(uintptr_t)i);

@@ -40,7 +40,9 @@ struct ipcount {
 
 static pthread_mutex_t ip_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct ipcount *ip_buckets[IPCOUNT_BUCKETS];
-static struct conn_limits limits = { 50, 0, 0, NULL, 0 };
+static struct conn_limits limits = { 50, 0, 0, NULL, 0, 0 };
+
+const char conn_refusal_busy[] = "server busy";
 static struct ratelimit *conn_rl, *msg_rl;
 
 /* Each thread's live connections, for the shutdown broadcast. */
@@ -374,6 +376,14 @@ conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
 		c->peer_port = ntohs(sin6->sin6_port);
 	} else
 		snprintf(c->peer_ip, sizeof(c->peer_ip), "unknown");
+	if (implicit_tls && limits.fd_high > 0 && fd >= limits.fd_high) {
+		/* Nothing can be said before a handshake it would cost. */
+		log_info("s=%s %s connect from=%s refused: %s", c->sid,
+		    ops->proto, c->peer_ip, conn_refusal_busy);
+		close(fd);
+		free(c);
+		return NULL;
+	}
 	memset(&local, 0, sizeof(local));
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
 		c->local_port = ntohs(local.ss_family == AF_INET6 ?
@@ -407,6 +417,8 @@ conn_refusal(const struct conn *c)
 {
 	unsigned n;
 
+	if (limits.fd_high > 0 && c->fd >= limits.fd_high)
+		return conn_refusal_busy;
 	pthread_mutex_lock(&ip_mtx);
 	n = 0;
 	for (struct ipcount *e = ip_buckets[ip_hash(c->peer_ip)]; e != NULL;

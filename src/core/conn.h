@@ -87,7 +87,10 @@ struct conn {
 /*
  * Set by the server once, before any connection: connections at a time
  * and new connections and messages per minute from one address (0: no
- * limit); the rates do not apply to the exempt networks.
+ * limit); the rates do not apply to the exempt networks.  A connection
+ * whose descriptor is fd_high or above (0: no limit) is refused as "server
+ * busy": the descriptors left are kept for the store, spools and outbound
+ * mail.
  */
 struct conn_limits {
 	uint64_t		 max_per_ip;
@@ -95,6 +98,7 @@ struct conn_limits {
 	unsigned		 msg_rate;
 	const struct netmask	*exempt;
 	size_t			 nexempt;
+	int			 fd_high;
 };
 void	 conn_set_limits(const struct conn_limits *);
 
@@ -109,10 +113,12 @@ struct conn *conn_new(int fd, const struct sockaddr *, socklen_t,
 	    void *session);
 /*
  * Called once by each session when it starts: NULL when the peer may go
- * on, else why not ("too many connections", "connection rate").  Counts
- * the connection for the rate.
+ * on, else why not: conn_refusal_busy (the server is short of descriptors:
+ * "try later", not the peer's fault), "too many connections" or
+ * "connection rate".  Counts the connection for the rate.
  */
 const char *conn_refusal(const struct conn *);
+extern const char conn_refusal_busy[];
 /* At SMTP MAIL: counts a message; true when over message_rate_per_ip. */
 bool	 conn_message_rate_hit(const struct conn *);
 

@@ -842,8 +842,9 @@ imap_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	conn_set_timeout(c, (unsigned)srv->cfg->login_timeout);
 	conn_set_drain_mark(c, (size_t)64 * 1024);
 	if ((why = conn_refusal(c)) != NULL) {
-		imap_send(s, "* BYE [UNAVAILABLE] Too many connections from "
-		    "your address.");
+		imap_send(s, why == conn_refusal_busy ? "* BYE [UNAVAILABLE] "
+		    "Server busy, try again later." : "* BYE [UNAVAILABLE] "
+		    "Too many connections from your address.");
 		conn_close(c, why);
 		return;
 	}

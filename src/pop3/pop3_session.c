@@ -872,8 +872,9 @@ pop3_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	conn_set_timeout(c, (unsigned)srv->cfg->login_timeout);
 	conn_set_drain_mark(c, (size_t)64 * 1024);
 	if ((why = conn_refusal(c)) != NULL) {
-		send_line(s, "-ERR [SYS/TEMP] Too many connections from your "
-		    "address.");
+		send_line(s, why == conn_refusal_busy ? "-ERR [SYS/TEMP] Server "
+		    "busy, try again later." : "-ERR [SYS/TEMP] Too many "
+		    "connections from your address.");
 		conn_close(c, why);
 		return;
 	}

@@ -595,8 +595,12 @@ smtp_accept(int fd, const struct sockaddr *sa, socklen_t salen,
 	spool_init(&s->spool, store_tmpdir(srv->store));
 	conn_set_timeout(c, (unsigned)srv->cfg->smtp_timeout);
 	if ((why = conn_refusal(c)) != NULL) {
-		smtp_reply(s, "421 4.7.0 %s Error: too many connections "
-		    "from %s", smtp_hostname(), c->peer_ip);
+		if (why == conn_refusal_busy)
+			smtp_reply(s, "421 4.3.2 %s Service busy, try again "
+			    "later", smtp_hostname());
+		else
+			smtp_reply(s, "421 4.7.0 %s Error: too many "
+			    "connections from %s", smtp_hostname(), c->peer_ip);
 		conn_close(c, why);
 		return;
 	}

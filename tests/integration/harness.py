@@ -14,6 +14,7 @@ a fixed time to "let things settle": waits poll a condition with a bound.
 """
 import os
 import random
+import resource
 import signal
 import socket
 import ssl
@@ -125,6 +126,7 @@ class Server:
         ports = free_ports(len(LISTENERS))
         self.port = dict(zip(LISTENERS, ports))
         self.extra_config = extra_config
+        self.nofile = None      # RLIMIT_NOFILE (soft and hard) to start with
         self.proc = None
         self.log = None
         with open(self.conf, "w") as f:
@@ -169,8 +171,14 @@ pop3s = 127.0.0.1:{self.port['pop3s']}
     # -- the server -----------------------------------------------------
     def start(self):
         self.log = open(self.log_path, "ab")
+        limit = None
+        if self.nofile is not None:
+            def limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE,
+                                   (self.nofile, self.nofile))
         self.proc = subprocess.Popen([BINARY, "-c", self.conf, "serve"],
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log,
+                                     preexec_fn=limit)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

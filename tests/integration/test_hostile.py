@@ -1020,6 +1020,139 @@ max_connections_per_ip = {cls.LIMIT}
         self.assertLess(time.monotonic() - t_start, 150)
 
 
+def proc_cpu_seconds(pid):
+    """User + system CPU time of a process and all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class DescriptorLimitTest(unittest.TestCase):
+    """The server started with 256 descriptors: connections beyond what
+    leaves a reserve of 64 for the store are refused as "busy" in each
+    protocol (implicit TLS ones closed at once), and when accept() itself
+    runs out of descriptors the server neither spins nor floods its log,
+    and takes the waiting connections once descriptors are free again."""
+
+    NOFILE = 256
+    USER = f"fds@{DOMAIN}"
+
+    def setUp(self):
+        self.srv = Server(users={self.USER: PW}, extra_config="""[limits]
+max_connections_per_ip = 100000
+connection_rate_per_ip = 0
+""")
+        self.srv.nofile = self.NOFILE
+        self.srv.start()
+        self.held = []
+
+    def tearDown(self):
+        for rc in self.held:
+            rc.close()
+        self.srv.cleanup()
+
+    def open_fds(self):
+        return len(os.listdir(f"/proc/{self.srv.proc.pid}/fd"))
+
+    def test_busy_refusals_and_no_spin_at_emfile(self):
+        srv = self.srv
+        busy = 0
+        for i in range(self.NOFILE):
+            rc = connect(srv, "smtp")
+            line = rc.readline()
+            if line.startswith(b"220 "):
+                self.assertEqual(busy, 0, "a 220 after a refusal")
+                self.held.append(rc)
+                continue
+            self.assertEqual(line, f"421 4.3.2 {HOST} Service busy, try "
+                             "again later\r\n".encode())
+            self.assertEqual(read_to_eof(rc, 10), b"")
+            rc.close()
+            busy += 1
+            if busy == 3:
+                break
+        self.assertEqual(busy, 3)
+        # The reserve: at most 256 - 64 descriptors in use, and at least
+        # 120 sessions admitted besides the server's own.
+        self.assertGreater(len(self.held), 120)
+        self.assertLessEqual(self.open_fds(), self.NOFILE - 64 + 1)
+        for lst, want in (("imap", b"* BYE [UNAVAILABLE] Server busy, try "
+                                   b"again later.\r\n"),
+                          ("pop3", b"-ERR [SYS/TEMP] Server busy, try "
+                                   b"again later.\r\n")):
+            rc = connect(srv, lst)
+            self.assertEqual(read_to_eof(rc, 10), want)
+            rc.close()
+        with self.assertRaises((ssl.SSLError, ConnectionError, OSError)):
+            connect(srv, "imaps", tls=True)
+        # The held sessions still work, and mail goes through one.
+        rc = self.held[0]
+        rc.send(b"EHLO client.example.org\r\n")
+        self.assertTrue(smtp_reply(rc)[-1].startswith(b"250 "))
+        rc.send(f"MAIL FROM:<a@example.org>\r\nRCPT TO:<{self.USER}>"
+                f"\r\nDATA\r\n".encode())
+        self.assertEqual([smtp_code(rc) for _ in range(3)], [250, 250, 354])
+        rc.send(b"Subject: busy\r\n\r\nstill here\r\n.\r\n")
+        self.assertEqual(smtp_code(rc), 250)
+
+        # Now the reserve goes too: 100 sessions each put 300 KB of a
+        # message into a spool file, and accept() runs out of descriptors.
+        # Connections wait in the listen queue.
+        pid = srv.proc.pid
+        body = b"".join(b"%06d " % i + b"x" * 991 + b"\r\n"
+                        for i in range(300))
+        senders = self.held[1:101]
+        for rc in senders:
+            rc.send(f"EHLO c.example.org\r\nMAIL FROM:<a@example.org>\r\n"
+                    f"RCPT TO:<{self.USER}>\r\nDATA\r\n".encode())
+            self.assertTrue(smtp_reply(rc)[-1].startswith(b"250 "))
+            self.assertEqual([smtp_code(rc) for _ in range(3)],
+                             [250, 250, 354])
+            rc.send(body)
+        srv.wait_for(lambda: self.open_fds() >= self.NOFILE - 1, 30,
+                     "the spools to take every descriptor")
+        log_at = len(srv.read_log())
+        waiting = []
+        for i in range(4):
+            s = socket.create_connection(("127.0.0.1", srv.port["smtp"]),
+                                         timeout=20)
+            waiting.append(harness.RawClient(s))
+        cpu0 = proc_cpu_seconds(pid)
+        time.sleep(2)
+        cpu = proc_cpu_seconds(pid) - cpu0
+        self.assertLess(cpu, 0.5, "the server spins on accept()")
+        reports = re.findall(r"accept on 127\.0\.0\.1:\d+: Too many open "
+                             r"files; new connections wait",
+                             srv.read_log()[log_at:])
+        self.assertTrue(1 <= len(reports) <= 2, reports)
+        # The messages end: each is taken (250) or refused for now (4xx,
+        # no spool or no descriptor for the store), and the sessions go.
+        taken = 1
+        for rc in senders:
+            rc.send(b".\r\nQUIT\r\n")
+            code = smtp_code(rc)
+            self.assertTrue(code == 250 or 400 <= code < 500, code)
+            taken += code == 250
+            self.assertEqual(smtp_code(rc), 221)
+        self.assertGreater(taken, 1)
+        # Descriptors are back: the waiting connections are greeted.
+        for rc in waiting:
+            self.assertTrue(rc.readline().startswith(f"220 {HOST} ".encode()))
+            self.held.append(rc)
+        # Every message that got its 250 is there, whole.
+        rc = connect(srv, "imap")
+        imap_login(rc, self.USER)
+        u, t = imap_cmd(rc, "s", "SELECT INBOX")
+        n = [int(x.split()[1]) for x in u if x.endswith(b" EXISTS\r\n")]
+        self.assertEqual(n, [taken])
+        u, t = imap_cmd(rc, "f", "FETCH 2:* (RFC822.SIZE)")
+        sizes = {int(m) for m in re.findall(rb"RFC822\.SIZE (\d+)",
+                                            b"".join(u))}
+        self.assertEqual(len(sizes), 1, sizes)
+        self.assertGreater(sizes.pop(), len(body))
+        rc.close()
+
+
 # ==========================================================================
 # Injection, smuggling, literals, MIME, mailbox names, relay tricks
 # ==========================================================================
