@@ -551,7 +551,7 @@ fs_init(void)
 		struct conn_limits cl = { c->max_connections_per_ip,
 		    (unsigned)c->connection_rate_per_ip,
 		    (unsigned)c->message_rate_per_ip, c->rate_exempt,
-		    c->nrate_exempt, 0 };
+		    c->nrate_exempt, 0, c->ipv6_prefix_length };
 
 		conn_set_limits(&cl);
 	}

@@ -544,7 +544,7 @@ server_run(struct config *cfg)
 		struct conn_limits cl = { cfg->max_connections_per_ip,
 		    (unsigned)cfg->connection_rate_per_ip,
 		    (unsigned)cfg->message_rate_per_ip, cfg->rate_exempt,
-		    cfg->nrate_exempt, fd_high };
+		    cfg->nrate_exempt, fd_high, cfg->ipv6_prefix_length };
 
 		conn_set_limits(&cl);
 	}

@@ -191,7 +191,7 @@ auth_done(void *arg)
 	bool locked;
 
 	if (j->res.ok)
-		authfail_success(c->peer_ip, j->user);
+		authfail_success(c->peer_net, j->user);
 	if (j->res.ok && j->res.allowed) {
 		log_info("s=%s %s auth ok user=%s mech=%s%s", c->sid,
 		    c->ops->proto, j->res.address, j->mech,
@@ -208,10 +208,10 @@ auth_done(void *arg)
 	}
 	log_info("s=%s %s auth failed user=%s mech=%s reason=\"%s\" from=%s",
 	    c->sid, c->ops->proto, j->user, j->mech, j->reason, c->peer_ip);
-	ms = authfail_record(c->peer_ip, j->user, &locked);
+	ms = authfail_record(c->peer_net, j->user, &locked);
 	if (locked)
 		log_warnx("auth lockout from=%s for %llus after %llu failures "
-		    "(last user=%s)", c->peer_ip,
+		    "(last user=%s)", c->peer_net,
 		    (unsigned long long)srv->cfg->auth_lockout_time,
 		    (unsigned long long)srv->cfg->auth_lockout_failures,
 		    j->user);
@@ -234,7 +234,7 @@ auth_submit(enum auth_kind kind, struct conn *c, const char *mech,
 	size_t ulen = strlen(user);
 
 	/* A locked-out address gets failures without a look at passwords. */
-	if (kind != AUTH_FAIL && authfail_locked(c->peer_ip)) {
+	if (kind != AUTH_FAIL && authfail_locked(c->peer_net)) {
 		kind = AUTH_FAIL;
 		password = NULL;
 		reason = "address locked out";

@@ -68,6 +68,7 @@ config_defaults(struct config *c)
 	c->login_timeout = 180;
 	c->max_bad_commands = 20;
 	c->max_connections_per_ip = 50;
+	c->ipv6_prefix_length = 84;	/* as Postfix 3.8 */
 	c->connection_rate_per_ip = 120;
 	c->message_rate_per_ip = 300;
 	c->nrate_exempt = (size_t)netlist_parse(CONFIG_CHECKS_SKIP,
@@ -421,6 +422,10 @@ cfg_handler(void *user, const char *section, const char *name,
 	} else if (IS("limits", "max_connections_per_ip")) {
 		want_u64(p, name, value, parse_plain_u64, 1, 1000000,
 		    &c->max_connections_per_ip);
+	} else if (IS("limits", "ipv6_prefix_length")) {
+		if (want_u64(p, name, value, parse_plain_u64, 32, 128,
+		    &u) == 0)
+			c->ipv6_prefix_length = (unsigned)u;
 	} else if (IS("limits", "connection_rate_per_ip")) {
 		want_u64(p, name, value, parse_plain_u64, 0, 1000000,
 		    &c->connection_rate_per_ip);

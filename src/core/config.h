@@ -75,6 +75,7 @@ struct config {
 	uint64_t	 login_timeout;		/* IMAP/POP3 before login */
 	uint64_t	 max_bad_commands;
 	uint64_t	 max_connections_per_ip;
+	unsigned	 ipv6_prefix_length;	/* IPv6 clients counted by */
 	uint64_t	 connection_rate_per_ip;	/* per minute, 0 = off */
 	uint64_t	 message_rate_per_ip;		/* per minute, 0 = off */
 	struct netmask	*rate_exempt;

@@ -40,7 +40,7 @@ struct ipcount {
 
 static pthread_mutex_t ip_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct ipcount *ip_buckets[IPCOUNT_BUCKETS];
-static struct conn_limits limits = { 50, 0, 0, NULL, 0, 0 };
+static struct conn_limits limits = { 50, 0, 0, NULL, 0, 0, 128 };
 
 const char conn_refusal_busy[] = "server busy";
 static struct ratelimit *conn_rl, *msg_rl;
@@ -376,6 +376,8 @@ conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
 		c->peer_port = ntohs(sin6->sin6_port);
 	} else
 		snprintf(c->peer_ip, sizeof(c->peer_ip), "unknown");
+	ip_limit_key(c->peer_ip, limits.v6_prefix, c->peer_net,
+	    sizeof(c->peer_net));
 	if (implicit_tls && limits.fd_high > 0 && fd >= limits.fd_high) {
 		/* Nothing can be said before a handshake it would cost. */
 		log_info("s=%s %s connect from=%s refused: %s", c->sid,
@@ -400,7 +402,7 @@ conn_new(int fd, const struct sockaddr *sa, socklen_t salen,
 		free(c);
 		return NULL;
 	}
-	ipcount_add(c->peer_ip, 1);
+	ipcount_add(c->peer_net, 1);
 	iothread_conn_add(c->thr, 1);
 	c->next = thread_conns;
 	if (thread_conns != NULL)
@@ -421,15 +423,15 @@ conn_refusal(const struct conn *c)
 		return conn_refusal_busy;
 	pthread_mutex_lock(&ip_mtx);
 	n = 0;
-	for (struct ipcount *e = ip_buckets[ip_hash(c->peer_ip)]; e != NULL;
+	for (struct ipcount *e = ip_buckets[ip_hash(c->peer_net)]; e != NULL;
 	    e = e->next)
-		if (strcmp(e->ip, c->peer_ip) == 0)
+		if (strcmp(e->ip, c->peer_net) == 0)
 			n = e->n;
 	pthread_mutex_unlock(&ip_mtx);
 	if (n > limits.max_per_ip)
 		return "too many connections";
 	if (!netlist_match(limits.exempt, limits.nexempt, c->peer_ip) &&
-	    ratelimit_hit(conn_rl, c->peer_ip, mono_ms()))
+	    ratelimit_hit(conn_rl, c->peer_net, mono_ms()))
 		return "connection rate";
 	return NULL;
 }
@@ -438,7 +440,7 @@ bool
 conn_message_rate_hit(const struct conn *c)
 {
 	return !netlist_match(limits.exempt, limits.nexempt, c->peer_ip) &&
-	    ratelimit_hit(msg_rl, c->peer_ip, mono_ms());
+	    ratelimit_hit(msg_rl, c->peer_net, mono_ms());
 }
 
 void
@@ -758,7 +760,7 @@ conn_free(struct conn *c)
 		SSL_free(c->ssl);
 	close(c->fd);
 	/* Released before it is logged: a logged disconnect has room. */
-	ipcount_add(c->peer_ip, -1);
+	ipcount_add(c->peer_net, -1);
 	iothread_conn_add(c->thr, -1);
 	log_info("s=%s %s disconnect reason=\"%s\" duration_ms=%llu",
 	    c->sid, c->ops->proto, c->close_reason ? c->close_reason : "closed",

@@ -55,6 +55,8 @@ struct conn {
 	int		 fd;
 	enum listen_kind kind;
 	char		 peer_ip[INET6_ADDRSTRLEN];
+	/* What per-address limits count it under (ip_limit_key()). */
+	char		 peer_net[INET6_ADDRSTRLEN + 4];
 	int		 peer_port;
 	bool		 loopback;
 	int		 local_port;
@@ -87,7 +89,8 @@ struct conn {
 /*
  * Set by the server once, before any connection: connections at a time
  * and new connections and messages per minute from one address (0: no
- * limit); the rates do not apply to the exempt networks.  A connection
+ * limit); the rates do not apply to the exempt networks.  IPv6 clients
+ * are counted by their v6_prefix-bit network (peer_net).  A connection
  * whose descriptor is fd_high or above (0: no limit) is refused as "server
  * busy": the descriptors left are kept for the store, spools and outbound
  * mail.
@@ -99,6 +102,7 @@ struct conn_limits {
 	const struct netmask	*exempt;
 	size_t			 nexempt;
 	int			 fd_high;
+	unsigned		 v6_prefix;	/* IPv6 counted by network */
 };
 void	 conn_set_limits(const struct conn_limits *);
 

@@ -312,6 +312,34 @@ netlist_match(const struct netmask *list, size_t n, const char *ip)
 	return false;
 }
 
+void
+ip_limit_key(const char *ip, unsigned v6_bits, char *out, size_t size)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	uint8_t a[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, ip, a) != 1 || v6_bits >= 128 ||
+	    memcmp(a, mapped, sizeof(mapped)) == 0) {
+		/* IPv4 (the session writes mapped ones as IPv4 already). */
+		if (inet_pton(AF_INET6, ip, a) == 1 &&
+		    memcmp(a, mapped, sizeof(mapped)) == 0 &&
+		    inet_ntop(AF_INET, a + 12, text, sizeof(text)) != NULL)
+			ip = text;
+		snprintf(out, size, "%s", ip);
+		return;
+	}
+	for (unsigned i = 0; i < 16; i++) {
+		if (i * 8 >= v6_bits)
+			a[i] = 0;
+		else if (i * 8 + 8 > v6_bits)
+			a[i] &= (uint8_t)(0xff << (8 - (v6_bits - i * 8)));
+	}
+	if (inet_ntop(AF_INET6, a, text, sizeof(text)) == NULL)
+		snprintf(text, sizeof(text), "%s", ip);
+	snprintf(out, size, "%s/%u", text, v6_bits);
+}
+
 bool
 timingsafe_eq(const void *a, const void *b, size_t n)
 {

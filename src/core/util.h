@@ -61,6 +61,17 @@ struct netmask {
 int	 netlist_parse(const char *, struct netmask **list_r);
 bool	 netlist_match(const struct netmask *, size_t n, const char *ip);
 
+/*
+ * The name under which per-address limits count a client address (text):
+ * an IPv4 address (also IPv4-mapped) is itself; an IPv6 address stands for
+ * its network of v6_bits bits, "2001:db8:1:2:3::/84" (one holder of an
+ * IPv6 network has all its addresses; Postfix 3.8 counts by /84 too), or
+ * itself with v6_bits 128.  Anything else is copied.  size: at least
+ * INET6_ADDRSTRLEN + 4.
+ */
+void	 ip_limit_key(const char *ip, unsigned v6_bits, char *out,
+	    size_t size);
+
 /* Millisecond monotonic clock. */
 uint64_t mono_ms(void);
 

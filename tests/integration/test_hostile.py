@@ -23,10 +23,12 @@ are idle timeouts, reset by every byte the client sends.  So
       with it.
 """
 import base64
+import ctypes
 import hashlib
 import os
 import re
 import resource
+import shutil
 import socket
 import ssl
 import subprocess
@@ -1018,6 +1020,96 @@ max_connections_per_ip = {cls.LIMIT}
                      what="the held connections' closes")
         self.assertEqual(self.works_from("127.0.0.1"), 2)
         self.assertLess(time.monotonic() - t_start, 150)
+
+
+class NetNamespace:
+    """A network namespace of our own, with these IPv6 addresses on its
+    loopback, that the calling thread (and what it starts) enters with
+    `with`; the one it came from is restored after."""
+
+    def __init__(self, addrs):
+        self.name = f"posthorn-it-{os.getpid()}"
+        self.addrs = addrs
+        self.libc = ctypes.CDLL(None, use_errno=True)
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True,
+                       capture_output=True)
+        try:
+            ns = f"ip netns exec {self.name} ip"
+            subprocess.run(f"{ns} link set lo up", shell=True, check=True)
+            for a in self.addrs:
+                subprocess.run(f"{ns} -6 addr add {a}/128 dev lo nodad",
+                               shell=True, check=True)
+            self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
+            fd = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+            try:
+                if self.libc.setns(fd, 0) != 0:
+                    raise OSError(ctypes.get_errno(), "setns")
+            finally:
+                os.close(fd)
+        except Exception:
+            subprocess.run(["ip", "netns", "del", self.name])
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.libc.setns(self.home, 0)
+        os.close(self.home)
+        subprocess.run(["ip", "netns", "del", self.name])
+
+
+class Ipv6NetworkLimitTest(unittest.TestCase):
+    """Per-address limits count an IPv6 client by its /84 (ipv6_prefix_length):
+    two addresses of one /84 share max_connections_per_ip, an address
+    of the next /84 does not."""
+
+    A1, A2 = "fd00:a:b:c:d:fff::1", "fd00:a:b:c:d:ab:0:2"  # one /84
+    B1 = "fd00:a:b:c:d:1000::1"                         # the next /84
+
+    def test_connections_counted_by_network(self):
+        if os.geteuid() != 0 or shutil.which("ip") is None:
+            self.skipTest("needs root and ip(8) for a network namespace")
+        try:
+            ns = NetNamespace([self.A1, self.A2, self.B1]).__enter__()
+        except (OSError, subprocess.CalledProcessError) as e:
+            self.skipTest(f"no network namespace here: {e}")
+        held = []
+        srv = None
+        try:
+            srv = Server(extra_config="""[limits]
+max_connections_per_ip = 2
+connection_rate_per_ip = 0
+rate_exempt =
+""")
+            with open(srv.conf, "a") as f:
+                f.write(f"[listen]\nsmtp = [::]:{srv.port['smtp']}\n")
+            srv.start()
+
+            def smtp6(src):
+                s = socket.create_connection(("::1", srv.port["smtp"]), 10,
+                                             source_address=(src, 0))
+                rc = harness.RawClient(s)
+                held.append(rc)
+                return rc.readline()
+
+            self.assertTrue(smtp6(self.A1).startswith(b"220 "))
+            self.assertTrue(smtp6(self.A2).startswith(b"220 "))
+            self.assertEqual(smtp6(self.A2),
+                             f"421 4.7.0 {HOST} Error: too many connections "
+                             f"from {self.A2}\r\n".encode())
+            self.assertTrue(smtp6(self.B1).startswith(b"220 "))
+            # IPv4 clients are counted per address as before.
+            for _ in range(2):
+                rc = connect(srv, "smtp")
+                held.append(rc)
+                self.assertTrue(rc.readline().startswith(b"220 "))
+        finally:
+            for rc in held:
+                rc.close()
+            if srv is not None:
+                srv.cleanup()
+            ns.__exit__(None, None, None)
 
 
 def proc_cpu_seconds(pid):

@@ -167,6 +167,7 @@ test_defaults(void **state)
 	assert_true(c->pop3_timeout == 600);
 	assert_true(c->max_bad_commands == 20);
 	assert_true(c->max_connections_per_ip == 50);
+	assert_int_equal(c->ipv6_prefix_length, 84);
 	assert_false(c->helo_strict);
 	config_free(&c);
 	assert_null(c);
@@ -635,6 +636,10 @@ test_errors(void **state)
 	    "bad value '1023' for message_size");
 	load_err(f, "[limits]\nmessage_size = 3g\n", 2,
 	    "bad value '3g' for message_size");
+	load_err(f, "[limits]\nipv6_prefix_length = 16\n", 2,
+	    "bad value '16' for ipv6_prefix_length");
+	load_err(f, "[limits]\nipv6_prefix_length = 129\n", 2,
+	    "bad value '129' for ipv6_prefix_length");
 	load_err(f, "[limits]\nsmtp_line_max = -1\n", 2,
 	    "bad value '-1' for smtp_line_max");
 	load_err(f, "[limits]\nsmtp_timeout = 0\n", 2,

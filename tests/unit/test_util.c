@@ -2,8 +2,10 @@
  * test_util - unit tests for core/util: bounded number parsing (parse_u64
  * at its overflow boundaries, parse_size, parse_duration, parse_bool), host
  * name and address-literal syntax (RFC 5321 4.1.2, 4.1.3, 4.5.3.1.2),
- * random_id, rfc5322_date (RFC 5322 3.3) and timingsafe_eq.
+ * random_id, rfc5322_date (RFC 5322 3.3), timingsafe_eq and the key of
+ * per-address limits (ip_limit_key).
  */
+#include <arpa/inet.h>
 #include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -547,6 +549,37 @@ test_ascii_helpers(void **state)
 	assert_true(ascii_strcaseeq_n("", 0, ""));
 }
 
+static void
+key_is(const char *ip, unsigned bits, const char *want)
+{
+	char out[INET6_ADDRSTRLEN + 4];
+
+	ip_limit_key(ip, bits, out, sizeof(out));
+	assert_string_equal(out, want);
+}
+
+static void
+test_ip_limit_key(void **state)
+{
+	(void)state;
+	/* IPv4 is itself, also when it comes IPv4-mapped. */
+	key_is("192.0.2.77", 84, "192.0.2.77");
+	key_is("::ffff:192.0.2.77", 84, "192.0.2.77");
+	/* IPv6: the network, cut inside a group at /84. */
+	key_is("2001:db8:1:2:3:4:5:6", 84, "2001:db8:1:2:3::/84");
+	key_is("2001:db8:1:2:3fff:ffff:ffff:ffff", 84,
+	    "2001:db8:1:2:3fff:f000::/84");
+	key_is("2001:db8:1:2:3000::1", 84, "2001:db8:1:2:3000::/84");
+	key_is("2001:db8:1:2:ffff::1", 64, "2001:db8:1:2::/64");
+	key_is("2001:db8:1:2:ffff::1", 57, "2001:db8:1::/57");
+	key_is("2001:db8:1:ff:ffff::1", 57, "2001:db8:1:80::/57");
+	key_is("::1", 84, "::/84");
+	/* 128: each address alone, as written. */
+	key_is("2001:db8::1", 128, "2001:db8::1");
+	/* Not an address: copied. */
+	key_is("unknown", 84, "unknown");
+}
+
 int
 main(void)
 {
@@ -565,6 +598,7 @@ main(void)
 		cmocka_unit_test(test_rfc5322_date),
 		cmocka_unit_test(test_timingsafe_eq),
 		cmocka_unit_test(test_ascii_helpers),
+		cmocka_unit_test(test_ip_limit_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
