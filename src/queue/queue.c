@@ -70,6 +70,16 @@ struct hostpol {
 	char		 base[256];
 };
 
+struct kept {
+	size_t		 pos;		/* index in ids */
+	char		*rcpt;
+	unsigned	 session;	/* the nsessions that kept it */
+	/* The answer, should no other host take it in this attempt. */
+	int		 code;
+	char		*text;
+	char		*relay;
+};
+
 struct attempt {
 	char		*domain;
 	char		**ids;
@@ -88,6 +98,17 @@ struct attempt {
 	/* Against [delivery] mx_address_limit and mx_session_limit. */
 	unsigned	 ntried;	/* addresses, and hosts without one */
 	unsigned	 nsessions;	/* that got to EHLO */
+	/*
+	 * Recipients a host answered 4xx while another host could still be
+	 * tried are kept for it (as Postfix does): no outcome is recorded.
+	 * When the session has sent every message, the kept ones become
+	 * the retry list, and only they go to the next host.
+	 */
+	struct kept	*kept;
+	size_t		 nkept;
+	struct kept	*retry;
+	size_t		 nretry;
+	bool		 retrying;	/* load only what is on retry */
 	/* The domain's MTA-STS policy (mode none: there is none). */
 	struct sts_lookup *stsl;	/* finding it */
 	struct sts_policy sts;
@@ -504,27 +525,36 @@ record_done(void *arg)
 
 /*
  * Records outcomes for the current message (code/text per recipient, or
- * one for all) on a worker; the attempt goes on when they are written.
+ * one for all) from relay (NULL: none) on a worker; the attempt goes on
+ * when they are written.  A code of 0 leaves that recipient out.
  */
 static void
-record(struct attempt *a, const int *code, char *const *text, const char *one,
-    int one_code)
+record(struct attempt *a, const char *relay, const int *code,
+    char *const *text, const char *one, int one_code)
 {
 	struct record *rec = xcalloc(1, sizeof(*rec));
 
 	rec->a = a;
 	memcpy(rec->id, a->msg.id, sizeof(rec->id));
-	rec->n = a->nrcpts;
-	rec->rcpts = xcalloc(rec->n + 1, sizeof(char *));
-	rec->code = xcalloc(rec->n + 1, sizeof(int));
-	rec->text = xcalloc(rec->n + 1, sizeof(char *));
-	for (size_t i = 0; i < rec->n; i++) {
-		rec->rcpts[i] = xstrdup(a->rcpts[i]);
-		rec->code[i] = code ? code[i] : one_code;
-		rec->text[i] = xstrdup(text != NULL ? text[i] :
+	rec->rcpts = xcalloc(a->nrcpts + 1, sizeof(char *));
+	rec->code = xcalloc(a->nrcpts + 1, sizeof(int));
+	rec->text = xcalloc(a->nrcpts + 1, sizeof(char *));
+	for (size_t i = 0; i < a->nrcpts; i++) {
+		size_t k;
+
+		if (code != NULL && code[i] == 0)
+			continue;	/* left for the next host */
+		k = rec->n++;
+		rec->rcpts[k] = xstrdup(a->rcpts[i]);
+		rec->code[k] = code ? code[i] : one_code;
+		rec->text[k] = xstrdup(text != NULL ? text[i] :
 		    one != NULL ? one : "");
 	}
-	rec->relay = a->relay[0] ? xstrdup(a->relay) : NULL;
+	if (rec->n == 0) {
+		record_free(rec);
+		return;
+	}
+	rec->relay = relay != NULL && relay[0] ? xstrdup(relay) : NULL;
 	rec->dsn_passed = code != NULL && a->dsn_offered;
 	a->records++;
 	worker_submit(record_work, record_done, rec);
@@ -545,7 +575,54 @@ msg_clear(struct attempt *a)
 	a->nrcpts = 0;
 }
 
-/* Loads message a->ids[a->pos] and its pending recipients here.  0 = none. */
+static void
+kept_free(struct kept *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(k[i].rcpt);
+		free(k[i].text);
+		free(k[i].relay);
+	}
+	free(k);
+}
+
+/* The retry list's entry for rcpt of message a->pos, or NULL. */
+static const struct kept *
+on_retry(const struct attempt *a, const char *rcpt)
+{
+	for (size_t i = 0; i < a->nretry; i++)
+		if (a->retry[i].pos == a->pos &&
+		    strcmp(a->retry[i].rcpt, rcpt) == 0)
+			return &a->retry[i];
+	return NULL;
+}
+
+/*
+ * Makes the kept recipients the ones to go through next, from the first
+ * message that has one; false when none were kept.
+ */
+static bool
+retry_kept(struct attempt *a)
+{
+	if (a->nkept == 0)
+		return false;
+	kept_free(a->retry, a->nretry);
+	a->retry = a->kept;
+	a->nretry = a->nkept;
+	a->kept = NULL;
+	a->nkept = 0;
+	a->retrying = true;
+	a->pos = a->nids;
+	for (size_t i = 0; i < a->nretry; i++)
+		if (a->retry[i].pos < a->pos)
+			a->pos = a->retry[i].pos;
+	return true;
+}
+
+/*
+ * Loads message a->ids[a->pos] and its pending recipients here (only those
+ * on the retry list, when retrying).  0 = none.
+ */
 static size_t
 load_message(struct attempt *a)
 {
@@ -560,7 +637,8 @@ load_message(struct attempt *a)
 		struct queue_rcpt *r = &a->msg.rcpts[i];
 
 		if (r->state == QRCPT_PENDING &&
-		    strcasecmp(r->domain, a->domain) == 0) {
+		    strcasecmp(r->domain, a->domain) == 0 &&
+		    (!a->retrying || on_retry(a, r->addr) != NULL)) {
 			a->ridx[a->nrcpts] = i;
 			a->notify[a->nrcpts] = r->notify;
 			a->orcpt[a->nrcpts] = r->orcpt;
@@ -570,16 +648,44 @@ load_message(struct attempt *a)
 	return a->nrcpts;
 }
 
+/* Records the answers kept for the recipients of the message in hand. */
+static void
+record_kept(struct attempt *a)
+{
+	int *code = xcalloc(a->nrcpts, sizeof(int));
+	char **text = xcalloc(a->nrcpts, sizeof(char *));
+	const char *relay = NULL;
+
+	for (size_t i = 0; i < a->nrcpts; i++) {
+		const struct kept *k = on_retry(a, a->rcpts[i]);
+
+		code[i] = k->code;
+		text[i] = k->text;
+		relay = k->relay;
+	}
+	record(a, relay, code, text, NULL, 0);
+	free(code);
+	free(text);
+}
+
 /* Defers (or fails, when permanent) everything not yet tried. */
 static void
 fail_remaining(struct attempt *a, int code, const char *why)
 {
-	/* The message in hand, then the ones after it. */
-	for (; a->pos < a->nids; a->pos++) {
-		if (load_message(a) == 0)
-			continue;
-		record(a, NULL, NULL, why, code);
-	}
+	/*
+	 * The message in hand, the ones after it, then what was kept for
+	 * another host, with the answer it got.
+	 */
+	do {
+		for (; a->pos < a->nids; a->pos++) {
+			if (load_message(a) == 0)
+				continue;
+			if (a->retrying)
+				record_kept(a);
+			else
+				record(a, a->relay, NULL, NULL, why, code);
+		}
+	} while (retry_kept(a));
 	msg_clear(a);
 }
 
@@ -618,6 +724,29 @@ attempt_next_message(struct attempt *a)
 
 	while (a->pos < a->nids && load_message(a) == 0)
 		a->pos++;
+	if (a->pos >= a->nids && a->nkept > 0) {
+		bool here = true;
+
+		/*
+		 * Every message sent: what was kept goes to the next host;
+		 * this one is it when an earlier host kept all of it.
+		 */
+		for (size_t i = 0; i < a->nkept; i++)
+			if (a->kept[i].session == a->nsessions)
+				here = false;
+		retry_kept(a);
+		if (here) {
+			attempt_next_message(a);
+			return;
+		}
+		msg_clear(a);
+		a->conn_ready = false;
+		smtpc_quit(a->c);
+		a->c = NULL;
+		if (a->records == 0)
+			try_next_target(a);	/* else record_done() does */
+		return;
+	}
 	if (a->pos >= a->nids) {
 		attempt_finish(a);
 		return;
@@ -676,13 +805,56 @@ on_ready(struct smtpc *c, void *ctx)
 	attempt_next_message(a);
 }
 
+/* Keeps rcpt of the message in hand for the next host. */
+static void
+keep(struct attempt *a, const char *rcpt, int code, const char *text)
+{
+	struct kept *k;
+
+	a->kept = xgrowarray(a->kept, a->nkept, sizeof(*a->kept));
+	k = &a->kept[a->nkept++];
+	k->pos = a->pos;
+	k->rcpt = xstrdup(rcpt);
+	k->session = a->nsessions;
+	k->code = code;
+	k->text = xstrdup(text);
+	k->relay = xstrdup(a->relay);
+}
+
+/*
+ * Whether no other host can be tried after this session in this attempt
+ * (more addresses may still be looked up: if none turn up, what was kept
+ * for them is deferred with the answer it got).
+ */
+static bool
+last_session(const struct attempt *a)
+{
+	if (a->ntried >= srv->cfg->mx_address_limit ||
+	    a->nsessions >= srv->cfg->mx_session_limit)
+		return true;
+	return a->tpos >= a->ntargets && a->mxpos >= a->nmx;
+}
+
 static void
 on_done(struct smtpc *c, void *ctx, const struct smtpc_result *res)
 {
 	struct attempt *a = ctx;
+	int *code = NULL;
 
 	a->dsn_offered = res->dsn_passed;
-	record(a, res->code, res->text, NULL, 0);
+	for (size_t i = 0; i < res->n && !last_session(a); i++) {
+		if (res->code[i] / 100 != 4)
+			continue;
+		if (code == NULL) {
+			code = xcalloc(res->n, sizeof(int));
+			memcpy(code, res->code, res->n * sizeof(int));
+		}
+		code[i] = 0;
+		keep(a, a->rcpts[i], res->code[i], res->text[i]);
+	}
+	record(a, a->relay, code != NULL ? code : res->code, res->text, NULL,
+	    0);
+	free(code);
 	a->pos++;
 }
 
@@ -785,7 +957,7 @@ try_next_target(struct attempt *a)
 		attempt_finish(a);
 		return;
 	}
-	if (a->pos >= a->nids) {
+	if (a->pos >= a->nids && !retry_kept(a)) {
 		attempt_finish(a);
 		return;
 	}
@@ -1172,6 +1344,8 @@ attempt_finish(struct attempt *a)
 		}
 	nattempts--;
 	msg_clear(a);
+	kept_free(a->kept, a->nkept);
+	kept_free(a->retry, a->nretry);
 	for (size_t i = 0; i < a->nids; i++)
 		free(a->ids[i]);
 	free(a->ids);

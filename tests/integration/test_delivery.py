@@ -27,6 +27,10 @@ The DNS (one unbound for the module, names under .test, TTL 1):
     many.test       MX 10..70 mx1..mx7 -> 127.0.0.11..17 (all closed)
     drops.test      MX 10, 20, 30 mx1..mx3 -> 127.0.0.21..23, where a test
                     runs servers that answer EHLO and hang up at MAIL
+    soft.test       MX 10 mx1 -> 127.0.0.24, MX 20 mx2 -> B; a test runs
+                    a stand-in on .24 that answers some RCPTs with 450
+    soft2.test      MX 10 mx1, MX 20 mx2 -> 127.0.0.25, .26: stand-ins
+                    answering 451 at MAIL and 450 at RCPT
 B also has the alias ü@remote.test -> bob@remote.test (SMTPUTF8 bounces).
 """
 import email
@@ -73,6 +77,14 @@ DNS_RECORDS = {
     "many.test": [f"MX {10 * i} mx{i}.many.test." for i in range(1, 8)],
     "drops.test": [f"MX {10 * i} mx{i}.drops.test." for i in range(1, 4)],
 }
+DNS_RECORDS.update({
+    "soft.test": ["MX 10 mx1.soft.test.", "MX 20 mx2.soft.test."],
+    "mx1.soft.test": ["A 127.0.0.24"],
+    "mx2.soft.test": ["A 127.0.0.2"],
+    "soft2.test": ["MX 10 mx1.soft2.test.", "MX 20 mx2.soft2.test."],
+    "mx1.soft2.test": ["A 127.0.0.25"],
+    "mx2.soft2.test": ["A 127.0.0.26"],
+})
 DNS_RECORDS.update({f"mx{i}.many.test": [f"A 127.0.0.{10 + i}"]
                     for i in range(1, 8)})
 DNS_RECORDS.update({f"mx{i}.drops.test": [f"A 127.0.0.{20 + i}"]
@@ -163,9 +175,10 @@ def setUpModule():
                      extra_config=f"[dns]\nresolver = {DNS.resolver}\n"
                                   "dnssec = no\n")
         for dom in ("implicit.test", "fallback.test", "equal.test",
-                    "moved.test", "badmx.test"):
+                    "moved.test", "badmx.test", "soft.test"):
             B.cli("domain", "add", dom)
             B.cli("alias", "add", f"bob@{dom}", "bob@remote.test")
+        B.cli("alias", "add", "carol@soft.test", "carol@remote.test")
         B.cli("alias", "add", "ü@remote.test", "bob@remote.test")
         B.start()
     except Exception:
@@ -220,6 +233,66 @@ class HangUpAtMail(harness.TcpServer):
                 if line[:4].upper() != b"EHLO":
                     break       # MAIL FROM (or anything else)
                 c.sendall(b"250-drops.test\r\n250 8BITMIME\r\n")
+
+
+class StandInMx(harness.TcpServer):
+    """An MX host speaking just enough SMTP (no PIPELINING): MAIL gets
+    mail_reply, RCPT rcpt_reply(address); keeps the RCPT addresses it
+    saw and each message taken as (recipients, data).  hang_up_at_mail:
+    the MAIL FROM of a session (1, 2, ...) at which it hangs up."""
+
+    def __init__(self, ip, port, mail_reply=b"250 2.1.0 Ok",
+                 rcpt_reply=lambda addr: b"250 2.1.5 Ok",
+                 hang_up_at_mail=None):
+        self.hang_up_at_mail = hang_up_at_mail
+        self.sessions = 0
+        self.rcpts_seen = []
+        self.messages = []
+        self.mail_reply = mail_reply
+        self.rcpt_reply = rcpt_reply
+        super().__init__(ip, port, self._smtp)
+
+    def _smtp(self, c):
+        self.sessions += 1
+        rcpts = []
+        mails = 0
+        with c.makefile("rb") as f:
+            c.sendall(b"220 stand-in ESMTP\r\n")
+            for line in f:
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    c.sendall(b"250-stand-in\r\n250 8BITMIME\r\n")
+                elif verb == b"MAIL":
+                    rcpts = []
+                    mails += 1
+                    if mails == self.hang_up_at_mail:
+                        break
+                    c.sendall(self.mail_reply + b"\r\n")
+                elif verb == b"RCPT":
+                    addr = line[line.index(b"<") + 1:
+                                line.index(b">")].decode()
+                    self.rcpts_seen.append(addr)
+                    reply = self.rcpt_reply(addr)
+                    if reply.startswith(b"250"):
+                        rcpts.append(addr)
+                    c.sendall(reply + b"\r\n")
+                elif verb == b"DATA":
+                    c.sendall(b"354 go ahead\r\n")
+                    data = b""
+                    for dl in f:
+                        if dl == b".\r\n":
+                            break
+                        data += dl
+                    self.messages.append((rcpts, data))
+                    c.sendall(b"250 2.0.0 Ok: taken\r\n")
+                elif verb == b"RSET":
+                    rcpts = []
+                    c.sendall(b"250 2.0.0 Ok\r\n")
+                elif verb == b"QUIT":
+                    c.sendall(b"221 2.0.0 Bye\r\n")
+                    break
+                else:
+                    c.sendall(b"502 5.5.2 what?\r\n")
 
 
 class MailRefused(AssertionError):
@@ -935,6 +1008,68 @@ class TestDelivery(DeliveryBase):
             for s in servers:
                 s.stop()
 
+    def test_19_soft_error_goes_to_next_mx(self):
+        # mx1 takes bob and answers 450 for carol: carol's copy goes to
+        # mx2 in the same try (Postfix's way), bob's is not sent again.
+        def rcpt_reply(addr):
+            return (b"450 4.2.0 <carol@soft.test>: greylisted"
+                    if addr == "carol@soft.test" else b"250 2.1.5 Ok")
+        mx1 = StandInMx("127.0.0.24", PORT, rcpt_reply=rcpt_reply)
+        try:
+            subj, mid = unique("soft"), unique("soft") + "@example.test"
+            qid = submit(self.A, ["bob@soft.test", "carol@soft.test"],
+                         make_msg(subj, mid, to="bob@soft.test"))
+            (_, relay, n, _, _), = wait_status(self.A, qid,
+                                               "carol@soft.test", "sent")
+            self.assertEqual((relay, n), ("mx2.soft.test[127.0.0.2]", 1))
+            (_, relay, n, _, _), = wait_status(self.A, qid,
+                                               "bob@soft.test", "sent")
+            self.assertEqual((relay, n), ("mx1.soft.test[127.0.0.24]", 1))
+            self.assertEqual(
+                [x for x in qlines(self.A, qid) if x[3] != "sent"], [])
+            self.assertEqual(mx1.sessions, 1)
+            self.assertEqual(mx1.rcpts_seen,
+                             ["bob@soft.test", "carol@soft.test"])
+            self.assertEqual(len(mx1.messages), 1)
+            self.assertEqual(mx1.messages[0][0], ["bob@soft.test"])
+            self.assertIn(f"Message-ID: <{mid}>".encode(),
+                          mx1.messages[0][1])
+            self.assertEqual(len(with_msgid(
+                fetch_all(B, "carol@remote.test", CAROL_PW), mid)), 1)
+            self.assertEqual(len(with_msgid(
+                fetch_all(B, "bob@remote.test", BOB_PW), mid)), 0)
+            wait_queue_empty(self.A)
+        finally:
+            mx1.stop()
+
+    def test_20_soft_error_on_every_mx(self):
+        # mx1 answers 451 at MAIL, mx2 450 at RCPT: one try sees both,
+        # and the deferral is mx2's answer.
+        mx1 = StandInMx("127.0.0.25", PORT,
+                        mail_reply=b"451 4.3.0 mx1 is busy")
+        mx2 = StandInMx("127.0.0.26", PORT, rcpt_reply=lambda addr:
+                        b"450 4.2.0 <bob@soft2.test>: mx2 says later")
+        try:
+            subj, mid = unique("soft2"), unique("soft2") + "@example.test"
+            qid = submit(self.A, ["bob@soft2.test"],
+                         make_msg(subj, mid, to="bob@soft2.test"))
+            (_, relay, n, _, why), = wait_status(self.A, qid,
+                                                 "bob@soft2.test",
+                                                 "deferred")
+            self.A.cli("queue", "delete", qid)
+            self.assertEqual(
+                (relay, n, why),
+                ("mx2.soft2.test[127.0.0.26]", 1,
+                 "450 4.2.0 <bob@soft2.test>: mx2 says later"))
+            self.assertEqual(len(qlines(self.A, qid)), 1)
+            self.assertEqual((mx1.sessions, mx1.rcpts_seen), (1, []))
+            self.assertEqual(mx2.sessions, 1)
+            self.assertEqual(mx2.rcpts_seen, ["bob@soft2.test"])
+            self.assertEqual(mx1.messages + mx2.messages, [])
+        finally:
+            mx1.stop()
+            mx2.stop()
+
 
 # -- the sender that retries only when told -----------------------------
 
@@ -1070,6 +1205,139 @@ class TestQueueControl(DeliveryBase):
         box = fetch_all(B, "bob@remote.test", BOB_PW)
         self.assertEqual([len(with_msgid(box, mid)) for _, _, mid in msgs],
                          [1] * 5)
+
+    def _soft_backlog(self, n):
+        """n messages to bob and carol @soft.test, deferred once with no
+        MX host up; returns [(qid, mid)]."""
+        stop_b()
+        out = []
+        for i in range(n):
+            mid = unique("sb") + "@example.test"
+            qid = submit(self.A, ["bob@soft.test", "carol@soft.test"],
+                         make_msg(unique("sb"), mid, to="bob@soft.test"))
+            out.append((qid, mid))
+        for qid, _ in out:
+            for r in ("bob@soft.test", "carol@soft.test"):
+                wait_status(self.A, qid, r, "deferred")
+        return out
+
+    @staticmethod
+    def _greylist_carol(addr):
+        return (b"450 4.2.0 <carol@soft.test>: greylisted"
+                if addr == "carol@soft.test" else b"250 2.1.5 Ok")
+
+    def test_soft_errors_of_a_backlog_go_to_next_mx(self):
+        # One try of three messages: mx1 takes bob's copies and answers
+        # 450 for carol's, which then go to mx2 over one connection.
+        msgs = self._soft_backlog(3)
+        mx1 = StandInMx("127.0.0.24", PORT, rcpt_reply=self._greylist_carol)
+        try:
+            B.start()
+            off = len(B.read_log())
+            self.A.cli("queue", "retry")
+            for qid, _ in msgs:
+                (_, relay, n, _, _), = wait_status(self.A, qid,
+                                                   "carol@soft.test", "sent")
+                self.assertEqual((relay, n), ("mx2.soft.test[127.0.0.2]", 2))
+                (_, relay, n, _, _), = wait_status(self.A, qid,
+                                                   "bob@soft.test", "sent")
+                self.assertEqual((relay, n), ("mx1.soft.test[127.0.0.24]", 2))
+            wait_queue_empty(self.A)
+            self.assertEqual(mx1.sessions, 1)
+            self.assertEqual([r for r, _ in mx1.messages],
+                             [["bob@soft.test"]] * 3)
+            self.assertEqual(smtp_connects(B, off), 1)
+            self.assertEqual(len(re.findall(
+                r"smtp message accepted id=\w+ size=\d+ rcpts=1 ",
+                B.read_log()[off:])), 3)
+            carol = fetch_all(B, "carol@remote.test", CAROL_PW)
+            bob = fetch_all(B, "bob@remote.test", BOB_PW)
+            self.assertEqual([(len(with_msgid(carol, mid)),
+                               len(with_msgid(bob, mid)))
+                              for _, mid in msgs], [(1, 0)] * 3)
+        finally:
+            mx1.stop()
+
+    def test_soft_errors_then_lost_connection(self):
+        # mx1 takes bob's copy of two messages, answers 450 for carol's
+        # and hangs up at the third MAIL: mx2 gets the third message and
+        # then, over the same connection, carol's two copies.
+        msgs = self._soft_backlog(3)
+        mx1 = StandInMx("127.0.0.24", PORT, rcpt_reply=self._greylist_carol,
+                        hang_up_at_mail=3)
+        try:
+            B.start()
+            off = len(B.read_log())
+            self.A.cli("queue", "retry")
+            relays = {}
+            for qid, _ in msgs:
+                for r in ("bob@soft.test", "carol@soft.test"):
+                    (_, relay, n, _, _), = wait_status(self.A, qid, r,
+                                                       "sent")
+                    self.assertEqual(n, 2)
+                    relays[qid, r] = relay
+            wait_queue_empty(self.A)
+            self.assertEqual(mx1.sessions, 1)
+            self.assertEqual([r for r, _ in mx1.messages],
+                             [["bob@soft.test"]] * 2)
+            via_mx1 = [q for (q, r), rel in relays.items()
+                       if rel == "mx1.soft.test[127.0.0.24]"]
+            self.assertEqual(len(via_mx1), 2)
+            self.assertTrue(all(relays[q, "bob@soft.test"] ==
+                                "mx1.soft.test[127.0.0.24]" for q in via_mx1))
+            self.assertEqual(list(relays.values()).count(
+                "mx2.soft.test[127.0.0.2]"), 4)
+            self.assertEqual(smtp_connects(B, off), 1)
+            carol = fetch_all(B, "carol@remote.test", CAROL_PW)
+            bob = fetch_all(B, "bob@remote.test", BOB_PW)
+            self.assertEqual(sorted((len(with_msgid(carol, mid)),
+                                     len(with_msgid(bob, mid)))
+                                    for _, mid in msgs),
+                             [(1, 0), (1, 0), (1, 1)])
+        finally:
+            mx1.stop()
+
+    def test_kept_answers_recorded_when_no_host_is_left(self):
+        # As above with mx2 down: carol's copies are deferred with the
+        # 450 mx1 gave, the third message with the lost connection.
+        msgs = self._soft_backlog(3)
+        mx1 = StandInMx("127.0.0.24", PORT, rcpt_reply=self._greylist_carol,
+                        hang_up_at_mail=3)
+        try:
+            self.A.cli("queue", "retry")
+            got = {}
+            for qid, _ in msgs:
+                for r in ("bob@soft.test", "carol@soft.test"):
+                    def second(qid=qid, r=r):
+                        ls = [x for x in qlines(self.A, qid)
+                              if x[0] == r and x[2] == 2]
+                        return ls or None
+                    (x,) = self.A.wait_for(second, WAIT,
+                                           f"{qid} {r} attempts=2")
+                    got[qid, r] = x[1:]
+            self.assertEqual(mx1.sessions, 1)
+            self.assertEqual([r for r, _ in mx1.messages],
+                             [["bob@soft.test"]] * 2)
+            lost = [q for q, _ in msgs
+                    if got[q, "bob@soft.test"][2] == "deferred"]
+            self.assertEqual(len(lost), 1)
+            for q, _ in msgs:
+                bob, carol = got[q, "bob@soft.test"], got[q, "carol@soft.test"]
+                if q in lost:
+                    for x in (bob, carol):
+                        self.assertEqual(x[2], "deferred")
+                        self.assertRegex(
+                            x[3], r"^4\.4\.2 mx1\.soft\.test\[127\.0\.0\.24\]"
+                                  r": connection to mx1\.soft\.test lost")
+                else:
+                    self.assertEqual(bob[:3], ("mx1.soft.test[127.0.0.24]",
+                                               2, "sent"))
+                    self.assertEqual(carol, (
+                        "mx1.soft.test[127.0.0.24]", 2, "deferred",
+                        "450 4.2.0 <carol@soft.test>: greylisted"))
+            self.assertEqual(len(qlines(self.A, lost[0])), 4)
+        finally:
+            mx1.stop()
 
     def test_queue_retry_sends_now(self):
         (qid, subj, mid), = self._deferred(1)
