@@ -1258,11 +1258,12 @@ shuffle_equal(struct dns_mx *mx, size_t n)
 
 		while (j < n && mx[j].pref == mx[i].pref)
 			j++;
-		for (size_t k = j - 1; k > i; k--) {
-			size_t r = i + random_u32() % (k - i + 1);
-			struct dns_mx t = mx[k];
+		/* Fisher-Yates over mx[i..j). */
+		for (size_t m = j - i; m > 1; m--) {
+			size_t r = i + random_u32() % m;
+			struct dns_mx t = mx[i + m - 1];
 
-			mx[k] = mx[r];
+			mx[i + m - 1] = mx[r];
 			mx[r] = t;
 		}
 		i = j;
