@@ -444,6 +444,17 @@ handle_reply(struct smtpc *c)
 {
 	int code = c->code;
 
+	/*
+	 * RFC 5321 3.8: 421 is the server closing the channel; whatever was
+	 * under way failed, and nothing more is sent.  (A reply to RSET
+	 * still ends its transaction, whose outcomes are known: nothing in
+	 * it was accepted.)
+	 */
+	if (code == 421 && c->state != C_GREETING && c->state != C_RSET &&
+	    c->state != C_QUIT) {
+		fail(c, false, "%s", reply_text(c));
+		return;
+	}
 	switch (c->state) {
 	case C_GREETING:
 		if (code != 220) {

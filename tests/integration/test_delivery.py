@@ -239,7 +239,8 @@ class StandInMx(harness.TcpServer):
     """An MX host speaking just enough SMTP (no PIPELINING): MAIL gets
     mail_reply, RCPT rcpt_reply(address); keeps the RCPT addresses it
     saw and each message taken as (recipients, data).  hang_up_at_mail:
-    the MAIL FROM of a session (1, 2, ...) at which it hangs up."""
+    the MAIL FROM of a session (1, 2, ...) at which it hangs up.  After
+    a 421 reply it closes the connection (RFC 5321 3.8)."""
 
     def __init__(self, ip, port, mail_reply=b"250 2.1.0 Ok",
                  rcpt_reply=lambda addr: b"250 2.1.5 Ok",
@@ -268,6 +269,8 @@ class StandInMx(harness.TcpServer):
                     if mails == self.hang_up_at_mail:
                         break
                     c.sendall(self.mail_reply + b"\r\n")
+                    if self.mail_reply.startswith(b"421"):
+                        break
                 elif verb == b"RCPT":
                     addr = line[line.index(b"<") + 1:
                                 line.index(b">")].decode()
@@ -276,6 +279,8 @@ class StandInMx(harness.TcpServer):
                     if reply.startswith(b"250"):
                         rcpts.append(addr)
                     c.sendall(reply + b"\r\n")
+                    if reply.startswith(b"421"):
+                        break
                 elif verb == b"DATA":
                     c.sendall(b"354 go ahead\r\n")
                     data = b""
@@ -1066,6 +1071,36 @@ class TestDelivery(DeliveryBase):
             self.assertEqual(mx2.sessions, 1)
             self.assertEqual(mx2.rcpts_seen, ["bob@soft2.test"])
             self.assertEqual(mx1.messages + mx2.messages, [])
+        finally:
+            mx1.stop()
+            mx2.stop()
+
+    def test_21_421_ends_the_session(self):
+        # mx1 answers MAIL with 421, mx2 the RCPT, and both close: the
+        # client sends nothing more to either, and the deferral names
+        # mx2's 421 (not a lost connection).
+        mx1 = StandInMx("127.0.0.25", PORT,
+                        mail_reply=b"421 4.3.2 mx1 going down")
+        mx2 = StandInMx("127.0.0.26", PORT, rcpt_reply=lambda addr:
+                        b"421 4.3.2 mx2 going down")
+        try:
+            subj, mid = unique("s421"), unique("s421") + "@example.test"
+            qid = submit(self.A, ["bob@soft2.test"],
+                         make_msg(subj, mid, to="bob@soft2.test"))
+            (_, relay, n, _, why), = wait_status(self.A, qid,
+                                                 "bob@soft2.test",
+                                                 "deferred")
+            self.A.cli("queue", "delete", qid)
+            self.assertEqual(
+                (relay, n, why),
+                ("mx2.soft2.test[127.0.0.26]", 1,
+                 "4.4.2 mx2.soft2.test[127.0.0.26]: 421 4.3.2 mx2 going "
+                 "down"))
+            self.assertIn("queue domain=soft2.test relay=mx1.soft2.test"
+                          "[127.0.0.25] connection failed: 421 4.3.2 mx1 "
+                          "going down", self.A.read_log())
+            self.assertEqual((mx1.sessions, mx2.sessions), (1, 1))
+            self.assertEqual(mx2.rcpts_seen, ["bob@soft2.test"])
         finally:
             mx1.stop()
             mx2.stop()

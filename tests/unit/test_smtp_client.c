@@ -12,6 +12,8 @@
  *  - EHLO refused after TLS: HELO over TLS meets a TLS-requiring policy;
  *  - a malformed reply, or a reply line over the limit (also when it
  *    arrives in one piece), fails the connection;
+ *  - a 421 in a transaction ends the session (RFC 5321 3.8): the
+ *    connection fails with its text and nothing more is sent;
  *  - a reply trickled in a byte at a time, each read within the timeout,
  *    still times out as a whole (RFC 5321 4.5.3.2).
  */
@@ -424,6 +426,37 @@ test_reply_text_cleaned(void **state)
 	assert_string_equal(cl.text0, want);
 }
 
+static void
+script_421(struct peer *p)
+{
+	char line[256];
+	size_t before;
+
+	greet(p, "250 mx.test\r\n");
+	p_expect(p, "MAIL FROM:<s@client.test>");
+	p_send(p, "250 ok\r\n");
+	p_expect(p, "RCPT TO:<a@r.test>");
+	p_send(p, "421 4.3.2 going down\r\n");
+	/* Broken if anything (RSET, the next RCPT, QUIT) follows. */
+	before = p->sent_len;
+	(void)p_readline(p, line, sizeof(line));
+	p->broken = p->sent_len != before;
+}
+
+static void
+test_421_ends_session(void **state)
+{
+	struct client cl = { .txn = &txn3 };
+	struct peer p;
+
+	(void)state;
+	run(script_421, SMTPC_TLS_MAY, &cl, &p);
+	assert_false(p.broken);
+	assert_true(cl.failed);
+	assert_false(cl.done);
+	assert_string_equal(cl.reason, "421 4.3.2 going down");
+}
+
 /* -- STARTTLS ---------------------------------------------------------- */
 
 static void
@@ -623,6 +656,7 @@ main(void)
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_lockstep),
 		cmocka_unit_test(test_reply_text_cleaned),
+		cmocka_unit_test(test_421_ends_session),
 		cmocka_unit_test(test_starttls_plaintext_ignored),
 		cmocka_unit_test(test_helo_over_tls),
 		cmocka_unit_test(test_malformed_reply),
