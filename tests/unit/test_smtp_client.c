@@ -68,10 +68,11 @@ p_send(struct peer *p, const char *s)
 {
 	size_t len = strlen(s);
 
+	/* A peer that has gone away shows in what the test reads next. */
 	if (p->ssl != NULL)
 		(void)SSL_write(p->ssl, s, (int)len);
-	else
-		(void)write(p->fd, s, len);
+	else if (write(p->fd, s, len) != (ssize_t)len)
+		p->broken = true;
 }
 
 /* One line without its CRLF into line; false at EOF or timeout. */
