@@ -819,6 +819,8 @@ keep(struct attempt *a, const char *rcpt, int code, const char *text)
 	k->code = code;
 	k->text = xstrdup(text);
 	k->relay = xstrdup(a->relay);
+	log_info("queue id=%s to=<%s> relay=%s kept for the next host (%s)",
+	    a->msg.id, rcpt, a->relay, text);
 }
 
 /*

@@ -1032,6 +1032,10 @@ class TestDelivery(DeliveryBase):
             self.assertEqual((relay, n), ("mx1.soft.test[127.0.0.24]", 1))
             self.assertEqual(
                 [x for x in qlines(self.A, qid) if x[3] != "sent"], [])
+            self.assertIn(f"queue id={qid} to=<carol@soft.test> relay="
+                          "mx1.soft.test[127.0.0.24] kept for the next host "
+                          "(450 4.2.0 <carol@soft.test>: greylisted)",
+                          self.A.read_log())
             self.assertEqual(mx1.sessions, 1)
             self.assertEqual(mx1.rcpts_seen,
                              ["bob@soft.test", "carol@soft.test"])
