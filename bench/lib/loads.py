@@ -467,6 +467,11 @@ async def idle_load(b, server, rnd):
     k = len(live)
     return {"idle_kb_per_conn": (pss1 - pss0) / max(k, 1),
             "idle_rss_kb_per_conn": (rss1 - rss0) / max(k, 1),
+            # the whole server with every session open (Dovecot's RSS
+            # counts each shared page once per process: PSS is the fair
+            # total there)
+            "idle_sessions_pss_kb": pss1,
+            "idle_sessions_rss_kb": rss1,
             "idle_exists_latency_ms": max(lat) if lat else float("nan"),
             "idle_exists_p50_ms": pct(lat, 50),
             "_cpu": dict(m_open.details(k), sessions=k, failed=failed,
